@@ -1,0 +1,3 @@
+fn main() {
+    println!("kmedic-agent: not built yet");
+}

@@ -1,0 +1,14 @@
+//! kmedic-common: the parts the agent and the master share.
+//!
+//! - [`stats`]: the schema of what agents publish.
+//! - [`codec`]: the versioned envelope around those records (the only module that uses bincode).
+//! - [`connection`]: Kafka connection settings (bootstrap, TLS, SASL), written once and turned
+//!   into both the admin client's and rdkafka's configuration.
+//! - [`backoff`]: the one retry helper, with a deadline.
+//! - [`admin`]: the admin client over the `kafka-protocol` crate: every admin request goes here.
+
+pub mod admin;
+pub mod backoff;
+pub mod codec;
+pub mod connection;
+pub mod stats;

@@ -1,0 +1,1 @@
+//! kmedic-master: everything that decides and acts.

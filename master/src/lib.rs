@@ -1,1 +1,19 @@
 //! kmedic-master: everything that decides and acts.
+//!
+//! - [`plan`]: the pure planner (snapshot + limits + request -> plan), no I/O.
+//! - [`sim`]: synthetic clusters for the planner's tests and benchmarks.
+//! - [`config`]: the master's TOML configuration.
+//! - [`ingest`]: the stats-topic consumer feeding [`model`].
+//! - [`model`]: per-cluster state: brokers, replicas, demand windows, checkpoint.
+//! - [`observe`]: the admin-client poll loop per cluster.
+//! - [`detect`]: one detector per anomaly kind.
+//! - [`policy`]: findings -> planner requests, with grace periods and the confidence gate.
+
+pub mod config;
+pub mod detect;
+pub mod ingest;
+pub mod model;
+pub mod observe;
+pub mod plan;
+pub mod policy;
+pub mod sim;

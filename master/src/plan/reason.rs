@@ -1,0 +1,261 @@
+//! Why the planner did, or could not do, each thing. Every reason is typed, carries its figures
+//! and prints as one line an operator can read in the logs and the UI (pd's `plan/` habit).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A network resource the balancer evens out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Resource {
+    /// Bytes per second into the broker.
+    NetIn,
+    /// Bytes per second out of the broker.
+    NetOut,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::NetIn => "net in",
+            Resource::NetOut => "net out",
+        })
+    }
+}
+
+/// Why a replica is moved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub enum MoveReason {
+    /// The replica was on a confirmed-dead broker.
+    Heal {
+        /// The dead broker.
+        from: i32,
+    },
+    /// The replica was on a broker being decommissioned.
+    Decommission {
+        /// The draining broker.
+        from: i32,
+    },
+    /// The source broker was over its balance limit for `resource`.
+    Balance {
+        /// Overloaded broker.
+        from: i32,
+        /// Which resource was over.
+        resource: Resource,
+        /// Source load before this move, bytes/s.
+        load_bytes_per_sec: u64,
+        /// Source limit (min of capacity and target ratio x mean), bytes/s.
+        limit_bytes_per_sec: u64,
+    },
+    /// Zero-copy reorder of the replica list so `preferred` becomes the preferred leader; an
+    /// [`crate::plan::Election`] follows and carries the why.
+    Reorder {
+        /// Broker put first.
+        preferred: i32,
+    },
+}
+
+impl fmt::Display for MoveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MoveReason::Heal { from } => write!(f, "heal: replica was on dead broker {from}"),
+            MoveReason::Decommission { from } => {
+                write!(f, "decommission: draining broker {from}")
+            }
+            MoveReason::Balance {
+                from,
+                resource,
+                load_bytes_per_sec,
+                limit_bytes_per_sec,
+            } => write!(
+                f,
+                "balance: broker {from} {resource} {load_bytes_per_sec} B/s over limit {limit_bytes_per_sec} B/s"
+            ),
+            MoveReason::Reorder { preferred } => {
+                write!(f, "reorder replicas (zero copy) so broker {preferred} is preferred leader")
+            }
+        }
+    }
+}
+
+/// Why a leader election is planned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub enum ElectionReason {
+    /// The leader's net out is over its limit; leadership goes to another in-sync replica.
+    Balance {
+        /// Current (overloaded) leader.
+        from: i32,
+        /// Leader net out before, bytes/s.
+        load_bytes_per_sec: u64,
+        /// Its limit, bytes/s.
+        limit_bytes_per_sec: u64,
+        /// Whether the new leader already was the preferred one (a plain preferred election).
+        preferred: bool,
+    },
+    /// The topic has too many leaders in one rack and too few in another.
+    SpreadLeaders {
+        /// Rack losing a leader.
+        from_rack: String,
+        /// Rack gaining it.
+        to_rack: String,
+        /// Topic's leaders in `from_rack` before.
+        from_rack_leaders: u32,
+        /// Topic's leaders in `to_rack` before.
+        to_rack_leaders: u32,
+    },
+}
+
+impl fmt::Display for ElectionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ElectionReason::Balance {
+                from,
+                load_bytes_per_sec,
+                limit_bytes_per_sec,
+                preferred,
+            } => write!(
+                f,
+                "balance: leader {from} net out {load_bytes_per_sec} B/s over limit {limit_bytes_per_sec} B/s{}",
+                if *preferred { " (preferred leader election)" } else { "" }
+            ),
+            ElectionReason::SpreadLeaders {
+                from_rack,
+                to_rack,
+                from_rack_leaders,
+                to_rack_leaders,
+            } => write!(
+                f,
+                "spread leaders: rack {from_rack} leads {from_rack_leaders}, rack {to_rack} leads {to_rack_leaders}"
+            ),
+        }
+    }
+}
+
+/// Counts of candidate target brokers rejected, by the first filter each failed: the figures
+/// behind [`UnplaceableReason::NoTarget`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Rejections {
+    /// Brokers looked at.
+    pub considered: u32,
+    /// Not alive (dead, suspect or decommissioning).
+    pub not_alive: u32,
+    /// Already host a replica of the partition.
+    pub hosts_partition: u32,
+    /// In a rack the partition already uses (with enough racks for distinct placement).
+    pub rack_conflict: u32,
+    /// Would go over net in capacity or balance limit.
+    pub net_in_full: u32,
+    /// Would go over net out capacity or balance limit.
+    pub net_out_full: u32,
+    /// Would go over the disk utilization limit.
+    pub disk_full: u32,
+    /// Reached the per-broker move limit.
+    pub move_limit: u32,
+}
+
+impl fmt::Display for Rejections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} brokers considered: {} not alive, {} host the partition, {} rack conflict, {} net in full, {} net out full, {} disk full, {} at move limit",
+            self.considered,
+            self.not_alive,
+            self.hosts_partition,
+            self.rack_conflict,
+            self.net_in_full,
+            self.net_out_full,
+            self.disk_full,
+            self.move_limit
+        )
+    }
+}
+
+/// Why a replica that should move could not be placed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub enum UnplaceableReason {
+    /// Kafka reports a reassignment in progress (rule 2).
+    Reassigning,
+    /// The master has a move in flight for this partition.
+    InFlight,
+    /// No live leader to copy data from.
+    Offline,
+    /// Every candidate broker was rejected; the figures say why.
+    NoTarget(Rejections),
+    /// The plan's byte budget is spent.
+    ByteBudget {
+        /// Bytes this move needs.
+        needed_bytes: u64,
+        /// Bytes left in the budget.
+        remaining_bytes: u64,
+    },
+    /// The source broker reached its per-plan move limit.
+    SourceMoveLimit {
+        /// The limit.
+        limit: u32,
+    },
+}
+
+impl fmt::Display for UnplaceableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnplaceableReason::Reassigning => f.write_str("partition is reassigning"),
+            UnplaceableReason::InFlight => f.write_str("a move for this partition is in flight"),
+            UnplaceableReason::Offline => {
+                f.write_str("partition is offline: no leader to copy from")
+            }
+            UnplaceableReason::NoTarget(r) => write!(f, "no target broker: {r}"),
+            UnplaceableReason::ByteBudget {
+                needed_bytes,
+                remaining_bytes,
+            } => write!(
+                f,
+                "byte budget spent: needs {needed_bytes} B, {remaining_bytes} B left"
+            ),
+            UnplaceableReason::SourceMoveLimit { limit } => {
+                write!(f, "source broker reached its limit of {limit} moves")
+            }
+        }
+    }
+}
+
+/// Something about the plan as a whole an operator should know.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub enum Warning {
+    /// A broker named in the request is not in the snapshot.
+    UnknownBroker {
+        /// The id asked for.
+        id: i32,
+    },
+    /// A broker is still over its limit after the plan.
+    StillOverLimit {
+        /// The broker.
+        broker: i32,
+        /// Which resource.
+        resource: Resource,
+        /// Projected load after the plan, bytes/s.
+        load_bytes_per_sec: u64,
+        /// Its limit, bytes/s.
+        limit_bytes_per_sec: u64,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::UnknownBroker { id } => write!(f, "broker {id} is not in the cluster"),
+            Warning::StillOverLimit {
+                broker,
+                resource,
+                load_bytes_per_sec,
+                limit_bytes_per_sec,
+            } => write!(
+                f,
+                "broker {broker} {resource} still {load_bytes_per_sec} B/s over limit {limit_bytes_per_sec} B/s after the plan"
+            ),
+        }
+    }
+}

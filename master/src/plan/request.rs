@@ -1,0 +1,36 @@
+//! What the planner is asked to do.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A planner request, produced by the policy (or an operator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Request {
+    /// Move every replica off these confirmed-dead brokers.
+    Heal {
+        /// Broker ids confirmed dead.
+        dead: Vec<i32>,
+    },
+    /// Bring every broker under its network limits and within the target ratio of the mean.
+    Balance,
+    /// Drain these (alive) brokers of all replicas.
+    Decommission {
+        /// Broker ids to drain.
+        brokers: Vec<i32>,
+    },
+    /// Spread each topic's leaders evenly across racks, by elections only.
+    SpreadLeaders,
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::Heal { dead } => write!(f, "heal dead brokers {dead:?}"),
+            Request::Balance => f.write_str("balance network load"),
+            Request::Decommission { brokers } => write!(f, "decommission brokers {brokers:?}"),
+            Request::SpreadLeaders => f.write_str("spread leaders across racks"),
+        }
+    }
+}

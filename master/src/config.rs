@@ -10,14 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// How to reach a Kafka cluster. A stand-in until `kmedic_common::connection` lands; the TOML
-/// table keeps its name (`connection`) so configs stay valid when it is swapped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionSettings {
-    /// `host:port` addresses tried in order.
-    pub bootstrap: Vec<String>,
-}
+pub use kmedic_common::connection::ConnectionSettings;
 
 /// Errors from loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -342,6 +335,10 @@ impl MasterConfig {
         if self.checkpoint.interval_secs == 0 {
             return bad("checkpoint.interval_secs = 0: set it to a few minutes (300)".into());
         }
+        self.stats
+            .connection
+            .validate()
+            .map_err(|e| Error::Invalid(format!("[stats.connection]: {e}")))?;
         if self.stats.topic.trim().is_empty() {
             return bad("stats.topic is empty: name the topic the agents publish to".into());
         }
@@ -373,6 +370,9 @@ impl MasterConfig {
 impl ClusterConfig {
     fn validate(&self) -> Result<()> {
         let n = &self.name;
+        self.connection
+            .validate()
+            .map_err(|e| Error::Invalid(format!("cluster {n:?} [clusters.connection]: {e}")))?;
         let p = &self.policy;
         if p.replace_grace_secs < p.heal_grace_secs {
             return Err(Error::Invalid(format!(

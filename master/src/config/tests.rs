@@ -6,11 +6,11 @@ fn minimal() -> MasterConfig {
     toml::from_str(
         r#"
         [stats.connection]
-        bootstrap = ["127.0.0.1:9092"]
+        bootstrap_servers = ["127.0.0.1:9092"]
         [[clusters]]
         name = "a"
         [clusters.connection]
-        bootstrap = ["127.0.0.1:9092"]
+        bootstrap_servers = ["127.0.0.1:9092"]
         "#,
     )
     .unwrap()

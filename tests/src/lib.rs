@@ -1,1 +1,31 @@
-//! The real-Kafka testbed harness.
+//! The real-Kafka testbed harness for kmedic's end-to-end tests.
+//!
+//! - `config`: [`TestbedConfig`] (size, ports, racks, heaps).
+//! - `testbed`: [`Testbed::start`], accessors, readiness and cleanup on drop.
+//! - `control`: kill, hang, resume, stop, restart, replace, wait_healthy.
+//! - `data`: create topics and produce real records.
+//! - `kafka_files`: jars, java command line, server.properties, log4j2 config.
+//! - `process`: the spawner thread (PR_SET_PDEATHSIG), signals, /proc state.
+//! - `client`: the rdkafka calls the harness makes.
+//! - `e2e`: the shared context of the one e2e test binary ([`e2e::Ctx`]).
+//! - `state`: the JSON state file `deploy/testbed` reads.
+
+mod client;
+mod config;
+mod control;
+mod data;
+pub mod e2e;
+mod error;
+mod kafka_files;
+mod process;
+pub mod state;
+mod testbed;
+mod wait;
+
+pub use client::{metadata, MetadataView, PartitionView};
+pub use config::{TestbedConfig, CONTROLLER_ID, DEFAULT_PORT_BASE, PORT_BASE_ENV};
+pub use error::{Error, Result};
+pub use kafka_files::{ensure_jars, jars_dir};
+pub use process::{process_alive, process_state};
+pub use testbed::Testbed;
+pub use wait::{random_topic, wait_until};

@@ -1,0 +1,2 @@
+//! kmedic-testbed: placeholder until the CLI lands.
+fn main() {}

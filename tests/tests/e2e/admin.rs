@@ -1,0 +1,11 @@
+//! End-to-end trials for the admin (filled in by its owner).
+
+use std::sync::Arc;
+
+use kmedic_tests::e2e::Ctx;
+use libtest_mimic::Trial;
+
+/// The admin's trials; each body is `fn(&Ctx) -> anyhow::Result<()>` via `kmedic_tests::e2e::trial`.
+pub fn trials(_ctx: &Arc<Ctx>) -> Vec<Trial> {
+    Vec::new()
+}

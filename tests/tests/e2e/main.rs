@@ -1,0 +1,38 @@
+//! The one test binary for every real-Kafka test (`harness = false`, libtest-mimic), so all trials
+//! share one 6-broker cluster. Trials run one at a time; each module exposes `trials(&ctx)`.
+//!
+//! Run: `cargo test -p kmedic-tests --test e2e` (filter like libtest: `-- harness::`).
+//! Ports: KMEDIC_TESTBED_PORT_BASE (default 19500) to +99.
+
+mod admin;
+mod agent;
+mod harness;
+mod master;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use kmedic_tests::e2e::Ctx;
+
+fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let mut args = libtest_mimic::Arguments::from_args();
+    // One cluster is shared and broken on purpose by some trials: never run two at once.
+    args.test_threads = Some(1);
+    let ctx = Arc::new(Ctx::from_env());
+    let mut trials = Vec::new();
+    trials.extend(harness::trials(&ctx));
+    trials.extend(admin::trials(&ctx));
+    trials.extend(agent::trials(&ctx));
+    trials.extend(master::trials(&ctx));
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
+    ctx.shutdown();
+    conclusion.exit_code()
+}

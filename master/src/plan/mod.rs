@@ -1,13 +1,43 @@
 //! The pure planner: a [`Snapshot`], [`Limits`] and a [`Request`] go in, a [`Plan`] comes out.
 //! No I/O, no clocks, no randomness, no hash-order iteration: the same input gives the same plan.
 //!
-//! Being built: the types are final, [`plan`] returns an empty plan for now.
+//! # Load model
+//!
+//! For partition `p` with replication factor `RF`, bytes appended per second `in(p)`, consumer
+//! reads per second `out(p)` and size `size(p)`:
+//! - every replica's broker gets `in(p)` of net in (the leader from producers, each follower by
+//!   fetching the same bytes from the leader) and `size(p)` of disk;
+//! - the leader's broker gets `out(p) + in(p) x (RF - 1)` of net out (consumers, plus one
+//!   replication stream per follower).
+//!
+//! So a leadership change moves net out only, and a replica move moves net in and disk (and net
+//! out too when the leader's replica moves). In-flight moves count on their targets as if done.
+//! Utilization is load / capacity; balance compares each broker's utilization with the mean over
+//! brokers that accept load.
+//!
+//! # Requests
+//!
+//! - [`Request::Heal`] and [`Request::Decommission`]: [`drain`] every replica off the brokers.
+//! - [`Request::Balance`]: [`balance`], elections first, then the cheapest data moves.
+//! - [`Request::SpreadLeaders`]: [`leaders`], elections only.
+//!
+//! # Safety rules (DESIGN.md), never traded for balance
+//!
+//! Replicas are replaced in place, so RF is kept; racks stay distinct whenever at least RF racks
+//! have live brokers; a partition that is reassigning or has a move in flight is never touched;
+//! nothing is placed on a broker that is dead, suspect, draining or unknown; leadership only goes
+//! to in-sync replicas; moves only replace replicas (Kafka adds the new one and drops the old one
+//! once it is in sync), so no action shrinks the ISR. A replica that cannot be placed within the
+//! limits is reported in [`Plan::unplaceable`] with the reason.
 
+mod drain;
 mod limits;
 mod output;
+mod place;
 mod reason;
 mod request;
 mod snapshot;
+mod state;
 
 pub use limits::Limits;
 pub use output::{BrokerMoves, Election, LoadSummary, Move, Plan, PlanTotals, Unplaceable};
@@ -17,8 +47,39 @@ pub use snapshot::{
     BrokerInfo, BrokerState, Capacity, InFlightMove, PartitionInfo, Snapshot, TopicId, TopicTable,
 };
 
-/// Plans `request` on `snapshot` within `limits`.
+use state::State;
+
+/// Plans `request` on `snapshot` within `limits`. Pure and deterministic.
 pub fn plan(snapshot: &Snapshot, limits: &Limits, request: &Request) -> Plan {
-    let _ = (snapshot, limits, request);
-    Plan::default()
+    let excluded: &[i32] = match request {
+        Request::Heal { dead } => dead,
+        Request::Decommission { brokers } => brokers,
+        _ => &[],
+    };
+    let mut st = State::new(snapshot, limits, excluded);
+    let before = st.summary();
+    let mut sources = Vec::new();
+    for &id in excluded {
+        match st.idx(id) {
+            Some(b) => sources.push(b),
+            None => st.plan.warnings.push(Warning::UnknownBroker { id }),
+        }
+    }
+    sources.sort_unstable();
+    sources.dedup();
+    match request {
+        Request::Heal { .. } => drain::drain(&mut st, &sources, drain::Drain::Heal),
+        Request::Decommission { .. } => drain::drain(&mut st, &sources, drain::Drain::Decommission),
+        Request::Balance | Request::SpreadLeaders => {}
+    }
+    let plan = st.finish(before);
+    tracing::info!(
+        %request,
+        moves = plan.moves.len(),
+        elections = plan.elections.len(),
+        unplaceable = plan.unplaceable.len(),
+        bytes = plan.totals.bytes_moved,
+        "plan made"
+    );
+    plan
 }

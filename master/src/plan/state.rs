@@ -1,0 +1,426 @@
+//! The planner's working state: dense broker indexes, flat replica arrays, per-broker load and
+//! a per-broker partition index, all updated incrementally as moves are decided.
+//!
+//! Brokers are indexed by position in id order, racks by position in name order, partitions by
+//! position in the snapshot. Nothing here iterates a hash map, so plans are deterministic.
+
+use std::collections::{HashMap, HashSet};
+
+use super::output::{BrokerMoves, LoadSummary, Move, Plan};
+use super::reason::{MoveReason, UnplaceableReason};
+use super::snapshot::{BrokerState, Capacity, Snapshot};
+use super::{Limits, Unplaceable};
+
+/// "No broker" / "no rack" marker in the dense arrays.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// Why a partition may not be touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Frozen {
+    /// Free to plan.
+    No,
+    /// Kafka reports a reassignment (rule 2).
+    Reassigning,
+    /// A move of ours is in flight.
+    InFlight,
+}
+
+impl Frozen {
+    /// The unplaceable reason for a frozen partition.
+    pub fn reason(self) -> Option<UnplaceableReason> {
+        match self {
+            Frozen::No => None,
+            Frozen::Reassigning => Some(UnplaceableReason::Reassigning),
+            Frozen::InFlight => Some(UnplaceableReason::InFlight),
+        }
+    }
+}
+
+/// One broker's projected load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Load {
+    pub net_in: u64,
+    pub net_out: u64,
+    pub disk: u64,
+}
+
+/// Working state for one `plan()` call.
+pub(super) struct State<'a> {
+    pub snap: &'a Snapshot,
+    pub limits: &'a Limits,
+    // Brokers, by dense index (id order). Replica ids missing from `snap.brokers` are added as
+    // unknown brokers with no rack that accept nothing.
+    pub ids: Vec<i32>,
+    idx_of: HashMap<i32, u32>,
+    pub rack: Vec<u32>,
+    pub rack_names: Vec<String>,
+    /// Brokers of each rack, in id order.
+    pub rack_brokers: Vec<Vec<u32>>,
+    pub state: Vec<BrokerState>,
+    pub cap: Vec<Capacity>,
+    /// May receive replicas and leadership (alive, and not excluded by the request).
+    pub accepts: Vec<bool>,
+    pub load: Vec<Load>,
+    /// Net in and out each broker may reach: capacity, tightened by balance to the target ratio.
+    pub lim_in: Vec<u64>,
+    pub lim_out: Vec<u64>,
+    pub moves: Vec<BrokerMoves>,
+    /// Partitions hosted by each broker (indexes into `snap.partitions`), unordered.
+    pub hosted: Vec<Vec<u32>>,
+    /// Racks holding at least one broker that accepts load.
+    pub live_racks: usize,
+    // Partitions, by index into `snap.partitions`; replicas flattened as broker indexes.
+    repl_off: Vec<u32>,
+    repl: Vec<u32>,
+    /// Whether the replica in the same flat slot is in the ISR (as of the snapshot).
+    in_sync: Vec<bool>,
+    pub leader: Vec<u32>,
+    /// Reassigning in Kafka, or a move of ours is in flight: never touched.
+    pub frozen: Vec<Frozen>,
+    /// Already moved or elected in this plan: not touched again, so each partition has at most
+    /// one move and one election.
+    pub touched: Vec<bool>,
+    pub bytes_left: u64,
+    pub plan: Plan,
+}
+
+impl<'a> State<'a> {
+    /// Indexes the snapshot. `excluded` brokers (dead or draining per the request) accept nothing.
+    pub fn new(snap: &'a Snapshot, limits: &'a Limits, excluded: &[i32]) -> Self {
+        let mut brokers: Vec<(i32, Option<&str>, BrokerState, Capacity)> = snap
+            .brokers
+            .iter()
+            .map(|b| (b.id, Some(b.rack.as_str()), b.state, b.capacity))
+            .collect();
+        brokers.sort_by_key(|b| b.0);
+        brokers.dedup_by_key(|b| b.0);
+        let mut known: HashSet<i32> = brokers.iter().map(|b| b.0).collect();
+        for p in &snap.partitions {
+            for &r in &p.replicas {
+                if known.insert(r) {
+                    let zero = Capacity {
+                        net_in_bytes_per_sec: 0,
+                        net_out_bytes_per_sec: 0,
+                        disk_bytes: 0,
+                    };
+                    brokers.push((r, None, BrokerState::Suspect, zero));
+                }
+            }
+        }
+        brokers.sort_by_key(|b| b.0);
+        let mut rack_names: Vec<String> = brokers
+            .iter()
+            .filter_map(|b| b.1.map(str::to_owned))
+            .collect();
+        rack_names.sort();
+        rack_names.dedup();
+        let n = brokers.len();
+        let mut st = State {
+            snap,
+            limits,
+            ids: brokers.iter().map(|b| b.0).collect(),
+            idx_of: brokers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (b.0, i as u32))
+                .collect(),
+            rack: Vec::with_capacity(n),
+            rack_brokers: vec![Vec::new(); rack_names.len()],
+            rack_names,
+            state: brokers.iter().map(|b| b.2).collect(),
+            cap: brokers.iter().map(|b| b.3).collect(),
+            accepts: brokers
+                .iter()
+                .map(|b| b.1.is_some() && b.2.accepts_load() && !excluded.contains(&b.0))
+                .collect(),
+            load: vec![Load::default(); n],
+            lim_in: brokers.iter().map(|b| b.3.net_in_bytes_per_sec).collect(),
+            lim_out: brokers.iter().map(|b| b.3.net_out_bytes_per_sec).collect(),
+            moves: vec![BrokerMoves::default(); n],
+            hosted: vec![Vec::new(); n],
+            live_racks: 0,
+            repl_off: Vec::with_capacity(snap.partitions.len() + 1),
+            repl: Vec::with_capacity(snap.replica_count()),
+            in_sync: Vec::with_capacity(snap.replica_count()),
+            leader: Vec::with_capacity(snap.partitions.len()),
+            frozen: vec![Frozen::No; snap.partitions.len()],
+            touched: vec![false; snap.partitions.len()],
+            bytes_left: limits.max_bytes_to_move,
+            plan: Plan::default(),
+        };
+        for (i, b) in brokers.iter().enumerate() {
+            let r = match b.1 {
+                Some(name) => st.rack_names.binary_search_by(|x| x.as_str().cmp(name)),
+                None => Err(0),
+            };
+            match r {
+                Ok(r) => {
+                    st.rack.push(r as u32);
+                    st.rack_brokers[r].push(i as u32);
+                }
+                Err(_) => st.rack.push(NONE),
+            }
+        }
+        st.live_racks = st
+            .rack_brokers
+            .iter()
+            .filter(|bs| bs.iter().any(|&b| st.accepts[b as usize]))
+            .count();
+        st.index_partitions();
+        st.count_in_flight();
+        st
+    }
+
+    fn index_partitions(&mut self) {
+        let snap = self.snap;
+        self.repl_off.push(0);
+        for (pi, p) in snap.partitions.iter().enumerate() {
+            for &r in &p.replicas {
+                let b = self.idx_of[&r];
+                self.repl.push(b);
+                self.in_sync.push(p.isr.contains(&r));
+                self.hosted[b as usize].push(pi as u32);
+            }
+            let leader = p
+                .leader
+                .and_then(|l| self.idx_of.get(&l).copied())
+                .unwrap_or(NONE);
+            self.leader.push(leader);
+            self.repl_off.push(self.repl.len() as u32);
+            if p.reassigning {
+                self.frozen[pi] = Frozen::Reassigning;
+            }
+            self.add_partition_load(pi as u32, 1);
+        }
+    }
+
+    /// In-flight moves: their partitions are frozen, and replicas they add count on the target
+    /// as if already there (pd's influence), so that load is not planned onto twice.
+    fn count_in_flight(&mut self) {
+        if self.snap.in_flight.is_empty() {
+            return;
+        }
+        let keys: HashMap<(u32, i32), u32> = self
+            .snap
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.topic.0, p.partition), i as u32))
+            .collect();
+        for m in &self.snap.in_flight {
+            let Some(&pi) = keys.get(&(m.topic.0, m.partition)) else {
+                continue;
+            };
+            let p = &self.snap.partitions[pi as usize];
+            self.frozen[pi as usize] = Frozen::InFlight;
+            for r in &m.new_replicas {
+                if p.replicas.contains(r) {
+                    continue;
+                }
+                if let Some(&b) = self.idx_of.get(r) {
+                    let l = &mut self.load[b as usize];
+                    l.net_in += p.bytes_in_per_sec;
+                    l.disk += p.size_bytes;
+                }
+            }
+        }
+    }
+
+    /// The dense index of broker `id`.
+    pub fn idx(&self, id: i32) -> Option<u32> {
+        self.idx_of.get(&id).copied()
+    }
+
+    /// Replica broker indexes of partition `p`, preferred first.
+    pub fn replicas(&self, p: u32) -> &[u32] {
+        let (a, b) = (self.repl_off[p as usize], self.repl_off[p as usize + 1]);
+        &self.repl[a as usize..b as usize]
+    }
+
+    /// Whether the replica in slot `k` of partition `p` was in sync in the snapshot (false for a
+    /// replica placed by this plan: it has yet to catch up).
+    pub fn slot_in_sync(&self, p: u32, k: usize) -> bool {
+        self.in_sync[self.repl_off[p as usize] as usize + k]
+    }
+
+    /// Net out a leader of `p` carries: consumers plus one replication stream per follower.
+    pub fn leader_out(&self, p: u32) -> u64 {
+        let info = &self.snap.partitions[p as usize];
+        let followers = info.replicas.len().saturating_sub(1) as u64;
+        info.bytes_out_per_sec + info.bytes_in_per_sec * followers
+    }
+
+    /// Adds (`sign` = 1) or removes (`sign` = -1) partition `p`'s load from its brokers.
+    fn add_partition_load(&mut self, p: u32, sign: i64) {
+        let info = &self.snap.partitions[p as usize];
+        let (bin, size) = (info.bytes_in_per_sec, info.size_bytes);
+        let out = self.leader_out(p);
+        let apply = |v: &mut u64, d: u64| {
+            *v = if sign > 0 {
+                v.saturating_add(d)
+            } else {
+                v.saturating_sub(d)
+            }
+        };
+        let (a, b) = (self.repl_off[p as usize], self.repl_off[p as usize + 1]);
+        for k in a..b {
+            let l = &mut self.load[self.repl[k as usize] as usize];
+            apply(&mut l.net_in, bin);
+            apply(&mut l.disk, size);
+        }
+        let leader = self.leader[p as usize];
+        if leader != NONE {
+            apply(&mut self.load[leader as usize].net_out, out);
+        }
+    }
+
+    /// The leader partition `p` would have if slot `k` were replaced by `to`: unchanged while
+    /// the old leader stays a replica; otherwise Kafka elects the first replica of the new list.
+    pub fn leader_after(&self, p: u32, k: usize, to: u32) -> u32 {
+        let from = self.replicas(p)[k];
+        let leader = self.leader[p as usize];
+        if leader != from {
+            leader
+        } else if k == 0 {
+            to
+        } else {
+            self.replicas(p)[0]
+        }
+    }
+
+    /// Replaces the replica in slot `k` of `p` with broker `to`, updating loads and indexes.
+    pub fn replace(&mut self, p: u32, k: usize, to: u32) {
+        self.add_partition_load(p, -1);
+        let new_leader = self.leader_after(p, k, to);
+        let slot = self.repl_off[p as usize] as usize + k;
+        let from = self.repl[slot];
+        self.repl[slot] = to;
+        self.in_sync[slot] = false;
+        self.leader[p as usize] = new_leader;
+        self.add_partition_load(p, 1);
+        let list = &mut self.hosted[from as usize];
+        if let Some(pos) = list.iter().position(|&x| x == p) {
+            list.swap_remove(pos);
+        }
+        self.hosted[to as usize].push(p);
+        self.moves[to as usize].incoming += 1;
+        self.moves[from as usize].outgoing += 1;
+        self.touched[p as usize] = true;
+    }
+
+    /// Moves leadership of `p` to `to` (an in-sync replica), updating net out.
+    pub fn set_leader(&mut self, p: u32, to: u32) {
+        self.add_partition_load(p, -1);
+        self.leader[p as usize] = to;
+        self.add_partition_load(p, 1);
+        self.touched[p as usize] = true;
+    }
+
+    /// Swaps slots 0 and `k` of `p` (a zero-copy reorder: the set is unchanged).
+    pub fn reorder_first(&mut self, p: u32, k: usize) {
+        let a = self.repl_off[p as usize] as usize;
+        self.repl.swap(a, a + k);
+        self.in_sync.swap(a, a + k);
+    }
+
+    /// Current replica ids of `p`.
+    pub fn replica_ids(&self, p: u32) -> Vec<i32> {
+        self.replicas(p)
+            .iter()
+            .map(|&b| self.ids[b as usize])
+            .collect()
+    }
+
+    /// Records a move of `p` from its snapshot replicas to its current ones.
+    pub fn record_move(&mut self, p: u32, bytes_to_copy: u64, reason: MoveReason) {
+        let info = &self.snap.partitions[p as usize];
+        self.bytes_left = self.bytes_left.saturating_sub(bytes_to_copy);
+        self.plan.moves.push(Move {
+            topic: self.snap.topic_name(info.topic).clone(),
+            partition: info.partition,
+            old_replicas: info.replicas.clone(),
+            new_replicas: self.replica_ids(p),
+            bytes_to_copy,
+            reason,
+        });
+    }
+
+    /// Records that the replica of `p` on broker index `b` could not be placed.
+    pub fn record_unplaceable(&mut self, p: u32, b: u32, reason: UnplaceableReason) {
+        let info = &self.snap.partitions[p as usize];
+        tracing::debug!(
+            topic = %self.snap.topic_name(info.topic),
+            partition = info.partition,
+            broker = self.ids[b as usize],
+            %reason,
+            "replica not placed"
+        );
+        self.plan.unplaceable.push(Unplaceable {
+            topic: self.snap.topic_name(info.topic).clone(),
+            partition: info.partition,
+            replica: self.ids[b as usize],
+            reason,
+        });
+    }
+
+    /// Cluster mean utilization (load / capacity) of net in and out over brokers that accept load.
+    pub fn mean_utilization(&self) -> (f64, f64) {
+        let (mut li, mut lo, mut ci, mut co) = (0f64, 0f64, 0f64, 0f64);
+        for b in 0..self.ids.len() {
+            if self.accepts[b] {
+                li += self.load[b].net_in as f64;
+                lo += self.load[b].net_out as f64;
+                ci += self.cap[b].net_in_bytes_per_sec as f64;
+                co += self.cap[b].net_out_bytes_per_sec as f64;
+            }
+        }
+        (ratio(li, ci), ratio(lo, co))
+    }
+
+    /// Balance figures over brokers that accept load.
+    pub fn summary(&self) -> LoadSummary {
+        let (mi, mo) = self.mean_utilization();
+        let (mut xi, mut xo) = (0f64, 0f64);
+        for b in 0..self.ids.len() {
+            if self.accepts[b] {
+                let c = &self.cap[b];
+                xi = xi.max(ratio(
+                    self.load[b].net_in as f64,
+                    c.net_in_bytes_per_sec as f64,
+                ));
+                xo = xo.max(ratio(
+                    self.load[b].net_out as f64,
+                    c.net_out_bytes_per_sec as f64,
+                ));
+            }
+        }
+        LoadSummary {
+            net_in_max_over_mean: ratio(xi, mi),
+            net_out_max_over_mean: ratio(xo, mo),
+            net_in_max_utilization: xi,
+            net_out_max_utilization: xo,
+        }
+    }
+
+    /// Finishes the plan: totals per broker, in id order.
+    pub fn finish(mut self, before: LoadSummary) -> Plan {
+        self.plan.totals.bytes_moved = self.plan.moves.iter().map(|m| m.bytes_to_copy).sum();
+        for (b, m) in self.moves.iter().enumerate() {
+            if m.incoming > 0 || m.outgoing > 0 {
+                self.plan.totals.moves_per_broker.insert(self.ids[b], *m);
+            }
+        }
+        self.plan.totals.before = before;
+        self.plan.totals.after = self.summary();
+        self.plan
+    }
+}
+
+/// `a / b`, with 0 for an empty denominator (no capacity configured means no figure).
+pub(super) fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}

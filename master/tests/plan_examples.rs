@@ -1,0 +1,142 @@
+//! Example tests for each planner request on small hand-built clusters.
+
+use kmedic_master::plan::{plan, BrokerState, Limits, MoveReason, Request, UnplaceableReason};
+use kmedic_master::sim::{assert_moves, assert_untouched, health, Cluster};
+
+/// Six brokers, two per rack: 1,2 in az-a; 3,4 in az-b; 5,6 in az-c.
+fn six() -> Cluster {
+    let mut c = Cluster::new();
+    for (id, rack) in [
+        (1, "az-a"),
+        (2, "az-a"),
+        (3, "az-b"),
+        (4, "az-b"),
+        (5, "az-c"),
+        (6, "az-c"),
+    ] {
+        c.add_broker(id, rack);
+    }
+    c
+}
+
+#[test]
+fn heal_replaces_in_the_dead_brokers_rack_and_keeps_the_slot() {
+    let mut c = six();
+    c.add_partition("t", 1, &[1, 3, 5], 1_000);
+    c.add_partition("t", 3, &[3, 1, 5], 2_000);
+    c.kill(1);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert_moves(&p, "t", 0, 1, 2);
+    assert_moves(&p, "t", 1, 1, 2);
+    assert_eq!(p.totals.bytes_moved, 3_000);
+    assert!(p.unplaceable.is_empty());
+    assert!(matches!(p.moves[0].reason, MoveReason::Heal { from: 1 }));
+    c.apply(&p);
+    let h = health(&c.snapshot);
+    assert_eq!((h.rack_violations, h.replicas_on_unhealthy), (0, 0));
+}
+
+#[test]
+fn heal_uses_an_unused_rack_when_the_dead_rack_is_full() {
+    let mut c = six();
+    c.set_state(2, BrokerState::Suspect);
+    c.add_partition("t", 3, &[1, 3, 5], 1_000);
+    c.kill(1);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    // az-a has no live broker left, and with 2 live racks for RF 3 diversity cannot be full:
+    // the replica goes to a live broker not already hosting the partition.
+    let m = &p.moves[0];
+    assert_eq!(m.new_replicas.len(), 3);
+    assert!([4, 6].contains(&m.new_replicas[0]), "{m}");
+}
+
+#[test]
+fn offline_partition_is_reported_not_moved() {
+    let mut c = six();
+    c.add_partition("t", 1, &[1, 3], 1_000);
+    c.kill(1).kill(3);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1, 3] },
+    );
+    assert!(p.moves.is_empty());
+    assert_eq!(p.unplaceable.len(), 2);
+    assert!(p
+        .unplaceable
+        .iter()
+        .all(|u| u.reason == UnplaceableReason::Offline));
+}
+
+#[test]
+fn reassigning_and_in_flight_partitions_are_left_alone() {
+    let mut c = six();
+    let a = c.add_partition("t", 1, &[1, 3, 5], 1_000);
+    let b = c.add_partition("t", 3, &[1, 3, 5], 1_000);
+    c.set_reassigning(a).add_in_flight(b, &[2, 3, 5]);
+    c.kill(1);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert_untouched(&p, "t", 0);
+    assert_untouched(&p, "t", 1);
+    let reasons: Vec<_> = p.unplaceable.iter().map(|u| u.reason.clone()).collect();
+    assert_eq!(
+        reasons,
+        vec![UnplaceableReason::Reassigning, UnplaceableReason::InFlight]
+    );
+}
+
+#[test]
+fn byte_budget_and_move_limit_are_respected() {
+    let mut c = six();
+    for _ in 0..4 {
+        c.add_partition("t", 3, &[1, 3, 5], 1_000);
+    }
+    c.kill(1);
+    let limits = Limits {
+        max_bytes_to_move: 2_500,
+        max_moves_per_broker: 1,
+        ..Limits::default()
+    };
+    let p = plan(&c.snapshot, &limits, &Request::Heal { dead: vec![1] });
+    // Only broker 2 is in az-a; it may take one replica.
+    assert_eq!(p.moves.len(), 1);
+    assert_eq!(p.unplaceable.len(), 3);
+    assert!(p.totals.bytes_moved <= 2_500);
+    assert!(
+        p.unplaceable
+            .iter()
+            .all(|u| matches!(u.reason, UnplaceableReason::NoTarget(r) if r.move_limit == 1)),
+        "{:#?}",
+        p.unplaceable
+    );
+}
+
+#[test]
+fn decommission_drains_an_alive_broker() {
+    let mut c = six();
+    c.add_partition("t", 2, &[2, 4, 6], 1_000);
+    c.add_partition("t", 4, &[4, 2, 6], 1_000);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Decommission { brokers: vec![2] },
+    );
+    assert_moves(&p, "t", 0, 2, 1);
+    assert_moves(&p, "t", 1, 2, 1);
+    assert!(matches!(
+        p.moves[0].reason,
+        MoveReason::Decommission { from: 2 }
+    ));
+}

@@ -8,6 +8,7 @@
 
 pub mod conn;
 mod error;
+pub mod scram;
 
 pub use error::{Error, Result};
 

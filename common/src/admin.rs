@@ -3,14 +3,24 @@
 //! Layers, after rskafka:
 //! - [`conn`]: one connection to one broker (framing, correlation ids, ApiVersions negotiation,
 //!   timeouts), generic over any async stream so tests drive it in memory;
-//! - `transport`: opening a stream (TCP, TLS) and SASL authentication;
-//! - [`AdminClient`]: bootstrap, routing and retries, one method per operation, typed results.
+//! - [`transport`]: opening a stream (TCP, TLS) and SASL authentication ([`scram`]);
+//! - [`AdminClient`]: bootstrap with fallback, routing, retries through
+//!   [`crate::backoff::retry`], and one method per operation returning [`types`].
 
+mod client;
 pub mod conn;
 mod error;
+mod ops_cluster;
+mod ops_config;
+mod ops_reassign;
 pub mod scram;
+pub mod transport;
+pub mod types;
 
+pub use client::{api_versions_probe, api_versions_probe_with, AdminClient, Route};
 pub use error::{Error, Result};
+pub use kafka_protocol::error::ResponseError;
+pub use types::*;
 
 #[cfg(test)]
 mod conn_tests;

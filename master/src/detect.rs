@@ -131,4 +131,4 @@ pub fn list_partitions(ps: &[TopicPartition], max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,6 +1,197 @@
 //! Observing clusters through the admin client: DescribeCluster (fenced brokers included),
 //! Metadata, ListPartitionReassignments and DescribeLogDirs, assembled into a [`ClusterView`].
+//!
+//! [`snapshot`] turns a view (plus the model's demand windows) into the planner's input.
 
+pub mod snapshot;
 pub mod view;
 
+use std::collections::{BTreeMap, HashMap};
+
+use kmedic_common::admin::{AdminClient, ClusterDescription, ClusterMetadata};
+use tracing::{debug, warn};
+
 pub use view::{BrokerView, ClusterView, PartitionView, ReassignmentView, TopicPartition};
+
+/// Errors from observing a cluster.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An admin call that the view cannot do without failed.
+    #[error("observing cluster {cluster}: {what}: {source}")]
+    Admin {
+        /// The configured cluster name.
+        cluster: String,
+        /// Which call.
+        what: &'static str,
+        /// The admin client's error.
+        source: kmedic_common::admin::Error,
+    },
+    /// The cluster reports another id than configured.
+    #[error(
+        "cluster {cluster}: configured cluster_id {expected:?} but the brokers report {found:?}; \
+         fix [[clusters]] cluster_id or the bootstrap servers"
+    )]
+    WrongCluster {
+        /// The configured cluster name.
+        cluster: String,
+        /// The configured id.
+        expected: String,
+        /// The id reported.
+        found: String,
+    },
+}
+
+/// `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Observes `cluster` once. DescribeCluster, Metadata and ListPartitionReassignments must
+/// succeed; DescribeLogDirs is asked of every unfenced broker in parallel, and a broker that
+/// fails it is listed in [`ClusterView::log_dirs_failed`] (its sizes are then missing) rather
+/// than failing the whole view: a slow broker must not blind the master.
+pub async fn observe_once(
+    cluster: &str,
+    expected_id: Option<&str>,
+    admin: &AdminClient,
+) -> Result<ClusterView> {
+    let err = |what| {
+        move |source| Error::Admin {
+            cluster: cluster.to_string(),
+            what,
+            source,
+        }
+    };
+    let desc = admin
+        .describe_cluster(true)
+        .await
+        .map_err(err("DescribeCluster"))?;
+    if let Some(e) = expected_id {
+        if e != desc.cluster_id {
+            return Err(Error::WrongCluster {
+                cluster: cluster.to_string(),
+                expected: e.to_string(),
+                found: desc.cluster_id,
+            });
+        }
+    }
+    let meta = admin.metadata().await.map_err(err("Metadata"))?;
+    let ongoing = admin
+        .list_partition_reassignments(None)
+        .await
+        .map_err(err("ListPartitionReassignments"))?;
+    let mut view = assemble(&desc, &meta);
+    for r in ongoing {
+        view.reassignments.insert(
+            TopicPartition {
+                topic: r.topic,
+                partition: r.partition,
+            },
+            ReassignmentView {
+                adding: r.adding,
+                removing: r.removing,
+            },
+        );
+    }
+    let live: Vec<i32> = view
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .map(|b| b.id)
+        .collect();
+    let dirs = futures::future::join_all(live.iter().map(|&id| admin.describe_log_dirs(id))).await;
+    for (id, res) in live.into_iter().zip(dirs) {
+        match res {
+            Ok(dirs) => {
+                let mut total = 0u64;
+                for d in dirs {
+                    if let Some(e) = d.error {
+                        warn!(cluster, broker = id, dir = %d.path, error = ?e, "log dir offline");
+                        continue;
+                    }
+                    total += d.total_bytes.unwrap_or(0);
+                    for r in d.replicas.into_iter().filter(|r| !r.is_future) {
+                        let size = u64::try_from(r.size_bytes).unwrap_or(0);
+                        let e = view
+                            .sizes_bytes
+                            .entry(TopicPartition {
+                                topic: r.topic,
+                                partition: r.partition,
+                            })
+                            .or_insert(0);
+                        *e = (*e).max(size);
+                    }
+                }
+                if total > 0 {
+                    view.disk_total_bytes.insert(id, total);
+                }
+            }
+            Err(e) => {
+                warn!(cluster, broker = id, error = %e,
+                    "DescribeLogDirs failed; this broker's replica sizes are missing this round");
+                view.log_dirs_failed.push(id);
+            }
+        }
+    }
+    view.observed_at_ms = now_ms();
+    debug!(
+        cluster,
+        brokers = view.brokers.len(),
+        partitions = view.partitions.len(),
+        reassigning = view.reassignments.len(),
+        "observed"
+    );
+    Ok(view)
+}
+
+/// Builds the broker and partition parts of a view from DescribeCluster and Metadata.
+pub fn assemble(desc: &ClusterDescription, meta: &ClusterMetadata) -> ClusterView {
+    let brokers: BTreeMap<i32, BrokerView> = desc
+        .brokers
+        .iter()
+        .map(|b| {
+            (
+                b.id,
+                BrokerView {
+                    id: b.id,
+                    rack: b.rack.clone(),
+                    host: b.host.clone(),
+                    port: b.port,
+                    fenced: b.is_fenced,
+                },
+            )
+        })
+        .collect();
+    let partitions = meta
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| PartitionView {
+                topic: t.name.clone(),
+                partition: p.partition,
+                leader: p.leader,
+                replicas: p.replicas.clone(),
+                isr: p.isr.clone(),
+                offline_replicas: p.offline_replicas.clone(),
+            })
+        })
+        .collect();
+    ClusterView {
+        cluster_id: desc.cluster_id.clone(),
+        observed_at_ms: 0,
+        controller_id: desc.controller_id,
+        brokers,
+        partitions,
+        reassignments: BTreeMap::new(),
+        sizes_bytes: HashMap::new(),
+        disk_total_bytes: BTreeMap::new(),
+        log_dirs_failed: Vec::new(),
+    }
+}

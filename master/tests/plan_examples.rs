@@ -140,3 +140,89 @@ fn decommission_drains_an_alive_broker() {
         MoveReason::Decommission { from: 2 }
     ));
 }
+
+#[test]
+fn balance_prefers_a_preferred_leader_election_over_moves() {
+    let mut c = six();
+    // Broker 1 leads two partitions whose preferred leaders (3, 5) lead nothing: its net out
+    // (2 x 6 MB/s) is over 2 x the mean (3.5 MB/s); net in is within limits everywhere.
+    for r in [[3, 1, 5], [5, 1, 3]] {
+        let p = c.add_partition("hot", 1, &r, 1_000_000);
+        c.set_rates(p, 1_000_000, 4_000_000);
+    }
+    for r in [[2, 4, 6], [4, 2, 6], [6, 4, 2]] {
+        let p = c.add_partition("cold", r[0], &r, 1_000_000);
+        c.set_rates(p, 1_000_000, 1_000_000);
+    }
+    let limits = Limits {
+        target_ratio: 2.0,
+        ..Limits::default()
+    };
+    let p = plan(&c.snapshot, &limits, &Request::Balance);
+    assert!(p.moves.is_empty(), "{:#?}", p.moves);
+    assert_eq!(p.elections.len(), 1, "{:#?}", p.elections);
+    assert_eq!(p.elections[0].old_leader, Some(1));
+    assert!(!p.elections[0].after_reorder);
+    assert!(p.totals.after.net_out_max_over_mean < p.totals.before.net_out_max_over_mean);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+#[test]
+fn balance_moves_the_cheapest_follower_within_the_rack() {
+    let mut c = six();
+    // Brokers 1 and 2 share az-a; 1 holds every az-a follower. Two of its followers carry the
+    // same traffic but one is 10x bigger on disk: the small one moves.
+    let small = c.add_partition("t", 3, &[3, 1, 5], 1_000);
+    c.set_rates(small, 10_000_000, 0);
+    let big = c.add_partition("t", 4, &[4, 1, 6], 10_000);
+    c.set_rates(big, 10_000_000, 0);
+    let other = c.add_partition("t", 5, &[5, 1, 3], 1_000);
+    c.set_rates(other, 1_000_000, 0);
+    let limits = Limits {
+        target_ratio: 1.3,
+        ..Limits::default()
+    };
+    let p = plan(&c.snapshot, &limits, &Request::Balance);
+    assert_moves(&p, "t", 0, 1, 2);
+    assert_untouched(&p, "t", 1);
+    assert!(matches!(
+        p.moves[0].reason,
+        MoveReason::Balance { from: 1, .. }
+    ));
+    c.apply(&p);
+    assert_eq!(health(&c.snapshot).rack_violations, 0);
+}
+
+#[test]
+fn spread_leaders_evens_a_topic_across_racks_by_elections() {
+    let mut c = six();
+    for r in [
+        [1, 3, 5],
+        [2, 4, 6],
+        [1, 4, 5],
+        [2, 3, 6],
+        [1, 3, 6],
+        [2, 4, 5],
+    ] {
+        c.add_partition("t", r[0], &r, 1_000);
+    }
+    let p = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
+    assert_eq!(p.elections.len(), 4);
+    assert_eq!(p.totals.bytes_moved, 0);
+    // Non-preferred new leaders come with a zero-copy reorder of the same replica set.
+    for m in &p.moves {
+        assert_eq!(m.bytes_to_copy, 0);
+        let (mut a, mut b) = (m.old_replicas.clone(), m.new_replicas.clone());
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+    c.apply(&p);
+    let mut per_rack = [0; 3];
+    for part in &c.snapshot.partitions {
+        per_rack[((part.leader.unwrap() - 1) / 2) as usize] += 1;
+    }
+    assert_eq!(per_rack, [2, 2, 2]);
+    let again = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
+    assert!(again.is_empty());
+}

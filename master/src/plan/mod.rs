@@ -17,9 +17,13 @@
 //!
 //! # Requests
 //!
-//! - [`Request::Heal`] and [`Request::Decommission`]: [`drain`] every replica off the brokers.
-//! - [`Request::Balance`]: [`balance`], elections first, then the cheapest data moves.
-//! - [`Request::SpreadLeaders`]: [`leaders`], elections only.
+//! - [`Request::Heal`] and [`Request::Decommission`] (`drain.rs`): every replica off the
+//!   brokers, replaced in place, same rack first, least projected load first.
+//! - [`Request::Balance`] (`balance.rs`): elections first, then the cheapest data moves.
+//! - [`Request::SpreadLeaders`] (`leaders.rs`): per-topic leaders even across racks, elections
+//!   only.
+//!
+//! Target choice for any move is in `place.rs`; the incremental bookkeeping in `state.rs`.
 //!
 //! # Safety rules (DESIGN.md), never traded for balance
 //!
@@ -30,7 +34,9 @@
 //! once it is in sync), so no action shrinks the ISR. A replica that cannot be placed within the
 //! limits is reported in [`Plan::unplaceable`] with the reason.
 
+mod balance;
 mod drain;
+mod leaders;
 mod limits;
 mod output;
 mod place;
@@ -70,7 +76,8 @@ pub fn plan(snapshot: &Snapshot, limits: &Limits, request: &Request) -> Plan {
     match request {
         Request::Heal { .. } => drain::drain(&mut st, &sources, drain::Drain::Heal),
         Request::Decommission { .. } => drain::drain(&mut st, &sources, drain::Drain::Decommission),
-        Request::Balance | Request::SpreadLeaders => {}
+        Request::Balance => balance::balance(&mut st),
+        Request::SpreadLeaders => leaders::spread(&mut st),
     }
     let plan = st.finish(before);
     tracing::info!(

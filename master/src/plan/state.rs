@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::output::{BrokerMoves, LoadSummary, Move, Plan};
-use super::reason::{MoveReason, UnplaceableReason};
+use super::output::{BrokerMoves, Election, LoadSummary, Move, Plan};
+use super::reason::{ElectionReason, MoveReason, UnplaceableReason};
 use super::snapshot::{BrokerState, Capacity, Snapshot};
 use super::{Limits, Unplaceable};
 
@@ -309,7 +309,7 @@ impl<'a> State<'a> {
     }
 
     /// Moves leadership of `p` to `to` (an in-sync replica), updating net out.
-    pub fn set_leader(&mut self, p: u32, to: u32) {
+    fn set_leader(&mut self, p: u32, to: u32) {
         self.add_partition_load(p, -1);
         self.leader[p as usize] = to;
         self.add_partition_load(p, 1);
@@ -317,10 +317,47 @@ impl<'a> State<'a> {
     }
 
     /// Swaps slots 0 and `k` of `p` (a zero-copy reorder: the set is unchanged).
-    pub fn reorder_first(&mut self, p: u32, k: usize) {
+    fn reorder_first(&mut self, p: u32, k: usize) {
         let a = self.repl_off[p as usize] as usize;
         self.repl.swap(a, a + k);
         self.in_sync.swap(a, a + k);
+    }
+
+    /// Makes the (in-sync) replica in slot `k` of `p` the leader. Kafka can only elect the
+    /// preferred replica, so for `k > 0` a zero-copy reorder putting it first is recorded too.
+    pub fn elect(&mut self, p: u32, k: usize, reason: ElectionReason) {
+        let to = self.replicas(p)[k];
+        let old = self.leader[p as usize];
+        if k > 0 {
+            self.reorder_first(p, k);
+            let preferred = self.ids[to as usize];
+            self.record_move(p, 0, MoveReason::Reorder { preferred });
+        }
+        self.set_leader(p, to);
+        let info = &self.snap.partitions[p as usize];
+        self.plan.elections.push(Election {
+            topic: self.snap.topic_name(info.topic).clone(),
+            partition: info.partition,
+            old_leader: (old != NONE).then(|| self.ids[old as usize]),
+            new_leader: self.ids[to as usize],
+            after_reorder: k > 0,
+            reason,
+        });
+    }
+
+    /// Whether every replica of `p` was in sync in the snapshot.
+    pub fn all_in_sync(&self, p: u32) -> bool {
+        let (a, b) = (self.repl_off[p as usize], self.repl_off[p as usize + 1]);
+        self.in_sync[a as usize..b as usize].iter().all(|&x| x)
+    }
+
+    /// Whether `p` may be balanced: not frozen, not yet touched by this plan, fully in sync
+    /// (an under-replicated partition is the healer's business), and led.
+    pub fn movable(&self, p: u32) -> bool {
+        self.frozen[p as usize] == Frozen::No
+            && !self.touched[p as usize]
+            && self.leader[p as usize] != NONE
+            && self.all_in_sync(p)
     }
 
     /// Current replica ids of `p`.

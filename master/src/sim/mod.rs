@@ -3,14 +3,17 @@
 //!
 //! - [`cluster`]: [`Cluster`] builders (`add_broker`, `kill`, `add_partition`) and plan application.
 //! - [`generate`]: seeded random clusters with rack-aware placement and Zipf-skewed traffic.
+//! - [`bound`]: a lower bound on the bytes a balance must copy.
 //! - [`check`]: [`health`] figures (balance, rack violations) and assert helpers.
 //! - [`scenario`]: events by tick and a convergence check.
 
+pub mod bound;
 pub mod check;
 pub mod cluster;
 pub mod generate;
 pub mod scenario;
 
+pub use bound::bytes_lower_bound;
 pub use check::{assert_elects, assert_moves, assert_untouched, health, Health};
 pub use cluster::{Cluster, DEFAULT_CAPACITY};
 pub use generate::{generate, rack_name, Spec};

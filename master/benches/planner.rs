@@ -1,0 +1,134 @@
+//! Planner benchmarks on simulated clusters; prints a table.
+//!
+//! Run: `cargo bench -p kmedic-master --bench planner` (release profile). Set
+//! `PLANNER_BENCH_RUNS` to change the number of timed runs per case (default 3; the table shows
+//! the median). Cases:
+//! - heal one dead broker at 200 brokers, 3 racks, 1M replicas (target <= 200 ms);
+//! - full balance at 270 brokers, 1.3M replicas, where 27 of the brokers were just added empty
+//!   (a scale-out), with target ratio 1.05 (target <= 10 s, max/mean <= 1.05, no rack violation);
+//! - full balance at the same size with skew only (no empty brokers).
+
+use std::time::{Duration, Instant};
+
+use kmedic_master::plan::{plan, Limits, Plan, Request};
+use kmedic_master::sim::{bytes_lower_bound, generate, health, Cluster, Spec};
+
+fn runs() -> usize {
+    std::env::var("PLANNER_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+/// Median time of `runs` plans, and the last plan.
+fn time_plan(c: &Cluster, limits: &Limits, req: &Request) -> (Duration, Plan) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..runs() {
+        let t = Instant::now();
+        let p = plan(&c.snapshot, limits, req);
+        times.push(t.elapsed());
+        last = Some(p);
+    }
+    times.sort();
+    (times[times.len() / 2], last.unwrap())
+}
+
+fn gb(b: u64) -> f64 {
+    b as f64 / 1e9
+}
+
+fn report(name: &str, c: &Cluster, limits: &Limits, req: &Request) {
+    let t = Instant::now();
+    let before = health(&c.snapshot);
+    let bound = bytes_lower_bound(&c.snapshot, limits.target_ratio);
+    let setup = t.elapsed();
+    let (time, p) = time_plan(c, limits, req);
+    let mut after = c.clone();
+    after.apply(&p);
+    let h = health(&after.snapshot);
+    println!("## {name}");
+    println!(
+        "brokers {} partitions {} replicas {} | plan time (median of {}) {:.1} ms | check setup {:.0} ms",
+        c.snapshot.brokers.len(),
+        c.snapshot.partitions.len(),
+        c.snapshot.replica_count(),
+        runs(),
+        time.as_secs_f64() * 1e3,
+        setup.as_secs_f64() * 1e3
+    );
+    println!(
+        "moves {} elections {} unplaceable {} warnings {} | bytes moved {:.1} GB, lower bound {:.1} GB (x{:.2})",
+        p.moves.len(),
+        p.elections.len(),
+        p.unplaceable.len(),
+        p.warnings.len(),
+        gb(p.totals.bytes_moved),
+        gb(bound),
+        if bound > 0 { p.totals.bytes_moved as f64 / bound as f64 } else { 0.0 }
+    );
+    println!("| figure | before | after |\n|---|---|---|");
+    println!(
+        "| net in max/mean | {:.3} | {:.3} |",
+        before.net_in_max_over_mean, h.net_in_max_over_mean
+    );
+    println!(
+        "| net out max/mean | {:.3} | {:.3} |",
+        before.net_out_max_over_mean, h.net_out_max_over_mean
+    );
+    println!(
+        "| disk max/mean | {:.3} | {:.3} |",
+        before.disk_max_over_mean, h.disk_max_over_mean
+    );
+    println!(
+        "| rack violations | {} | {} |",
+        before.rack_violations, h.rack_violations
+    );
+    println!(
+        "| replicas on unhealthy brokers | {} | {} |",
+        before.replicas_on_unhealthy, h.replicas_on_unhealthy
+    );
+    println!();
+}
+
+fn main() {
+    // `cargo bench` passes --bench; a filter argument selects cases by name.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let want = |n: &str| filter.as_deref().is_none_or(|f| n.contains(f));
+
+    if want("heal") {
+        let mut c = generate(&Spec::new(200, 1_000_000, 7));
+        c.kill(1);
+        report(
+            "heal: 1 dead broker, 200 brokers, 1M replicas",
+            &c,
+            &Limits::default(),
+            &Request::Heal { dead: vec![1] },
+        );
+    }
+    let limits = Limits {
+        target_ratio: 1.05,
+        ..Limits::default()
+    };
+    if want("scaleout") {
+        let mut spec = Spec::new(243, 1_300_000, 11);
+        spec.empty_brokers = 27;
+        let c = generate(&spec);
+        report(
+            "balance (scale-out): 243 loaded + 27 empty brokers, 1.3M replicas, ratio 1.05",
+            &c,
+            &limits,
+            &Request::Balance,
+        );
+    }
+    if want("skew") {
+        let c = generate(&Spec::new(270, 1_300_000, 13));
+        report(
+            "balance (skew only): 270 brokers, 1.3M replicas, ratio 1.05",
+            &c,
+            &limits,
+            &Request::Balance,
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! Balance: bring every broker under its network limits and within the target ratio of the mean.
+//!
+//! A broker's limit for net in (and likewise net out) is
+//! `min(capacity, target_ratio x mean utilization x capacity)`; the mean is over brokers that
+//! accept load and does not change as load moves between them. Overloaded brokers are worked
+//! on largest excess first, and for each the cheapest means come first:
+//!
+//! 1. **Elections** (net out only, zero bytes): hand leadership of its partitions to another
+//!    in-sync replica with room, preferred replicas first (a plain preferred-leader election),
+//!    then others (zero-copy reorder + election); biggest leader load first, so few elections.
+//! 2. **Follower moves** (net in): move follower replicas off it, cheapest bytes per byte/s of
+//!    relief first (`size / bytes_in`), only ones no bigger than the remaining excess; then, if
+//!    still over, the smallest single replica that clears the excess.
+//! 3. **Leader replica moves** (net in and out): the same, over the replicas it leads.
+//!
+//! Rounds repeat while they make progress. Every target stays under its own limits, so no move
+//! creates a new overload. Partitions that are frozen, already touched, or not fully in sync are
+//! left alone. Brokers still over afterwards are reported as warnings with their figures.
+
+use std::cmp::Ordering;
+
+use super::place::{pick_target, Score};
+use super::reason::{ElectionReason, MoveReason, Resource, Warning};
+use super::state::State;
+
+/// Rounds of the three steps; each round only runs if the previous one changed something.
+const MAX_ROUNDS: usize = 4;
+
+/// Balances `st`.
+pub(super) fn balance(st: &mut State) {
+    set_limits(st);
+    for round in 0..MAX_ROUNDS {
+        let before = (st.plan.moves.len(), st.plan.elections.len());
+        elections(st);
+        replica_moves(st, false);
+        replica_moves(st, true);
+        let after = (st.plan.moves.len(), st.plan.elections.len());
+        tracing::debug!(round, moves = after.0, elections = after.1, "balance round");
+        if after == before
+            || overloaded(st, Resource::NetIn).is_empty()
+                && overloaded(st, Resource::NetOut).is_empty()
+        {
+            break;
+        }
+    }
+    for resource in [Resource::NetIn, Resource::NetOut] {
+        for b in overloaded(st, resource) {
+            let (load, limit) = figures(st, b, resource);
+            st.plan.warnings.push(Warning::StillOverLimit {
+                broker: st.ids[b as usize],
+                resource,
+                load_bytes_per_sec: load,
+                limit_bytes_per_sec: limit,
+            });
+        }
+    }
+}
+
+/// Tightens each broker's limits to the target ratio of the mean utilization.
+fn set_limits(st: &mut State) {
+    let (mean_in, mean_out) = st.mean_utilization();
+    let ratio = st.limits.target_ratio;
+    for b in 0..st.ids.len() {
+        let cap = st.cap[b];
+        let lim = |cap: u64, mean: f64| (cap as f64 * mean * ratio).min(cap as f64) as u64;
+        st.lim_in[b] = lim(cap.net_in_bytes_per_sec, mean_in);
+        st.lim_out[b] = lim(cap.net_out_bytes_per_sec, mean_out);
+    }
+    tracing::debug!(mean_in, mean_out, ratio, "balance limits set");
+}
+
+/// (load, limit) of broker `b` for `resource`.
+fn figures(st: &State, b: u32, resource: Resource) -> (u64, u64) {
+    let l = st.load[b as usize];
+    match resource {
+        Resource::NetIn => (l.net_in, st.lim_in[b as usize]),
+        Resource::NetOut => (l.net_out, st.lim_out[b as usize]),
+    }
+}
+
+/// Brokers that accept load and are over their `resource` limit, largest excess first.
+fn overloaded(st: &State, resource: Resource) -> Vec<u32> {
+    let mut v: Vec<(u64, u32)> = (0..st.ids.len() as u32)
+        .filter(|&b| st.accepts[b as usize])
+        .filter_map(|b| {
+            let (load, limit) = figures(st, b, resource);
+            (load > limit).then(|| (load - limit, b))
+        })
+        .collect();
+    v.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().map(|(_, b)| b).collect()
+}
+
+/// Step 1: leadership transfers off brokers over their net-out limit.
+fn elections(st: &mut State) {
+    for b in overloaded(st, Resource::NetOut) {
+        let mut cands: Vec<(bool, u64, u32)> = st.hosted[b as usize]
+            .iter()
+            .copied()
+            .filter(|&p| st.leader[p as usize] == b && st.movable(p))
+            .map(|p| (st.replicas(p)[0] == b, st.leader_out(p), p))
+            .collect();
+        // Preferred elections (b is not the preferred replica) first, then biggest load.
+        cands.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)).then(x.2.cmp(&y.2)));
+        for (_, out, p) in cands {
+            let (load, limit) = figures(st, b, Resource::NetOut);
+            if load <= limit {
+                break;
+            }
+            let Some(k) = new_leader_slot(st, p, b, out) else {
+                continue;
+            };
+            let reason = ElectionReason::Balance {
+                from: st.ids[b as usize],
+                load_bytes_per_sec: load,
+                limit_bytes_per_sec: limit,
+                preferred: k == 0,
+            };
+            st.elect(p, k, reason);
+        }
+    }
+}
+
+/// The slot of an in-sync replica of `p` (other than `from`) that can take `out` of net out:
+/// the preferred slot if it fits, else the one with the lowest net-out utilization.
+fn new_leader_slot(st: &State, p: u32, from: u32, out: u64) -> Option<usize> {
+    let mut best: Option<(f64, usize)> = None;
+    for (k, &x) in st.replicas(p).iter().enumerate() {
+        let xu = x as usize;
+        if x == from || !st.accepts[xu] || !st.slot_in_sync(p, k) {
+            continue;
+        }
+        let after = st.load[xu].net_out.saturating_add(out);
+        if after > st.lim_out[xu] {
+            continue;
+        }
+        if k == 0 {
+            return Some(0);
+        }
+        let u = after as f64 / st.cap[xu].net_out_bytes_per_sec.max(1) as f64;
+        if best.is_none_or(|(bu, _)| u < bu) {
+            best = Some((u, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+/// Steps 2 and 3: move follower replicas (`leaders` false) or led replicas (`leaders` true)
+/// off overloaded brokers, fewest bytes per unit of relief first.
+fn replica_moves(st: &mut State, leaders: bool) {
+    let mut brokers = overloaded(st, Resource::NetIn);
+    if leaders {
+        for b in overloaded(st, Resource::NetOut) {
+            if !brokers.contains(&b) {
+                brokers.push(b);
+            }
+        }
+    }
+    for b in brokers {
+        // Relieve whichever resource is further over, relative to its limit.
+        let (li, mi) = figures(st, b, Resource::NetIn);
+        let (lo, mo) = figures(st, b, Resource::NetOut);
+        let over_in = li as f64 / mi.max(1) as f64;
+        let over_out = lo as f64 / mo.max(1) as f64;
+        let resource = if !leaders || over_in >= over_out {
+            Resource::NetIn
+        } else {
+            Resource::NetOut
+        };
+        relieve(st, b, resource, leaders);
+    }
+}
+
+/// How much of `resource` moving the replica of `p` on `b` takes off `b`.
+fn relief(st: &State, p: u32, resource: Resource, leaders: bool) -> u64 {
+    match resource {
+        Resource::NetIn => st.snap.partitions[p as usize].bytes_in_per_sec,
+        Resource::NetOut if leaders => st.leader_out(p),
+        Resource::NetOut => 0,
+    }
+}
+
+fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
+    let mut cands: Vec<(u64, u64, u32)> = st.hosted[b as usize]
+        .iter()
+        .copied()
+        .filter(|&p| (st.leader[p as usize] == b) == leaders && st.movable(p))
+        .map(|p| {
+            (
+                st.snap.partitions[p as usize].size_bytes,
+                relief(st, p, resource, leaders),
+                p,
+            )
+        })
+        .filter(|c| c.1 > 0)
+        .collect();
+    // size / relief ascending, compared exactly as size_a * relief_b < size_b * relief_a.
+    let per_unit = |a: &(u64, u64, u32), c: &(u64, u64, u32)| -> Ordering {
+        (a.0 as u128 * c.1 as u128)
+            .cmp(&(c.0 as u128 * a.1 as u128))
+            .then(a.2.cmp(&c.2))
+    };
+    cands.sort_unstable_by(per_unit);
+    let excess = |st: &State| {
+        let (load, limit) = figures(st, b, resource);
+        load.saturating_sub(limit)
+    };
+    // Pass 1: cheapest per unit, never more than the remaining excess.
+    for &(_, r, p) in &cands {
+        let e = excess(st);
+        if e == 0 {
+            return;
+        }
+        if r <= e {
+            try_move(st, p, b, resource);
+        }
+    }
+    // Pass 2: the smallest replicas that clear what is left in one move.
+    let mut big: Vec<(u64, u64, u32)> = cands
+        .into_iter()
+        .filter(|c| !st.touched[c.2 as usize])
+        .collect();
+    big.sort_unstable_by(|a, c| a.0.cmp(&c.0).then(a.2.cmp(&c.2)));
+    for (_, r, p) in big {
+        let e = excess(st);
+        if e == 0 {
+            return;
+        }
+        if r >= e && try_move(st, p, b, resource) {
+            return;
+        }
+    }
+}
+
+/// Moves the replica of `p` on `b` to the best target, within the move and byte limits.
+fn try_move(st: &mut State, p: u32, b: u32, resource: Resource) -> bool {
+    if st.touched[p as usize] || st.moves[b as usize].outgoing >= st.limits.max_moves_per_broker {
+        return false;
+    }
+    let size = st.snap.partitions[p as usize].size_bytes;
+    if size > st.bytes_left {
+        return false;
+    }
+    let Some(k) = st.replicas(p).iter().position(|&x| x == b) else {
+        return false;
+    };
+    let Ok(to) = pick_target(st, p, k, Score::Net) else {
+        return false;
+    };
+    let (load, limit) = figures(st, b, resource);
+    st.replace(p, k, to);
+    let reason = MoveReason::Balance {
+        from: st.ids[b as usize],
+        resource,
+        load_bytes_per_sec: load,
+        limit_bytes_per_sec: limit,
+    };
+    st.record_move(p, size, reason);
+    true
+}

@@ -23,4 +23,6 @@ pub use kafka_protocol::error::ResponseError;
 pub use types::*;
 
 #[cfg(test)]
+mod client_tests;
+#[cfg(test)]
 mod conn_tests;

@@ -9,7 +9,7 @@ use kafka_protocol::messages::{
     RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{decode_request_header_from_buffer, Encodable, HeaderVersion};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 
 use super::conn::{encode_to_vec, Connection};
 use super::Error;
@@ -53,8 +53,8 @@ pub(crate) fn versions_response() -> ApiVersionsResponse {
 
 /// Serves `stream`: reads each request frame, hands its header and body to `script`, and writes
 /// what the script says. Returns the headers it saw.
-pub(crate) async fn fake_broker(
-    mut stream: DuplexStream,
+pub(crate) async fn fake_broker<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     mut script: impl FnMut(&RequestHeader, Bytes) -> Reply,
 ) -> Vec<RequestHeader> {
     let mut seen = Vec::new();

@@ -125,8 +125,8 @@ impl Error {
             | Error::Timeout { .. }
             | Error::Protocol { .. }
             | Error::NoBrokerReachable { .. } => true,
-            // Metadata may be stale right after a broker registers.
-            Error::UnknownBroker { .. } => true,
+            // Not retried: the client refreshed metadata before giving this answer.
+            Error::UnknownBroker { .. } => false,
             _ => false,
         }
     }

@@ -410,7 +410,10 @@ fn throttle_config_set_and_remove(ctx: &Ctx) -> anyhow::Result<()> {
         .run(a.c.incremental_alter_configs(&ConfigResource::Broker(2), &[bad]))
         .err()
         .context("a non-numeric rate was accepted")?;
-    ensure!(e.kafka_error() == Some(ResponseError::InvalidConfig), "{e}");
+    ensure!(
+        e.kafka_error() == Some(ResponseError::InvalidRequest),
+        "{e}"
+    );
     ensure!(e.to_string().contains("broker 2"), "{e}");
     ensure!(
         started.elapsed() < Duration::from_secs(5),

@@ -77,6 +77,9 @@ pub struct ClusterConfig {
     /// When to alert, heal and replace.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// The planner's limits (balance target ratio, byte budget, moves per broker, disk).
+    #[serde(default)]
+    pub planner: crate::plan::Limits,
 }
 
 /// Per-broker network limits: a default plus per-broker overrides.

@@ -1,1 +1,317 @@
-//! Being built.
+//! Ingest: an rdkafka consumer of the stats topic feeding one model per cluster, keyed by
+//! `cluster.id`.
+//!
+//! Records from unknown clusters and undecodable records are counted and logged at most once
+//! per [`LOG_EVERY`] per kind (with the number suppressed), and never stop the loop. The
+//! consumer does not join a consumer group's offsets: where to start comes from the checkpoint
+//! (its watermark time, through `offsets_for_times`) or, on a cold start, from one window ago,
+//! so the model is rebuilt from exactly the stats it needs.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kmedic_common::codec;
+use kmedic_common::connection::ConnectionSettings;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tracing::{info, warn};
+
+use crate::model::{lock, Fleet};
+
+/// At most one log line per kind of bad record per this period.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Errors setting up the consumer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// rdkafka refused the configuration or a metadata / offsets call failed.
+    #[error("stats consumer: {what}: {source}")]
+    Kafka {
+        /// What was being done.
+        what: &'static str,
+        /// The cause.
+        source: rdkafka::error::KafkaError,
+    },
+    /// The stats topic does not exist.
+    #[error("stats topic {0:?} not found: create it or fix stats.topic")]
+    NoTopic(String),
+}
+
+/// `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Ingest counters (exported as metrics later).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Records applied to a model.
+    pub applied: AtomicU64,
+    /// Records that did not decode.
+    pub undecodable: AtomicU64,
+    /// Records naming a cluster this master does not serve.
+    pub unknown_cluster: AtomicU64,
+    /// Records with no payload.
+    pub empty: AtomicU64,
+    /// Newest stats-topic record timestamp consumed (ms); the checkpoint's replay point.
+    pub watermark_ms: AtomicU64,
+    /// Set once the consumer has caught up with the topic's end as of start.
+    pub caught_up: AtomicBool,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied to the model of this cluster id.
+    Applied(String),
+    /// Did not decode; the codec's reason.
+    Undecodable(String),
+    /// Names a cluster this master does not serve.
+    UnknownCluster(String),
+    /// No payload.
+    Empty,
+}
+
+#[derive(Debug)]
+struct Limiter {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Limiter {
+    /// Returns the number suppressed since the last line if a line may be written now.
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self.last.is_some_and(|l| now.duration_since(l) < LOG_EVERY) {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// Decodes and routes records to the fleet's models.
+#[derive(Debug)]
+pub struct Ingest {
+    fleet: Fleet,
+    /// The counters.
+    pub counters: Arc<Counters>,
+    bad_log: Mutex<Limiter>,
+    unknown_log: Mutex<Limiter>,
+}
+
+impl Ingest {
+    /// Ingest into `fleet`.
+    pub fn new(fleet: Fleet) -> Self {
+        let l = || {
+            Mutex::new(Limiter {
+                last: None,
+                suppressed: 0,
+            })
+        };
+        Self {
+            fleet,
+            counters: Arc::new(Counters::default()),
+            bad_log: l(),
+            unknown_log: l(),
+        }
+    }
+
+    /// Handles one stats-topic record: decode, route by cluster id, apply. Never fails.
+    pub fn handle(&self, payload: Option<&[u8]>, record_ts_ms: Option<i64>) -> Outcome {
+        if let Some(ts) = record_ts_ms.and_then(|t| u64::try_from(t).ok()) {
+            self.counters.watermark_ms.fetch_max(ts, Ordering::Relaxed);
+        }
+        let Some(bytes) = payload else {
+            self.counters.empty.fetch_add(1, Ordering::Relaxed);
+            return Outcome::Empty;
+        };
+        let rec = match codec::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                let n = self.counters.undecodable.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(suppressed) = lock(&self.bad_log).allow() {
+                    warn!(error = %e, bytes = bytes.len(), total_undecodable = n, suppressed,
+                        "undecodable stats record skipped");
+                }
+                return Outcome::Undecodable(e.to_string());
+            }
+        };
+        let id = &rec.identity().cluster_id;
+        match self.fleet.get(id) {
+            Some(m) => {
+                lock(&m).apply(&rec);
+                self.counters.applied.fetch_add(1, Ordering::Relaxed);
+                Outcome::Applied(id.clone())
+            }
+            None => {
+                let n = self
+                    .counters
+                    .unknown_cluster
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                if let Some(suppressed) = lock(&self.unknown_log).allow() {
+                    warn!(cluster_id = %id, broker = rec.identity().broker_id,
+                        total_unknown = n, suppressed,
+                        "stats record from a cluster this master does not serve; skipped");
+                }
+                Outcome::UnknownCluster(id.clone())
+            }
+        }
+    }
+}
+
+/// Builds the stats consumer. Offsets are never committed: the checkpoint decides where to
+/// start.
+pub fn consumer(settings: &ConnectionSettings, group_id: &str) -> Result<StreamConsumer> {
+    let mut c = ClientConfig::new();
+    for (k, v) in settings.rdkafka_properties() {
+        c.set(k, v);
+    }
+    c.set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "earliest");
+    c.create().map_err(|source| Error::Kafka {
+        what: "create consumer",
+        source,
+    })
+}
+
+/// Assigns every partition of `topic` starting at the first record at or after `start_ms`
+/// (the end where there is none). Returns each partition's end offset at this moment, which
+/// is what "caught up" means.
+pub fn assign_from(
+    consumer: &StreamConsumer,
+    topic: &str,
+    start_ms: u64,
+    timeout: Duration,
+) -> Result<Vec<(i32, i64)>> {
+    let md = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|source| Error::Kafka {
+            what: "fetch metadata",
+            source,
+        })?;
+    let parts: Vec<i32> = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    if parts.is_empty() {
+        return Err(Error::NoTopic(topic.to_string()));
+    }
+    let mut want = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for &p in &parts {
+        want.add_partition_offset(topic, p, Offset::Offset(start_ms as i64))
+            .map_err(|source| Error::Kafka {
+                what: "build partition list",
+                source,
+            })?;
+        let (_, high) = consumer
+            .fetch_watermarks(topic, p, timeout)
+            .map_err(|source| Error::Kafka {
+                what: "fetch watermarks",
+                source,
+            })?;
+        ends.push((p, high));
+    }
+    let mut at = consumer
+        .offsets_for_times(want, timeout)
+        .map_err(|source| Error::Kafka {
+            what: "offsets_for_times",
+            source,
+        })?;
+    // A partition with nothing newer than start_ms comes back as -1 (end).
+    let at_end: Vec<i32> = at
+        .elements_for_topic(topic)
+        .iter()
+        .filter(|e| !matches!(e.offset(), Offset::Offset(o) if o >= 0))
+        .map(|e| e.partition())
+        .collect();
+    for p in at_end {
+        at.set_partition_offset(topic, p, Offset::End)
+            .map_err(|source| Error::Kafka {
+                what: "set offset",
+                source,
+            })?;
+    }
+    consumer.assign(&at).map_err(|source| Error::Kafka {
+        what: "assign",
+        source,
+    })?;
+    info!(
+        topic,
+        start_ms,
+        partitions = parts.len(),
+        "stats consumer assigned from time"
+    );
+    Ok(ends)
+}
+
+/// Consumes until `shutdown` resolves, applying every record. Sets `caught_up` once every
+/// partition has reached the end offsets in `ends` (the backlog at start).
+pub async fn run(
+    consumer: StreamConsumer,
+    ingest: Arc<Ingest>,
+    ends: Vec<(i32, i64)>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let started = Instant::now();
+    let mut pending: std::collections::BTreeMap<i32, i64> =
+        ends.into_iter().filter(|&(_, high)| high > 0).collect();
+    // Partitions whose assigned start is already at their end never deliver a message; the
+    // idle check below covers them.
+    let mut last_msg = Instant::now();
+    tokio::pin!(shutdown);
+    let mut err_log = Limiter {
+        last: None,
+        suppressed: 0,
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {
+                // Nothing arrived for 5 s: whatever is pending was already behind the start
+                // point (an idle partition), so we are caught up.
+                if !ingest.counters.caught_up.load(Ordering::Relaxed)
+                    && last_msg.elapsed() > Duration::from_secs(5)
+                {
+                    pending.clear();
+                }
+            }
+            m = consumer.recv() => match m {
+                Ok(msg) => {
+                    last_msg = Instant::now();
+                    ingest.handle(msg.payload(), msg.timestamp().to_millis());
+                    if let Some(&end) = pending.get(&msg.partition()) {
+                        if msg.offset() + 1 >= end {
+                            pending.remove(&msg.partition());
+                        }
+                    }
+                }
+                Err(e) => {
+                    if let Some(suppressed) = err_log.allow() {
+                        warn!(error = %e, suppressed, "stats consumer error; retrying");
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        if pending.is_empty() && !ingest.counters.caught_up.swap(true, Ordering::Relaxed) {
+            info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                applied = ingest.counters.applied.load(Ordering::Relaxed),
+                "stats replay caught up; the model is current"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

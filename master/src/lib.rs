@@ -8,7 +8,9 @@
 //! - [`observe`]: the admin-client poll loop per cluster.
 //! - [`detect`]: one detector per anomaly kind.
 //! - [`policy`]: findings -> planner requests, with grace periods and the confidence gate.
+//! - [`cli`]: the one-shot `plan` command (observe, snapshot, plan, print; never executes).
 
+pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod ingest;

@@ -24,6 +24,7 @@ fn example_config_parses_validates_and_matches_defaults() {
     let prod = cfg.cluster("prod-eu1").unwrap();
     // The example shows the defaults explicitly: they must be the real ones.
     assert_eq!(prod.policy, PolicyConfig::default());
+    assert_eq!(prod.planner, crate::plan::Limits::default());
     assert_eq!(cfg.window, WindowConfig::default());
     assert_eq!(cfg.checkpoint, CheckpointConfig::default());
     assert_eq!(cfg.poll_interval_secs, default_poll_interval_secs());

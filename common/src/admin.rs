@@ -26,3 +26,5 @@ pub use types::*;
 mod client_tests;
 #[cfg(test)]
 mod conn_tests;
+#[cfg(test)]
+mod sasl_tests;

@@ -1,0 +1,320 @@
+//! Property tests: the planner's safety rules hold on random clusters, for every request kind.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use kmedic_master::plan::{plan, BrokerState, Capacity, Limits, Plan, Request, Snapshot};
+use kmedic_master::sim::{rack_name, Cluster};
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+
+/// A random cluster: any placement (rack-aware or not), random ISR and leaders, some brokers
+/// dead, suspect or draining, some partitions reassigning or with a move in flight.
+fn cluster(seed: u64, brokers: usize, racks: usize, partitions: usize, rf: usize) -> Cluster {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut c = Cluster::new();
+    for i in 0..brokers {
+        let cap = Capacity {
+            net_in_bytes_per_sec: rng.random_range(50..200) * 1_000_000,
+            net_out_bytes_per_sec: rng.random_range(50..300) * 1_000_000,
+            disk_bytes: rng.random_range(1..20) * 100_000_000_000,
+        };
+        c.add_broker_with(i as i32 + 1, &rack_name(i % racks), cap);
+        let state = match rng.random_range(0..10) {
+            0 => BrokerState::Dead,
+            1 => BrokerState::Suspect,
+            2 => BrokerState::Decommissioning,
+            _ => BrokerState::Alive,
+        };
+        c.set_state(i as i32 + 1, state);
+    }
+    let ids: Vec<i32> = (1..=brokers as i32).collect();
+    for i in 0..partitions {
+        let topic = format!("t{}", i % 4);
+        let mut replicas: Vec<i32> = ids.choose_multiple(&mut rng, rf).copied().collect();
+        replicas.shuffle(&mut rng);
+        let size = rng.random_range(1..100) * 1_000_000_000;
+        let idx = c.add_partition(&topic, replicas[0], &replicas, size);
+        c.set_rates(
+            idx,
+            rng.random_range(0..20_000_000),
+            rng.random_range(0..40_000_000),
+        );
+        let p = &mut c.snapshot.partitions[idx];
+        p.isr.retain(|_| rng.random_bool(0.8));
+        p.leader = match rng.random_range(0..6) {
+            0 => None,
+            _ => p.isr.choose(&mut rng).copied(),
+        };
+        if p.leader.is_none() {
+            p.isr.clear();
+        }
+        match rng.random_range(0..12) {
+            0 => {
+                c.set_reassigning(idx);
+            }
+            1 => {
+                let mut new = replicas.clone();
+                new[0] = *ids.choose(&mut rng).unwrap();
+                c.add_in_flight(idx, &new);
+            }
+            _ => {}
+        }
+    }
+    c
+}
+
+fn request(kind: u8, c: &Cluster, seed: u64) -> Request {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let with = |s: BrokerState| -> Vec<i32> {
+        c.snapshot
+            .brokers
+            .iter()
+            .filter(|b| b.state == s)
+            .map(|b| b.id)
+            .collect()
+    };
+    match kind {
+        0 => {
+            let mut dead = with(BrokerState::Dead);
+            if dead.is_empty() {
+                dead.push(rng.random_range(1..=c.snapshot.brokers.len() as i32));
+            }
+            Request::Heal { dead }
+        }
+        1 => {
+            let mut brokers = with(BrokerState::Decommissioning);
+            brokers.push(rng.random_range(1..=c.snapshot.brokers.len() as i32));
+            Request::Decommission { brokers }
+        }
+        2 => Request::Balance,
+        _ => Request::SpreadLeaders,
+    }
+}
+
+fn excluded(req: &Request) -> Vec<i32> {
+    match req {
+        Request::Heal { dead } => dead.clone(),
+        Request::Decommission { brokers } => brokers.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks every safety rule of `p` against its input.
+fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
+    let ex = excluded(req);
+    let broker: HashMap<i32, _> = snap.brokers.iter().map(|b| (b.id, b)).collect();
+    let accepts = |id: i32| {
+        broker
+            .get(&id)
+            .is_some_and(|b| b.state == BrokerState::Alive)
+            && !ex.contains(&id)
+    };
+    let live_racks: BTreeSet<&str> = snap
+        .brokers
+        .iter()
+        .filter(|b| accepts(b.id))
+        .map(|b| b.rack.as_str())
+        .collect();
+    let rack = |id: i32| broker.get(&id).map(|b| b.rack.as_str());
+    let part: HashMap<(&str, i32), &_> = snap
+        .partitions
+        .iter()
+        .map(|q| ((&**snap.topic_name(q.topic), q.partition), q))
+        .collect();
+    let in_flight: BTreeSet<(&str, i32)> = snap
+        .in_flight
+        .iter()
+        .map(|m| (&**snap.topic_name(m.topic), m.partition))
+        .collect();
+    let frozen = |t: &str, n: i32| part[&(t, n)].reassigning || in_flight.contains(&(t, n));
+
+    let mut seen = BTreeSet::new();
+    let mut incoming: BTreeMap<i32, u32> = BTreeMap::new();
+    let mut outgoing: BTreeMap<i32, u32> = BTreeMap::new();
+    for m in &p.moves {
+        let q = part[&(&*m.topic, m.partition)];
+        assert!(
+            seen.insert((m.topic.clone(), m.partition)),
+            "two moves for {m}"
+        );
+        assert!(
+            !frozen(&m.topic, m.partition),
+            "frozen partition moved: {m}"
+        );
+        assert_eq!(m.old_replicas, q.replicas, "{m}");
+        // RF kept, no duplicate broker.
+        assert_eq!(m.new_replicas.len(), m.old_replicas.len(), "{m}");
+        let distinct: BTreeSet<_> = m.new_replicas.iter().collect();
+        assert_eq!(distinct.len(), m.new_replicas.len(), "{m}");
+        let added: Vec<i32> = m
+            .new_replicas
+            .iter()
+            .copied()
+            .filter(|r| !m.old_replicas.contains(r))
+            .collect();
+        let removed: Vec<i32> = m
+            .old_replicas
+            .iter()
+            .copied()
+            .filter(|r| !m.new_replicas.contains(r))
+            .collect();
+        assert_eq!(m.bytes_to_copy, q.size_bytes * added.len() as u64, "{m}");
+        for &a in &added {
+            assert!(
+                accepts(a),
+                "moved onto broker {a} that accepts nothing: {m}"
+            );
+            *incoming.entry(a).or_default() += 1;
+            // Racks distinct whenever there are enough live racks.
+            if live_racks.len() >= m.new_replicas.len() {
+                let same = m
+                    .new_replicas
+                    .iter()
+                    .filter(|&&r| rack(r) == rack(a))
+                    .count();
+                assert_eq!(same, 1, "rack shared by added replica {a}: {m}");
+            }
+        }
+        for &r in &removed {
+            // A broker the request says is dead serves nothing: its moves do not count.
+            let dead = matches!(req, Request::Heal { .. })
+                || broker.get(&r).is_none_or(|b| b.state == BrokerState::Dead);
+            if !dead {
+                *outgoing.entry(r).or_default() += 1;
+            }
+        }
+        // ISR never shrinks: only replaced replicas leave, and for heal/decommission only
+        // replicas on the drained brokers.
+        assert_eq!(added.len(), removed.len(), "{m}");
+        if !ex.is_empty() {
+            assert!(
+                removed.iter().all(|r| ex.contains(r)),
+                "kept replica removed: {m}"
+            );
+        }
+        // Slots keep their place (in-place replacement), except in a pure reorder.
+        if !added.is_empty() {
+            for (o, n) in m.old_replicas.iter().zip(&m.new_replicas) {
+                assert!(
+                    o == n || removed.contains(o) && added.contains(n),
+                    "slot changed: {m}"
+                );
+            }
+        }
+    }
+    let mut elected = BTreeSet::new();
+    for e in &p.elections {
+        let q = part[&(&*e.topic, e.partition)];
+        assert!(
+            elected.insert((e.topic.clone(), e.partition)),
+            "two elections: {e}"
+        );
+        assert!(
+            !frozen(&e.topic, e.partition),
+            "frozen partition elected: {e}"
+        );
+        assert!(q.isr.contains(&e.new_leader), "leader not in ISR: {e}");
+        assert!(
+            accepts(e.new_leader),
+            "leader on a broker that accepts nothing: {e}"
+        );
+    }
+    assert!(p.totals.bytes_moved <= limits.max_bytes_to_move);
+    assert_eq!(
+        p.totals.bytes_moved,
+        p.moves.iter().map(|m| m.bytes_to_copy).sum::<u64>()
+    );
+    for (b, n) in incoming.iter().chain(&outgoing) {
+        assert!(*n <= limits.max_moves_per_broker, "broker {b}: {n} moves");
+    }
+    // Targets stay within capacity after the plan (same load model as the planner).
+    let mut after = Cluster {
+        snapshot: snap.clone(),
+    };
+    after.apply(p);
+    let mut load: BTreeMap<i32, (u64, u64, u64)> = BTreeMap::new();
+    for q in &after.snapshot.partitions {
+        for r in &q.replicas {
+            let l = load.entry(*r).or_default();
+            l.0 += q.bytes_in_per_sec;
+            l.2 += q.size_bytes;
+        }
+        if let Some(l) = q.leader {
+            load.entry(l).or_default().1 +=
+                q.bytes_out_per_sec + q.bytes_in_per_sec * (q.replicas.len() as u64 - 1);
+        }
+    }
+    let new_leaders: BTreeSet<i32> = p.elections.iter().map(|e| e.new_leader).collect();
+    for (&b, &(i, o, d)) in &load {
+        let Some(info) = broker.get(&b) else { continue };
+        let cap = info.capacity;
+        if incoming.contains_key(&b) {
+            assert!(
+                i <= cap.net_in_bytes_per_sec,
+                "broker {b} net in {i} over capacity"
+            );
+            let disk_limit = limits.max_disk_utilization * cap.disk_bytes as f64;
+            assert!(d as f64 <= disk_limit, "broker {b} disk {d} over limit");
+        }
+        if new_leaders.contains(&b) {
+            assert!(
+                o <= cap.net_out_bytes_per_sec,
+                "broker {b} net out {o} over capacity"
+            );
+        }
+    }
+    // Heal and decommission: every replica on a drained broker moved or reported.
+    if !ex.is_empty() {
+        let unplaced: BTreeSet<(&str, i32, i32)> = p
+            .unplaceable
+            .iter()
+            .map(|u| (&*u.topic, u.partition, u.replica))
+            .collect();
+        for q in &after.snapshot.partitions {
+            for r in q.replicas.iter().filter(|r| ex.contains(r)) {
+                let t = &**snap.topic_name(q.topic);
+                assert!(
+                    unplaced.contains(&(t, q.partition, *r)),
+                    "{t}-{} left on {r} unreported",
+                    q.partition
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn plans_keep_every_rule(
+        seed in any::<u64>(),
+        brokers in 1usize..12,
+        racks in 1usize..5,
+        partitions in 0usize..40,
+        rf in 1usize..4,
+        kind in 0u8..4,
+        budget_gb in 1u64..2_000,
+        max_moves in 1u32..8,
+        ratio in 1.0f64..1.5,
+    ) {
+        let rf = rf.min(brokers);
+        let c = cluster(seed, brokers, racks, partitions, rf);
+        let req = request(kind, &c, seed);
+        let limits = Limits {
+            target_ratio: ratio,
+            max_bytes_to_move: budget_gb * 1_000_000_000,
+            max_moves_per_broker: max_moves,
+            ..Limits::default()
+        };
+        let p = plan(&c.snapshot, &limits, &req);
+        check(&c.snapshot, &limits, &req, &p);
+        // Same input, same output; and broker order in the snapshot does not matter.
+        prop_assert_eq!(&plan(&c.snapshot, &limits, &req), &p);
+        let mut shuffled = c.snapshot.clone();
+        shuffled.brokers.reverse();
+        prop_assert_eq!(&plan(&shuffled, &limits, &req), &p);
+    }
+}

@@ -30,10 +30,10 @@ pub enum Error {
     UnknownCluster(String, String),
     /// The connection settings were unusable.
     #[error("connection settings: {0}")]
-    Admin(#[from] kmedic_common::admin::Error),
+    Admin(Box<kmedic_common::admin::Error>),
     /// Observing the cluster failed.
     #[error(transparent)]
-    Observe(#[from] observe::Error),
+    Observe(Box<observe::Error>),
     /// The request needs brokers and none were given.
     #[error("{0}")]
     Usage(String),
@@ -156,8 +156,11 @@ pub async fn plan_once(
     brokers: &[i32],
     assume_dead: &[i32],
 ) -> Result<PlanReport> {
-    let admin = kmedic_common::admin::AdminClient::new(target.connection.clone())?;
-    let view = observe::observe_once(&target.name, target.cluster_id.as_deref(), &admin).await?;
+    let admin = kmedic_common::admin::AdminClient::new(target.connection.clone())
+        .map_err(|e| Error::Admin(Box::new(e)))?;
+    let view = observe::observe_once(&target.name, target.cluster_id.as_deref(), &admin)
+        .await
+        .map_err(|e| Error::Observe(Box::new(e)))?;
     let model = target
         .checkpoint
         .as_ref()

@@ -25,7 +25,7 @@ pub enum Error {
         /// Which call.
         what: &'static str,
         /// The admin client's error.
-        source: kmedic_common::admin::Error,
+        source: Box<kmedic_common::admin::Error>,
     },
     /// The cluster reports another id than configured.
     #[error(
@@ -66,7 +66,7 @@ pub async fn observe_once(
         move |source| Error::Admin {
             cluster: cluster.to_string(),
             what,
-            source,
+            source: Box::new(source),
         }
     };
     let desc = admin

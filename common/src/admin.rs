@@ -14,6 +14,7 @@ mod ops_cluster;
 mod ops_config;
 mod ops_reassign;
 pub mod scram;
+mod tls;
 pub mod transport;
 pub mod types;
 

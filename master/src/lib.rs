@@ -8,6 +8,7 @@
 //! - [`observe`]: the admin-client poll loop per cluster.
 //! - [`detect`]: one detector per anomaly kind.
 //! - [`policy`]: findings -> planner requests, with grace periods and the confidence gate.
+//! - [`service`]: the running master: warm start, ingest, poll loop, checkpoints.
 //! - [`cli`]: the one-shot `plan` command (observe, snapshot, plan, print; never executes).
 
 pub mod cli;
@@ -18,4 +19,5 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod policy;
+pub mod service;
 pub mod sim;

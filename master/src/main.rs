@@ -1,3 +1,120 @@
-fn main() {
-    println!("kmedic-master: not built yet");
+//! `kmedic-master`: thin CLI over the library (clap, tracing, then the library call).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use kmedic_master::cli::{self, PlanTarget, RequestKind};
+use kmedic_master::config::MasterConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "kmedic-master",
+    version,
+    about = "Keeps Kafka clusters healthy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the master until SIGINT/SIGTERM.
+    Run {
+        /// The master's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Parse and validate a config file, then exit.
+    CheckConfig {
+        /// The master's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Observe a cluster once and print the plan the master would run. Executes nothing.
+    Plan {
+        /// The cluster's name (from the config, or any label with --bootstrap).
+        #[arg(long)]
+        cluster: String,
+        /// The master's TOML config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
+        #[arg(long)]
+        bootstrap: Option<String>,
+        /// What to plan.
+        #[arg(long, value_enum, default_value = "heal")]
+        request: RequestKind,
+        /// Brokers to decommission, for example 1,2.
+        #[arg(long, value_delimiter = ',')]
+        brokers: Vec<i32>,
+        /// Treat these brokers as dead too (Kafka's fenced/absent brokers always are here).
+        #[arg(long, value_delimiter = ',')]
+        assume_dead: Vec<i32>,
+        /// Also write the kafka-reassign-partitions JSON to this file.
+        #[arg(long)]
+        json_out: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().cmd {
+        Cmd::Run { config } => {
+            let cfg = MasterConfig::load(&config)?;
+            kmedic_master::service::run(cfg, shutdown_signal()).await?;
+        }
+        Cmd::CheckConfig { config } => {
+            let cfg = MasterConfig::load(&config)?;
+            println!("{}: OK ({} clusters)", config.display(), cfg.clusters.len());
+        }
+        Cmd::Plan {
+            cluster,
+            config,
+            bootstrap,
+            request,
+            brokers,
+            assume_dead,
+            json_out,
+        } => {
+            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
+            let report = cli::plan_once(&target, request, &brokers, &assume_dead).await?;
+            print!("{}", cli::render_table(&report));
+            let json = serde_json::to_string_pretty(&cli::reassignment_json(&report.plan))?;
+            println!("\nkafka-reassign-partitions JSON:\n{json}");
+            if let Some(path) = json_out {
+                std::fs::write(&path, &json)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }

@@ -61,11 +61,16 @@ impl Ctx {
             (1..=9).contains(&brokers),
             "a private testbed has 1 to 9 brokers, not {brokers}"
         );
-        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS + 1;
         let cfg = TestbedConfig::from_env()
-            .with_port_base(self.port_base + slot * SLOT_PORTS)
+            .with_port_base(self.own_port_base())
             .with_brokers(brokers);
         Ok(Testbed::start(cfg)?)
+    }
+
+    /// The port base of the next private slot (for tests that start a testbed in a child process).
+    pub fn own_port_base(&self) -> u16 {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS + 1;
+        self.port_base + slot * SLOT_PORTS
     }
 
     /// Stops the shared cluster (main calls this after the run, before exiting).

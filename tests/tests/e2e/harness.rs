@@ -1,16 +1,60 @@
-//! Trials of the testbed harness itself: the cluster it starts, and kill, hang, resume, restart
-//! and replace with their real effects.
+//! Trials of the testbed harness itself: the cluster it starts, and kill, hang, resume, stop,
+//! restart and replace with their real effects; and that no JVM outlives a panicking or killed test.
 
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context};
-use kmedic_tests::e2e::{trial, Ctx};
+use anyhow::{bail, ensure, Context};
+use kmedic_tests::e2e::{trial, Ctx, Restore};
+use kmedic_tests::state::read_state;
+use kmedic_tests::{process_alive, process_state, random_topic, wait_until, Testbed};
 use libtest_mimic::Trial;
 
 /// The harness's trials.
 pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
-    vec![trial(ctx, "harness::start_topology", start_topology)]
+    vec![
+        trial(ctx, "harness::start_topology", start_topology),
+        trial(
+            ctx,
+            "harness::kill_then_restart_keeps_data",
+            kill_then_restart,
+        ),
+        trial(
+            ctx,
+            "harness::hang_fences_and_resume_returns",
+            hang_and_resume,
+        ),
+        trial(ctx, "harness::stop_is_graceful", stop_graceful),
+        trial(
+            ctx,
+            "harness::replace_starts_empty_with_same_id",
+            replace_empty,
+        ),
+        trial(ctx, "harness::create_topic_and_produce", topic_and_produce),
+        trial(
+            ctx,
+            "harness::panic_in_test_leaves_no_jvm",
+            panic_leaves_no_jvm,
+        ),
+        trial(
+            ctx,
+            "harness::panicking_process_leaves_no_jvm",
+            panicking_process,
+        ),
+        trial(
+            ctx,
+            "harness::sigkilled_process_leaves_no_jvm",
+            sigkilled_process,
+        ),
+    ]
 }
+
+/// Margin over the 6 s session timeout for the controller to fence a silent broker.
+const FENCE_TIMEOUT: Duration = Duration::from_secs(30);
+const HEAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The shared cluster has 6 live brokers with the right racks and ports, and its files exist.
 fn start_topology(ctx: &Ctx) -> anyhow::Result<()> {
@@ -21,27 +65,346 @@ fn start_topology(ctx: &Ctx) -> anyhow::Result<()> {
         "live brokers: {:?}",
         md.brokers
     );
-    for (id, rack) in [
-        (1, "az-a"),
-        (2, "az-b"),
-        (3, "az-c"),
-        (4, "az-a"),
-        (5, "az-b"),
-        (6, "az-c"),
-    ] {
+    let racks = ["az-a", "az-b", "az-c", "az-a", "az-b", "az-c"];
+    for (id, rack) in (1..=6).zip(racks) {
         ensure!(tb.rack(id) == rack, "broker {id} rack {}", tb.rack(id));
         let props =
             std::fs::read_to_string(tb.server_properties(id)).context("server.properties")?;
         ensure!(
             props.contains(&format!("broker.rack={rack}\n")),
-            "broker {id} props lack its rack"
+            "broker {id} lacks its rack"
         );
+        ensure!(tb.broker_port(id) == tb.config().port_base + id as u16);
+        let meta = std::fs::read_to_string(tb.log_dir(id).join("meta.properties"))?;
         ensure!(
-            tb.log_dir(id).join("meta.properties").is_file(),
-            "broker {id} log dir not formatted"
+            meta.contains(&format!("cluster.id={}", tb.cluster_id())),
+            "{meta}"
         );
-        ensure!(tb.pid(id).is_some(), "broker {id} has no pid");
+        ensure!(meta.contains(&format!("node.id={id}")), "{meta}");
+        let pid = tb.pid(id).context("no pid")?;
+        ensure!(process_alive(pid), "broker {id} pid {pid} not alive");
+        TcpStream::connect(tb.broker_addr(id)).context("broker port closed")?;
     }
-    ensure!(tb.controller_pid().is_some());
+    ensure!(tb.controller_pid().is_some_and(process_alive));
+    ensure!(!tb.broker_ids().contains(&kmedic_tests::CONTROLLER_ID));
+    Ok(())
+}
+
+/// Bytes in `*.log` segment files of one partition on one broker.
+fn partition_log_bytes(tb: &Testbed, id: i32, topic: &str, partition: i32) -> u64 {
+    let dir = tb.log_dir(id).join(format!("{topic}-{partition}"));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn live(tb: &Testbed, id: i32) -> anyhow::Result<bool> {
+    Ok(tb.metadata()?.brokers.contains(&id))
+}
+
+fn kill_then_restart(ctx: &Ctx) -> anyhow::Result<()> {
+    let tb = ctx.shared()?;
+    let id = 6;
+    let topic = random_topic("harness-kill");
+    tb.create_topic_with_assignment(&topic, &[vec![id, 1, 2]])?;
+    tb.produce(&topic, 3 << 20)?;
+    let before = partition_log_bytes(&tb, id, &topic, 0);
+    ensure!(
+        before >= 3 << 20,
+        "broker {id} holds only {before} bytes of {topic}"
+    );
+    let _guard = Restore::new(&tb, &[id]);
+    let old_pid = tb.pid(id).context("no pid before kill")?;
+
+    tb.kill(id)?;
+    ensure!(tb.pid(id).is_none(), "pid still reported after kill");
+    ensure!(
+        !process_alive(old_pid),
+        "pid {old_pid} still alive after SIGKILL"
+    );
+    ensure!(
+        TcpStream::connect(tb.broker_addr(id)).is_err(),
+        "port still accepts after kill"
+    );
+    let t = Instant::now();
+    wait_until(
+        FENCE_TIMEOUT,
+        "the killed broker to drop out of metadata",
+        || Ok(!live(&tb, id)?),
+    )?;
+    tracing::info!(secs = t.elapsed().as_secs_f64(), "killed broker fenced");
+
+    tb.restart(id)?;
+    let new_pid = tb.pid(id).context("no pid after restart")?;
+    ensure!(new_pid != old_pid);
+    ensure!(live(&tb, id)?, "restarted broker not live");
+    // Same log dir: the data it had before the kill is still there (nothing re-copied from zero).
+    let after = partition_log_bytes(&tb, id, &topic, 0);
+    ensure!(
+        after >= before,
+        "restart lost data: {after} < {before} bytes"
+    );
+    tb.wait_healthy(HEAL_TIMEOUT)?;
+    Ok(())
+}
+
+fn hang_and_resume(ctx: &Ctx) -> anyhow::Result<()> {
+    let tb = ctx.shared()?;
+    let id = 5;
+    let _guard = Restore::new(&tb, &[id]);
+    let pid = tb.pid(id).context("no pid")?;
+    tb.hang(id)?;
+    wait_until(Duration::from_secs(5), "the process to be stopped", || {
+        Ok(process_state(pid) == Some('T'))
+    })?;
+    wait_until(FENCE_TIMEOUT, "the hung broker to be fenced", || {
+        Ok(!live(&tb, id)?)
+    })?;
+    ensure!(tb.pid(id) == Some(pid), "a hung broker keeps its process");
+
+    tb.resume(id)?;
+    ensure!(
+        process_state(pid) != Some('T'),
+        "still stopped after SIGCONT"
+    );
+    wait_until(HEAL_TIMEOUT, "the resumed broker to be unfenced", || {
+        live(&tb, id)
+    })?;
+    ensure!(
+        tb.pid(id) == Some(pid),
+        "resume must not restart the process"
+    );
+    tb.wait_healthy(HEAL_TIMEOUT)?;
+    Ok(())
+}
+
+fn stop_graceful(ctx: &Ctx) -> anyhow::Result<()> {
+    let tb = ctx.shared()?;
+    let id = 3;
+    let topic = random_topic("harness-stop");
+    // Broker 3 leads the partition: a controlled shutdown hands leadership to another replica.
+    tb.create_topic_with_assignment(&topic, &[vec![id, 4, 5]])?;
+    let _guard = Restore::new(&tb, &[id]);
+    let pid = tb.pid(id).context("no pid")?;
+    tb.stop(id)?;
+    ensure!(
+        !process_alive(pid) && tb.pid(id).is_none(),
+        "process still there"
+    );
+    // Controlled shutdown: out of metadata at once (no session timeout) and leadership moved.
+    ensure!(!live(&tb, id)?, "a gracefully stopped broker is still live");
+    wait_until(
+        Duration::from_secs(10),
+        "a new leader on a live broker",
+        || {
+            let md = tb.metadata()?;
+            Ok(md
+                .partitions
+                .iter()
+                .any(|p| p.topic == topic && p.leader >= 0 && p.leader != id))
+        },
+    )?;
+    tb.restart(id)?;
+    tb.wait_healthy(HEAL_TIMEOUT)?;
+    Ok(())
+}
+
+fn meta_value(path: &Path, key: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(str::to_string)
+        .with_context(|| format!("{key} missing in {}", path.display()))
+}
+
+fn replace_empty(ctx: &Ctx) -> anyhow::Result<()> {
+    let tb = ctx.shared()?;
+    let id = 4;
+    let topic = random_topic("harness-replace");
+    tb.create_topic_with_assignment(&topic, &[vec![1, id, 3]])?;
+    tb.produce(&topic, 2 << 20)?;
+    let _guard = Restore::new(&tb, &[id]);
+    let meta = tb.log_dir(id).join("meta.properties");
+    let old_dir_id = meta_value(&meta, "directory.id")?;
+    let marker = tb.log_dir(id).join("kmedic-old-host-marker");
+    std::fs::write(&marker, b"from the old host")?;
+    let old_pid = tb.pid(id).context("no pid")?;
+
+    tb.replace(id)?;
+    ensure!(
+        !process_alive(old_pid),
+        "the old process survived the replacement"
+    );
+    ensure!(!marker.exists(), "the log dir was not emptied");
+    ensure!(meta_value(&meta, "node.id")? == id.to_string());
+    ensure!(meta_value(&meta, "cluster.id")? == tb.cluster_id());
+    ensure!(
+        meta_value(&meta, "directory.id")? != old_dir_id,
+        "same directory.id: not reformatted"
+    );
+    ensure!(live(&tb, id)?, "the replacement is not live");
+    ensure!(tb.broker_port(id) == tb.config().port_base + id as u16);
+    // Kafka refills the empty broker from the other replicas: the data comes back.
+    wait_until(
+        HEAL_TIMEOUT,
+        "the replacement to re-replicate its partition",
+        || Ok(partition_log_bytes(&tb, id, &topic, 0) >= 2 << 20),
+    )?;
+    tb.wait_healthy(HEAL_TIMEOUT)?;
+    Ok(())
+}
+
+fn topic_and_produce(ctx: &Ctx) -> anyhow::Result<()> {
+    let tb = ctx.shared()?;
+    let topic = random_topic("harness-produce");
+    tb.create_topic(&topic, 6, 3)?;
+    let md = tb.metadata()?;
+    let parts: Vec<_> = md.partitions.iter().filter(|p| p.topic == topic).collect();
+    ensure!(parts.len() == 6, "{} partitions", parts.len());
+    ensure!(parts.iter().all(|p| p.replicas.len() == 3 && p.leader >= 0));
+    // Rack-aware placement: RF 3 over 3 racks lands in 3 distinct racks.
+    for p in &parts {
+        let mut racks: Vec<String> = p.replicas.iter().map(|r| tb.rack(*r)).collect();
+        racks.sort();
+        racks.dedup();
+        ensure!(
+            racks.len() == 3,
+            "partition {} replicas {:?}",
+            p.partition,
+            p.replicas
+        );
+    }
+    tb.produce(&topic, 6 << 20)?;
+    for p in &parts {
+        let bytes = partition_log_bytes(&tb, p.leader, &topic, p.partition);
+        // Spread evenly: about 1 MiB each, never all in one partition.
+        ensure!(
+            (900_000..1_300_000).contains(&bytes),
+            "partition {} holds {bytes} bytes",
+            p.partition
+        );
+    }
+    tb.produce_to(&topic, 2, 3 << 20)?;
+    let p2 = parts
+        .iter()
+        .find(|p| p.partition == 2)
+        .context("partition 2")?;
+    let bytes = partition_log_bytes(&tb, p2.leader, &topic, 2);
+    ensure!(
+        bytes >= 4 << 20,
+        "partition 2 holds {bytes} bytes after produce_to"
+    );
+    ensure!(
+        tb.produce("no-such-topic-kmedic", 10).is_err(),
+        "produce to a missing topic"
+    );
+    Ok(())
+}
+
+fn ports_free(base: u16, brokers: u16) -> bool {
+    (0..=brokers).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+}
+
+fn panic_leaves_no_jvm(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut seen = (Vec::new(), std::path::PathBuf::new(), 0u16);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let tb = ctx.own(1).expect("private testbed");
+        let pids = vec![
+            tb.pid(1).expect("broker pid"),
+            tb.controller_pid().expect("controller pid"),
+        ];
+        seen = (pids, tb.root_dir(), tb.config().port_base);
+        panic!("a test panics while its testbed runs");
+    }));
+    ensure!(result.is_err(), "the closure was meant to panic");
+    let (pids, root, base) = seen;
+    ensure!(pids.len() == 2, "the testbed never started");
+    for pid in pids {
+        ensure!(!process_alive(pid), "JVM pid {pid} survived the panic");
+    }
+    ensure!(!root.exists(), "temp dir {} left behind", root.display());
+    ensure!(ports_free(base, 1), "ports from {base} still taken");
+    Ok(())
+}
+
+/// Starts `kmedic-testbed up` for a 1-broker cluster in a child process; returns it, the state
+/// dir and the port base.
+fn spawn_testbed(
+    ctx: &Ctx,
+    panic: bool,
+) -> anyhow::Result<(std::process::Child, tempfile::TempDir, u16)> {
+    let dir = tempfile::tempdir()?;
+    let base = ctx.own_port_base();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kmedic-testbed"));
+    cmd.arg("--state-dir")
+        .arg(dir.path())
+        .arg("up")
+        .arg("--brokers")
+        .arg("1");
+    cmd.arg("--port-base").arg(base.to_string());
+    if panic {
+        cmd.arg("--panic-after-start");
+    }
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+    Ok((child, dir, base))
+}
+
+fn kafka_pids(dir: &Path) -> anyhow::Result<Vec<u32>> {
+    let state = read_state(&dir.join("state.json"))?;
+    Ok(state.nodes.iter().filter_map(|n| n.pid).collect())
+}
+
+fn panicking_process(ctx: &Ctx) -> anyhow::Result<()> {
+    let (mut child, dir, base) = spawn_testbed(ctx, true)?;
+    let status = child.wait()?;
+    ensure!(!status.success(), "the child was meant to panic");
+    let pids = kafka_pids(dir.path()).context("the child panicked before its cluster started")?;
+    ensure!(pids.len() == 2, "pids {pids:?}");
+    // Drop ran during unwinding: the JVMs are gone the moment the process is.
+    let alive: Vec<u32> = pids.into_iter().filter(|p| process_alive(*p)).collect();
+    ensure!(alive.is_empty(), "JVMs {alive:?} survived the panic");
+    ensure!(ports_free(base, 1), "ports from {base} still taken");
+    Ok(())
+}
+
+fn sigkilled_process(ctx: &Ctx) -> anyhow::Result<()> {
+    let (mut child, dir, base) = spawn_testbed(ctx, false)?;
+    let state = dir.path().join("state.json");
+    let started = wait_until(
+        Duration::from_secs(180),
+        "the child's cluster to start",
+        || {
+            if let Ok(Some(s)) = child.try_wait() {
+                bail!("child exited early with {s}");
+            }
+            Ok(state.is_file())
+        },
+    );
+    if let Err(e) = started {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e.into());
+    }
+    let pids = kafka_pids(dir.path())?;
+    ensure!(
+        pids.len() == 2 && pids.iter().all(|p| process_alive(*p)),
+        "pids {pids:?}"
+    );
+    child.kill()?; // SIGKILL: no Drop runs; PR_SET_PDEATHSIG must take the JVMs down.
+    child.wait()?;
+    wait_until(
+        Duration::from_secs(10),
+        "the JVMs to die with their parent",
+        || Ok(pids.iter().all(|p| !process_alive(*p))),
+    )?;
+    wait_until(Duration::from_secs(10), "the ports to be free", || {
+        Ok(ports_free(base, 1))
+    })?;
     Ok(())
 }

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,rdkafka=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let mut args = libtest_mimic::Arguments::from_args();
     // One cluster is shared and broken on purpose by some trials: never run two at once.

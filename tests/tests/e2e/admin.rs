@@ -177,6 +177,10 @@ fn metadata_and_probe(ctx: &Ctx) -> anyhow::Result<()> {
         Duration::from_secs(5),
     ))?;
     ensure!(rtt < Duration::from_secs(5), "probe took {rtt:?}");
+    tracing::info!(
+        rtt_us = rtt.as_micros() as u64,
+        "ApiVersions probe round trip to broker 1"
+    );
     let started = Instant::now();
     let dead = a.run(api_versions_probe(UNREACHABLE, Duration::from_secs(5)));
     ensure!(

@@ -1,44 +1,385 @@
-//! Per-replica figures from the log dirs (being built).
+//! Per-replica figures from the broker's log dirs: size, segment count, and bytes appended per
+//! second, measured from log growth on disk.
+//!
+//! # What is counted
+//!
+//! A partition directory is `<topic>-<partition>`, or `<topic>-<partition>.<id>-future` for an
+//! intra-broker move in progress. Directories being deleted (`-delete`), stray logs (`-stray`) and
+//! the KRaft metadata log (`__cluster_metadata-0`) are skipped; internal topics such as
+//! `__consumer_offsets` are included.
+//!
+//! The size is the sum of the `.log` segment files only, as Kafka's own `UnifiedLog.size` and
+//! DescribeLogDirs count it. Index files are left out: the active segment's indexes are
+//! preallocated (10 MiB by default) and sparse, so counting them would report megabytes for an
+//! empty partition. Transient files of the cleaner (`.cleaned`, `.swap`) and segments queued for
+//! deletion (`.deleted`) are not segments.
+//!
+//! # How the rate stays right across roll, retention and compaction
+//!
+//! Kafka only ever appends to the newest (active) segment. Retention deletes the oldest segments
+//! and the cleaner rewrites older ones smaller, but neither touches the active segment. So for each
+//! partition only the newest segment's base offset and size are kept (24 bytes of state), and the
+//! bytes appended since the previous scan are:
+//!
+//! - same newest segment: its growth;
+//! - a roll (a newer base offset): the old active segment's growth up to its final size (still
+//!   on disk as a closed segment) plus the full size of every segment with a higher base offset;
+//! - a segment that vanished or shrank (deleted or compacted right after rolling) adds nothing,
+//!   never a negative amount; the figure can then only under-count.
+//! - a newest base offset that went backwards (the partition was deleted and re-created, or
+//!   truncated) gives no rate for that interval (`None`), and the next scan counts again.
+//!
+//! A scan is cheap: `read_dir` and one `stat` per `.log` file, never file contents, and the
+//! per-partition state is dropped as soon as the directory disappears.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use kmedic_common::stats::ReplicaStats;
+use kmedic_common::stats::{ReplicaRole, ReplicaStats};
 
-use super::Error;
+use super::{per_sec, Error};
 
 /// The outcome of one scan of the log dirs.
 #[derive(Debug, Default)]
 pub struct ReplicaScan {
-    /// Topic names that `replicas` index into.
+    /// Topic names that `replicas` index into, sorted.
     pub topics: Vec<String>,
-    /// One entry per partition directory.
+    /// One entry per partition directory, sorted by log dir, topic and partition.
     pub replicas: Vec<ReplicaStats>,
     /// Milliseconds since the previous scan (0 on the first).
     pub interval_ms: u64,
-    /// The first error met; the other log dirs were still scanned.
+    /// The first error met; the other log dirs and partitions were still scanned.
     pub error: Option<Error>,
 }
 
-/// Scans partition directories.
+/// What is remembered about one partition directory between scans.
+#[derive(Debug, Clone, Copy)]
+struct PartState {
+    /// Base offset of the newest segment.
+    newest_base: u64,
+    /// Size in bytes of that segment at the previous scan.
+    newest_size: u64,
+    /// Whether this scan saw the directory (entries not seen are dropped).
+    seen: bool,
+}
+
+/// A partition directory's name, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionDir<'a> {
+    /// The topic name.
+    pub topic: &'a str,
+    /// The partition number.
+    pub partition: i32,
+    /// A `-future` directory (an intra-broker move in progress).
+    pub future: bool,
+}
+
+/// Parses a directory name in a log dir; `None` for anything that is not a live replica.
+pub fn parse_partition_dir(name: &str) -> Option<PartitionDir<'_>> {
+    if name.ends_with("-delete") || name.ends_with("-stray") {
+        return None;
+    }
+    let (base, future) = match name.strip_suffix("-future") {
+        // `<topic>-<partition>.<unique id>-future`
+        Some(rest) => (rest.rsplit_once('.')?.0, true),
+        None => (name, false),
+    };
+    let (topic, partition) = base.rsplit_once('-')?;
+    if topic.is_empty() || partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // The KRaft metadata log lives in the log dir of a combined or controller node; it is not a
+    // replica the master can move.
+    if topic == "__cluster_metadata" {
+        return None;
+    }
+    Some(PartitionDir {
+        topic,
+        partition: partition.parse().ok()?,
+        future,
+    })
+}
+
+/// The base offset of a segment file name (`00000000000000001234.log`), or `None`.
+fn segment_base(name: &OsStr) -> Option<u64> {
+    let stem = name.to_str()?.strip_suffix(".log")?;
+    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+/// Scans the log dirs and keeps, per partition, what the next scan needs for the rate.
 #[derive(Debug)]
 pub struct ReplicaCollector {
     log_dirs: Vec<PathBuf>,
+    /// Per log dir: partition directory name -> state.
+    state: Vec<HashMap<Box<str>, PartState>>,
+    previous_at: Option<Instant>,
+    /// Reused between partitions: (base offset, size) of each segment.
+    segments: Vec<(u64, u64)>,
 }
 
 impl ReplicaCollector {
     /// A collector over these log dirs.
     pub fn new(log_dirs: Vec<PathBuf>) -> Self {
-        Self { log_dirs }
+        let state = log_dirs.iter().map(|_| HashMap::new()).collect();
+        Self {
+            log_dirs,
+            state,
+            previous_at: None,
+            segments: Vec::new(),
+        }
     }
 
-    /// Scans every log dir.
+    /// How many partitions are remembered (for tests and the memory budget).
+    pub fn tracked_partitions(&self) -> usize {
+        self.state.iter().map(HashMap::len).sum()
+    }
+
+    /// Scans every log dir now.
     pub fn sample(&mut self) -> ReplicaScan {
-        ReplicaScan {
-            error: Some(Error::Unavailable(format!(
-                "replica scan of {} log dirs not built yet",
-                self.log_dirs.len()
-            ))),
+        self.sample_at(Instant::now())
+    }
+
+    /// Scans every log dir as if at `now` (tests drive the clock).
+    pub fn sample_at(&mut self, now: Instant) -> ReplicaScan {
+        let interval_ms = self
+            .previous_at
+            .map_or(0, |at| now.saturating_duration_since(at).as_millis() as u64);
+        let mut scan = ReplicaScan {
+            interval_ms,
             ..ReplicaScan::default()
+        };
+        // Topic name -> index in scan.topics; rebuilt each scan, topics are few.
+        let mut topic_index: HashMap<String, u32> = HashMap::new();
+        for dir_index in 0..self.log_dirs.len() {
+            if let Err(e) = self.scan_dir(dir_index, interval_ms, &mut topic_index, &mut scan) {
+                tracing::debug!(log_dir = %self.log_dirs[dir_index].display(), error = %e,
+                    "log dir scan failed");
+                scan.error.get_or_insert(e);
+            }
         }
+        // Stable output: topics sorted by name, replicas by log dir, topic and partition.
+        let mut order: Vec<u32> = (0..scan.topics.len() as u32).collect();
+        order.sort_unstable_by(|a, b| scan.topics[*a as usize].cmp(&scan.topics[*b as usize]));
+        let mut remap = vec![0u32; order.len()];
+        for (new, old) in order.iter().enumerate() {
+            remap[*old as usize] = new as u32;
+        }
+        for r in &mut scan.replicas {
+            r.topic = remap[r.topic as usize];
+        }
+        scan.topics.sort_unstable();
+        scan.replicas
+            .sort_unstable_by_key(|r| (r.log_dir, r.topic, r.partition, r.future));
+        self.previous_at = Some(now);
+        scan
+    }
+
+    fn scan_dir(
+        &mut self,
+        dir_index: usize,
+        interval_ms: u64,
+        topic_index: &mut HashMap<String, u32>,
+        scan: &mut ReplicaScan,
+    ) -> Result<(), Error> {
+        let log_dir = &self.log_dirs[dir_index];
+        let state = &mut self.state[dir_index];
+        let entries = match std::fs::read_dir(log_dir) {
+            Ok(e) => e,
+            Err(e) => {
+                // An offline disk: its partitions are forgotten, and counted afresh when it is back.
+                state.clear();
+                return Err(Error::io(log_dir, e));
+            }
+        };
+        let mut first_error = None;
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    first_error.get_or_insert(Error::io(log_dir, e));
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(parsed) = parse_partition_dir(name) else {
+                continue;
+            };
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            match list_segments(&path, &mut self.segments) {
+                Ok(()) => {}
+                // Deleted between the two read_dirs: not a replica any more.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    first_error.get_or_insert(Error::io(&path, e));
+                    continue;
+                }
+            }
+            let segments = &self.segments;
+            let size_bytes: u64 = segments.iter().map(|(_, s)| s).sum();
+            let newest = segments.iter().copied().max_by_key(|(base, _)| *base);
+            let appended = match (state.get(name), newest) {
+                (Some(prev), Some(newest)) => appended_since(prev, newest, segments),
+                _ => None,
+            };
+            match newest {
+                Some((newest_base, newest_size)) => {
+                    let next = PartState {
+                        newest_base,
+                        newest_size,
+                        seen: true,
+                    };
+                    match state.get_mut(name) {
+                        Some(s) => *s = next,
+                        None => {
+                            state.insert(name.into(), next);
+                        }
+                    }
+                }
+                // No segment at all (being created): nothing to measure from yet.
+                None => {
+                    state.remove(name);
+                }
+            }
+            let topic = match topic_index.get(parsed.topic) {
+                Some(i) => *i,
+                None => {
+                    let i = scan.topics.len() as u32;
+                    scan.topics.push(parsed.topic.to_owned());
+                    topic_index.insert(parsed.topic.to_owned(), i);
+                    i
+                }
+            };
+            scan.replicas.push(ReplicaStats {
+                topic,
+                partition: parsed.partition,
+                log_dir: dir_index as u16,
+                size_bytes,
+                segments: segments.len() as u32,
+                bytes_in_per_sec: appended.and_then(|a| per_sec(a, interval_ms)),
+                bytes_out_per_sec: None,
+                role: ReplicaRole::Unknown,
+                in_sync: None,
+                under_replicated: None,
+                reassigning: None,
+                future: parsed.future,
+            });
+        }
+        // Partitions not seen this time were deleted or moved away.
+        state.retain(|_, s| std::mem::replace(&mut s.seen, false));
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Lists `dir`'s segments into `out` as (base offset, size).
+fn list_segments(dir: &Path, out: &mut Vec<(u64, u64)>) -> std::io::Result<()> {
+    out.clear();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(base) = segment_base(&entry.file_name()) else {
+            continue;
+        };
+        match entry.metadata() {
+            Ok(m) => out.push((base, m.len())),
+            // Retention deleted it between read_dir and stat.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Bytes appended since `prev`, given the newest segment now and all segments now.
+fn appended_since(prev: &PartState, newest: (u64, u64), segments: &[(u64, u64)]) -> Option<u64> {
+    let (newest_base, newest_size) = newest;
+    if newest_base == prev.newest_base {
+        return Some(newest_size.saturating_sub(prev.newest_size));
+    }
+    if newest_base < prev.newest_base {
+        // Re-created or truncated: no honest figure for this interval.
+        return None;
+    }
+    let mut appended = 0u64;
+    for &(base, size) in segments {
+        if base == prev.newest_base {
+            appended = appended.saturating_add(size.saturating_sub(prev.newest_size));
+        } else if base > prev.newest_base {
+            appended = appended.saturating_add(size);
+        }
+    }
+    Some(appended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_dir_names() {
+        let p = |topic, partition, future| {
+            Some(PartitionDir {
+                topic,
+                partition,
+                future,
+            })
+        };
+        assert_eq!(parse_partition_dir("orders-0"), p("orders", 0, false));
+        assert_eq!(
+            parse_partition_dir("my-topic.v2-17"),
+            p("my-topic.v2", 17, false)
+        );
+        assert_eq!(
+            parse_partition_dir("__consumer_offsets-49"),
+            p("__consumer_offsets", 49, false)
+        );
+        assert_eq!(
+            parse_partition_dir("a.b-3.0f1e2d3c4b5a69788796a5b4c3d2e1f0-future"),
+            p("a.b", 3, true)
+        );
+        for skipped in [
+            "orders-0.0f1e2d3c4b5a69788796a5b4c3d2e1f0-delete",
+            "orders-0.0f1e2d3c4b5a69788796a5b4c3d2e1f0-stray",
+            "__cluster_metadata-0",
+            "lost+found",
+            "orders",
+            "orders-",
+            "-1",
+            "orders-x1",
+        ] {
+            assert_eq!(parse_partition_dir(skipped), None, "{skipped}");
+        }
+    }
+
+    #[test]
+    fn segment_names() {
+        assert_eq!(
+            segment_base(OsStr::new("00000000000000001234.log")),
+            Some(1234)
+        );
+        assert_eq!(segment_base(OsStr::new("00000000000000001234.index")), None);
+        assert_eq!(
+            segment_base(OsStr::new("00000000000000001234.log.cleaned")),
+            None
+        );
+        assert_eq!(
+            segment_base(OsStr::new("00000000000000001234.log.deleted")),
+            None
+        );
+        assert_eq!(
+            segment_base(OsStr::new("00000000000000001234.log.swap")),
+            None
+        );
+        assert_eq!(segment_base(OsStr::new(".log")), None);
     }
 }

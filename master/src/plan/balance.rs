@@ -57,16 +57,59 @@ pub(super) fn balance(st: &mut State) {
 }
 
 /// Tightens each broker's limits to the target ratio of the mean utilization.
+///
+/// When every partition has at least as many replicas as there are live racks, rack diversity
+/// puts one replica of each partition in every rack, so each rack's total net in is fixed and
+/// no plan can move it. A rack with fewer (or smaller) brokers then cannot get near the cluster
+/// mean; its brokers' net-in limit uses the rack's own mean when that is higher, so the balancer
+/// still evens load inside the rack instead of giving up on it.
 fn set_limits(st: &mut State) {
     let (mean_in, mean_out) = st.mean_utilization();
     let ratio = st.limits.target_ratio;
+    let rack_mean = rack_pinned_mean_in(st);
     for b in 0..st.ids.len() {
         let cap = st.cap[b];
         let lim = |cap: u64, mean: f64| (cap as f64 * mean * ratio).min(cap as f64) as u64;
-        st.lim_in[b] = lim(cap.net_in_bytes_per_sec, mean_in);
+        let rack = st.rack[b] as usize;
+        let floor = rack_mean
+            .as_ref()
+            .and_then(|m| m.get(rack).copied())
+            .unwrap_or(0.0);
+        st.lim_in[b] = lim(cap.net_in_bytes_per_sec, mean_in.max(floor));
         st.lim_out[b] = lim(cap.net_out_bytes_per_sec, mean_out);
     }
-    tracing::debug!(mean_in, mean_out, ratio, "balance limits set");
+    tracing::debug!(mean_in, mean_out, ratio, ?rack_mean, "balance limits set");
+}
+
+/// Net-in mean utilization per rack, when rack totals are pinned by rack diversity.
+fn rack_pinned_mean_in(st: &State) -> Option<Vec<f64>> {
+    let min_rf = st
+        .snap
+        .partitions
+        .iter()
+        .map(|p| p.replicas.len())
+        .filter(|&n| n > 0)
+        .min()?;
+    if min_rf < st.live_racks {
+        return None;
+    }
+    let means = st
+        .rack_brokers
+        .iter()
+        .map(|bs| {
+            let (mut load, mut cap) = (0f64, 0f64);
+            for &b in bs.iter().filter(|&&b| st.accepts[b as usize]) {
+                load += st.load[b as usize].net_in as f64;
+                cap += st.cap[b as usize].net_in_bytes_per_sec as f64;
+            }
+            if cap > 0.0 {
+                load / cap
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Some(means)
 }
 
 /// (load, limit) of broker `b` for `resource`.

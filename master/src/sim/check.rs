@@ -20,6 +20,10 @@ pub struct Health {
     pub net_out_max_over_mean: f64,
     /// Max / mean disk utilization over alive brokers.
     pub disk_max_over_mean: f64,
+    /// Max over alive brokers of net-in utilization divided by the best mean the rack rule
+    /// allows: the cluster mean, or the broker's rack mean when every partition has a replica in
+    /// every live rack (then rack totals cannot change) and that mean is higher.
+    pub net_in_max_over_achievable: f64,
     /// Highest net-in utilization of an alive broker.
     pub net_in_max_utilization: f64,
     /// Highest net-out utilization of an alive broker.
@@ -100,6 +104,39 @@ pub fn health(snap: &Snapshot) -> Health {
     (h.net_out_max_over_mean, h.net_out_max_utilization) =
         util(&net_out, &|i| caps(i).net_out_bytes_per_sec);
     (h.disk_max_over_mean, _) = util(&disk, &|i| caps(i).disk_bytes);
+    h.net_in_max_over_achievable = h.net_in_max_over_mean;
+    let min_rf = snap
+        .partitions
+        .iter()
+        .map(|p| p.replicas.len())
+        .filter(|&r| r > 0)
+        .min();
+    if min_rf.is_some_and(|rf| rf >= live_racks.len()) {
+        let mean = |rack: Option<&str>| {
+            let (mut l, mut c) = (0f64, 0f64);
+            for i in (0..n).filter(|&i| alive[i]) {
+                if rack.is_none_or(|r| snap.brokers[i].rack == r) {
+                    l += net_in[i] as f64;
+                    c += caps(i).net_in_bytes_per_sec as f64;
+                }
+            }
+            if c > 0.0 {
+                l / c
+            } else {
+                0.0
+            }
+        };
+        let cluster = mean(None);
+        h.net_in_max_over_achievable = (0..n)
+            .filter(|&i| alive[i])
+            .map(|i| {
+                let u = net_in[i] as f64 / (caps(i).net_in_bytes_per_sec as f64).max(1.0);
+                u / cluster
+                    .max(mean(Some(&snap.brokers[i].rack)))
+                    .max(f64::MIN_POSITIVE)
+            })
+            .fold(0.0, f64::max);
+    }
     h
 }
 

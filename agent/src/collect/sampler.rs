@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use kmedic_common::admin::AdminClient;
 
 use kmedic_common::stats::{
     Collector, HostStats, LogDirStats, ProcessState, ProcessStats, Provenance, ReplicaStats,
@@ -56,6 +59,7 @@ pub struct Sampler {
     log_dirs: Vec<PathBuf>,
     broker_id: i32,
     local_broker: Option<String>,
+    admin: Option<Arc<AdminClient>>,
     cpu: CpuCollector,
     memory: MemoryCollector,
     network: NetworkCollector,
@@ -91,11 +95,19 @@ impl Sampler {
             bytes_out: BytesOutCollector::new(&settings),
             errors: ErrorLog::new(Duration::from_secs(settings.error_log_interval_secs)),
             boot_time_secs: None,
+            admin: None,
             settings,
             log_dirs,
             broker_id,
             local_broker,
         }
+    }
+
+    /// Gives the sampler the admin client: replica roles come from its Metadata and
+    /// ListPartitionReassignments, and the ApiVersions probe uses its transport (TLS if set).
+    /// Until it is set, roles are `Unknown` and `Metadata` is listed as missing.
+    pub fn set_admin(&mut self, admin: Arc<AdminClient>) {
+        self.admin = Some(admin);
     }
 
     /// Tells the process collector the broker's server.properties path. Unless a pid file is
@@ -146,10 +158,24 @@ impl Sampler {
         let mut replicas = scan.replicas;
         let topics = scan.topics;
 
-        let view = metadata::apply(self.broker_id, &topics, &mut replicas).await;
-        let view = match view {
-            Ok(v) => Some(v),
-            Err(e) => {
+        let view = match &self.admin {
+            Some(admin) => {
+                let timeout = Duration::from_millis(self.settings.metadata_timeout_ms);
+                let (view, error) = metadata::fetch_and_apply(
+                    admin,
+                    self.broker_id,
+                    &topics,
+                    &mut replicas,
+                    timeout,
+                )
+                .await;
+                if let Some(e) = error {
+                    self.failed(Collector::Metadata, &e, &mut missing);
+                }
+                view
+            }
+            None => {
+                let e = Error::Unavailable("no admin client configured".into());
                 self.failed(Collector::Metadata, &e, &mut missing);
                 None
             }
@@ -237,7 +263,8 @@ impl Sampler {
         };
         if let Some(addr) = &self.local_broker {
             let timeout = Duration::from_millis(self.settings.probe_timeout_ms);
-            stats.probe = probe::probe(addr, timeout).await;
+            let settings = self.admin.as_ref().map(|a| a.settings());
+            stats.probe = probe::probe(addr, settings, timeout).await;
         }
         stats
     }

@@ -32,6 +32,10 @@ pub struct CollectSettings {
     /// Timeout of the ApiVersions round trip to the local broker, in milliseconds.
     #[serde(default = "default_probe_timeout_ms")]
     pub probe_timeout_ms: u64,
+    /// Timeout of the Metadata and ListPartitionReassignments calls of a full sample, in
+    /// milliseconds. When it passes, roles are sent as unknown rather than delaying the sample.
+    #[serde(default = "default_metadata_timeout_ms")]
+    pub metadata_timeout_ms: u64,
     /// Where the cloud identity comes from.
     #[serde(default)]
     pub imds: ImdsSettings,
@@ -81,6 +85,7 @@ impl Default for CollectSettings {
             kafka_cmdline_match: default_kafka_cmdline_match(),
             primary_interface: None,
             probe_timeout_ms: default_probe_timeout_ms(),
+            metadata_timeout_ms: default_metadata_timeout_ms(),
             imds: ImdsSettings::default(),
             jmx_exporter_url: None,
             jmx_bytes_out_metric: default_jmx_bytes_out_metric(),
@@ -116,6 +121,10 @@ fn default_kafka_cmdline_match() -> String {
 
 fn default_probe_timeout_ms() -> u64 {
     2_000
+}
+
+fn default_metadata_timeout_ms() -> u64 {
+    10_000
 }
 
 fn default_jmx_bytes_out_metric() -> String {

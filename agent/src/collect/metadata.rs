@@ -11,7 +11,7 @@ use std::time::Duration;
 use kmedic_common::admin::{AdminClient, ClusterMetadata, OngoingReassignment};
 use kmedic_common::stats::{ReplicaRole, ReplicaStats};
 
-use super::{Error, Result};
+use super::Error;
 
 /// What metadata said about each replica, for the bytes-out figure.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

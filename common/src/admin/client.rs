@@ -95,6 +95,16 @@ impl AdminClient {
         self.state().controller_id = None;
     }
 
+    /// Drops what we know of a broker we could not reach, so the next attempt refreshes
+    /// metadata first: once the broker is fenced it is absent there, and the call fails fast
+    /// with [`Error::UnknownBroker`] instead of retrying a dead host until the deadline
+    /// (DESIGN.md rule 9: removing a throttle must not hang on a dead broker).
+    fn forget_broker(&self, id: i32) {
+        let mut st = self.state();
+        st.brokers.remove(&id);
+        st.conns.remove(&Some(id));
+    }
+
     /// A healthy connection for `route`, opening one if needed.
     async fn connection(
         &self,
@@ -201,6 +211,24 @@ impl AdminClient {
         Err(Error::NoBrokerReachable { attempts })
     }
 
+    /// Forgets routing facts a failure proved stale.
+    fn after_failure(&self, route: Route, e: &Error) {
+        if e.kafka_error() == Some(ResponseError::NotController) {
+            self.forget_controller();
+        }
+        let unreachable = matches!(e, Error::Io { .. } | Error::Timeout { .. });
+        match route {
+            Route::Broker(id) if unreachable => self.forget_broker(id),
+            Route::Controller if unreachable => {
+                if let Some(id) = self.state().controller_id {
+                    self.forget_broker(id);
+                }
+                self.forget_controller();
+            }
+            _ => {}
+        }
+    }
+
     /// Sends `build(conn)` on `route`, decodes with `check`, and retries retriable failures
     /// through [`backoff::retry`] within the settings' deadline. Each attempt gets at most the
     /// request timeout.
@@ -224,16 +252,15 @@ impl AdminClient {
                 let build = &build;
                 let check = &check;
                 async move {
-                    let conn = self.connection(route, timeout).await?;
-                    let req = build(&conn)?;
-                    let out = conn
-                        .send(&req, timeout)
-                        .await
-                        .and_then(|resp| check(resp, conn.broker()));
+                    let out = async {
+                        let conn = self.connection(route, timeout).await?;
+                        let req = build(&conn)?;
+                        let resp = conn.send(&req, timeout).await?;
+                        check(resp, conn.broker())
+                    }
+                    .await;
                     if let Err(e) = &out {
-                        if e.kafka_error() == Some(ResponseError::NotController) {
-                            self.forget_controller();
-                        }
+                        self.after_failure(route, e);
                     }
                     out
                 }

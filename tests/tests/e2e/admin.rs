@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use kmedic_common::admin::{
     api_versions_probe, AdminClient, ConfigOp, ConfigResource, ConfigSource, ElectionOutcome,
-    ElectionType, PartitionResult, ResponseError,
+    ElectionType, Error, PartitionResult, ResponseError,
 };
 use kmedic_common::connection::ConnectionSettings;
 use kmedic_tests::e2e::{trial, Ctx, Restore};
@@ -472,6 +472,8 @@ fn killed_broker_fenced(ctx: &Ctx) -> anyhow::Result<()> {
     let _restore = Restore::new(&tb, &[6]);
     let a = Admin::new(&tb)?;
     let session = Duration::from_millis(u64::from(tb.config().session_timeout_ms));
+    // A live connection to broker 6 before the kill, to be found dead afterwards.
+    a.run(a.c.describe_log_dirs(6))?;
     tb.kill(6)?;
     let killed = Instant::now();
     wait_until(session * 3, "broker 6 fenced in DescribeCluster", || {
@@ -492,6 +494,25 @@ fn killed_broker_fenced(ctx: &Ctx) -> anyhow::Result<()> {
     ensure!(
         unfenced_only.brokers.iter().all(|b| b.id != 6),
         "{unfenced_only:?}"
+    );
+    // Calls routed to the fenced broker fail fast instead of retrying a dead host until the
+    // deadline: removing a throttle must not hang on a dead broker (DESIGN.md rule 9).
+    let started = Instant::now();
+    let e = a
+        .run(a.c.describe_log_dirs(6))
+        .err()
+        .context("dead broker answered")?;
+    ensure!(matches!(e, Error::UnknownBroker { id: 6 }), "{e}");
+    let unthrottle = [ConfigOp::Delete("leader.replication.throttled.rate".into())];
+    let e = a
+        .run(a.c.incremental_alter_configs(&ConfigResource::Broker(6), &unthrottle))
+        .err()
+        .context("dead broker took a config")?;
+    ensure!(matches!(e, Error::UnknownBroker { id: 6 }), "{e}");
+    ensure!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
     );
     Ok(())
 }

@@ -6,6 +6,23 @@
 //! - [`transport`]: opening a stream (TCP, TLS) and SASL authentication ([`scram`]);
 //! - [`AdminClient`]: bootstrap with fallback, routing, retries through
 //!   [`crate::backoff::retry`], and one method per operation returning [`types`].
+//!
+//! ```no_run
+//! use kmedic_common::admin::{AdminClient, ElectionType};
+//! use kmedic_common::connection::ConnectionSettings;
+//!
+//! # async fn demo() -> kmedic_common::admin::Result<()> {
+//! let admin = AdminClient::new(ConnectionSettings::plaintext(["b1:9092", "b2:9092"]))?;
+//! let md = admin.metadata().await?;
+//! let fenced = admin.describe_cluster(true).await?;
+//! let moves = admin
+//!     .alter_partition_reassignments(&[("orders".into(), 0, vec![4, 5, 6])])
+//!     .await?;
+//! let elected = admin.elect_leaders(ElectionType::Preferred, None).await?;
+//! # let _ = (md, fenced, moves, elected);
+//! # Ok(())
+//! # }
+//! ```
 
 mod client;
 pub mod conn;

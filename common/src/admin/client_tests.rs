@@ -286,3 +286,23 @@ async fn broker_configs_go_to_that_broker_and_topic_configs_to_any() {
         .unwrap_err();
     assert!(matches!(e, Error::UnknownBroker { id: 9 }), "{e}");
 }
+
+/// The master spawns admin calls on a multi-threaded runtime: the client must be shareable and
+/// its futures `Send`. This fails to compile otherwise.
+#[allow(dead_code)]
+fn futures_are_send(c: &AdminClient) {
+    fn send<T: Send>(_: T) {}
+    fn share<T: Send + Sync>(_: &T) {}
+    share(c);
+    send(c.metadata());
+    send(c.describe_cluster(true));
+    send(c.list_partition_reassignments(None));
+    send(c.alter_partition_reassignments(&[]));
+    send(c.cancel_partition_reassignments(&[]));
+    send(c.elect_leaders(ElectionType::Preferred, None));
+    send(c.incremental_alter_configs(&ConfigResource::BrokerDefault, &[]));
+    send(c.describe_configs(&ConfigResource::BrokerDefault, None));
+    send(c.describe_log_dirs(1));
+    send(c.unregister_broker(1));
+    send(super::api_versions_probe("x:1", Duration::from_secs(1)));
+}

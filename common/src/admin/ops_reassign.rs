@@ -34,8 +34,11 @@ fn by_topic<T: Clone>(items: &[(String, i32, T)]) -> BTreeMap<&str, Vec<(i32, T)
 }
 
 impl AdminClient {
+    /// The broker-side wait sent in requests: below our own request timeout, so the broker's
+    /// answer (even a REQUEST_TIMED_OUT) arrives before we give up on the connection.
     fn timeout_ms(&self) -> i32 {
-        i32::try_from(self.settings().request_timeout_ms).unwrap_or(i32::MAX)
+        let ms = self.settings().request_timeout_ms.saturating_mul(4) / 5;
+        i32::try_from(ms.max(1)).unwrap_or(i32::MAX)
     }
 
     /// Reassignments in progress: all of them (`None`), or among the given partitions.

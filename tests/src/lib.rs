@@ -4,6 +4,7 @@
 //! - `testbed`: [`Testbed::start`], accessors, readiness and cleanup on drop.
 //! - `control`: kill, hang, resume, stop, restart, replace, wait_healthy.
 //! - `data`: create topics and produce real records.
+//! - `format`: formatting node storage with Kafka's StorageTool.
 //! - `kafka_files`: jars, java command line, server.properties, log4j2 config.
 //! - `process`: the spawner thread (PR_SET_PDEATHSIG), signals, /proc state.
 //! - `client`: the rdkafka calls the harness makes.
@@ -16,6 +17,7 @@ mod control;
 mod data;
 pub mod e2e;
 mod error;
+mod format;
 mod kafka_files;
 mod process;
 pub mod state;

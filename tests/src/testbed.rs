@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -114,8 +114,15 @@ impl Testbed {
             _temp: temp,
         };
         tb.write_files()?;
-        let ids: Vec<i32> = tb.lock().keys().copied().collect();
+        // Controller first: brokers retry until it answers, but each retry costs time.
+        let ids: Vec<i32> = std::iter::once(CONTROLLER_ID)
+            .chain(tb.broker_ids())
+            .collect();
         tb.format(&ids)?;
+        tracing::info!(
+            secs = started.elapsed().as_secs_f64(),
+            "testbed storage formatted"
+        );
         for id in &ids {
             tb.spawn_node(*id)?;
         }
@@ -163,58 +170,6 @@ impl Testbed {
 
     fn log4j(&self) -> PathBuf {
         self.root.join("log4j2.properties")
-    }
-
-    /// Formats the storage of `ids` with the cluster id, all in parallel (each is a JVM start).
-    pub(crate) fn format(&self, ids: &[i32]) -> Result<()> {
-        let mut running = Vec::new();
-        for id in ids {
-            let (props, out, name) = {
-                let nodes = self.lock();
-                let node = nodes.get(id).ok_or(Error::UnknownNode(*id))?;
-                (node.props(), node.dir.join("format.log"), node.name())
-            };
-            let log = fs::File::create(&out)
-                .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
-            let log2 = log
-                .try_clone()
-                .map_err(|e| Error::io(format!("opening {}", out.display()), e))?;
-            let mut cmd = kafka_files::java(&self.jars, 128, None);
-            cmd.arg("kafka.tools.StorageTool")
-                .arg("format")
-                .arg("--ignore-formatted")
-                .arg("--cluster-id")
-                .arg(&self.cluster_id)
-                .arg("--config")
-                .arg(&props)
-                .stdin(Stdio::null())
-                .stdout(log)
-                .stderr(log2);
-            let child = self
-                .spawner
-                .spawn(cmd)
-                .map_err(|e| Error::io(format!("running java (StorageTool) for {name}"), e))?;
-            running.push((name, out, child));
-        }
-        let mut failures = Vec::new();
-        for (name, out, mut child) in running {
-            match child.wait() {
-                Ok(s) if s.success() => {}
-                Ok(s) => failures.push(format!(
-                    "{name}: StorageTool format exited with {s}:\n{}",
-                    process::log_tail(&out, 20)
-                )),
-                Err(e) => failures.push(format!("{name}: waiting for StorageTool: {e}")),
-            }
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Process {
-                what: "formatting node storage".into(),
-                detail: failures.join("\n"),
-            })
-        }
     }
 
     /// Starts node `id`'s JVM (it must not be running) and writes its pid file.
@@ -274,14 +229,21 @@ impl Testbed {
             self.check_alive()?;
             let left = deadline.saturating_duration_since(Instant::now());
             let probe = left.clamp(Duration::from_millis(100), Duration::from_secs(2));
-            pending.retain(|id| {
-                // A metadata response from the broker itself that lists itself: its own metadata
-                // image shows it registered and unfenced, and it is serving requests.
-                let ready = client::metadata(&self.broker_addr(*id), probe)
-                    .map(|md| md.brokers.contains(id))
-                    .unwrap_or(false);
-                !ready
+            // Probe all pending brokers at once: a probe of a broker still starting takes the
+            // whole probe timeout, and must not delay noticing the others.
+            let ready: Vec<i32> = std::thread::scope(|scope| {
+                let probes: Vec<_> = pending
+                    .iter()
+                    .map(|id| scope.spawn(move || (*id, self.broker_ready(*id, probe))))
+                    .collect();
+                probes
+                    .into_iter()
+                    .filter_map(|h| h.join().ok())
+                    .filter(|(_, ok)| *ok)
+                    .map(|(id, _)| id)
+                    .collect()
             });
+            pending.retain(|id| !ready.contains(id));
             if pending.is_empty() {
                 return Ok(());
             }
@@ -294,6 +256,21 @@ impl Testbed {
             }
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+
+    /// True if broker `id` answers a metadata request on its own port and lists itself: its own
+    /// metadata image shows it registered and unfenced, and it is serving requests. (After a kill
+    /// and a quick restart the controller may still list the old incarnation; the new process
+    /// only serves requests once it has registered and caught up.)
+    fn broker_ready(&self, id: i32, timeout: Duration) -> bool {
+        if TcpStream::connect_timeout(&([127, 0, 0, 1], self.broker_port(id)).into(), timeout)
+            .is_err()
+        {
+            return false;
+        }
+        client::metadata(&self.broker_addr(id), timeout)
+            .map(|md| md.brokers.contains(&id))
+            .unwrap_or(false)
     }
 
     /// Errors, with the log tail, if a node we started has exited on its own.

@@ -181,17 +181,13 @@ impl Sampler {
             }
         };
 
-        let bytes_out_provenance = match self
+        let (bytes_out_provenance, bytes_out_error) = self
             .bytes_out
-            .fill(&topics, &mut replicas, view.as_ref(), scan.interval_ms)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                self.failed(Collector::BytesOut, &e, &mut missing);
-                Provenance::Estimated
-            }
-        };
+            .fill(&topics, &mut replicas, view.as_ref())
+            .await;
+        if let Some(e) = bytes_out_error {
+            self.failed(Collector::BytesOut, &e, &mut missing);
+        }
         missing.sort_unstable();
         missing.dedup();
         FullSample {

@@ -5,8 +5,10 @@
 //!
 //! Requests on one connection are serialized by a tokio mutex (one request in flight at a time)
 //! rather than pipelined. Admin traffic is a handful of requests per poll, and the simplicity buys
-//! an easy cancel story: a request that is abandoned half-way (timeout, dropped future) leaves the
-//! connection marked unhealthy, and the client opens a fresh one instead of reading a stale reply.
+//! an easy cancel story: a request that is abandoned half-way (timeout, dropped future) marks the
+//! connection broken, and the client opens a fresh one instead of reading a stale reply. Callers
+//! waiting for the mutex do not see the connection as unhealthy, so concurrent calls to one broker
+//! queue on one connection rather than opening more.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -34,8 +36,8 @@ pub struct Connection<S> {
     correlation: AtomicI32,
     versions: HashMap<i16, VersionRange>,
     max_frame_bytes: usize,
-    // False while a request is in flight and after any failure; see the module docs.
-    healthy: AtomicBool,
+    // Set when a request fails or is abandoned half-way; see the module docs.
+    broken: AtomicBool,
     // SASL sessions with a lifetime end; the client reconnects before that.
     expires_at: std::sync::Mutex<Option<Instant>>,
 }
@@ -76,7 +78,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             correlation: AtomicI32::new(1),
             versions: HashMap::new(),
             max_frame_bytes,
-            healthy: AtomicBool::new(true),
+            broken: AtomicBool::new(false),
             expires_at: std::sync::Mutex::new(None),
         };
         let resp = conn.api_versions(timeout).await?;
@@ -152,7 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             .lock()
             .map(|e| e.is_some_and(|at| Instant::now() >= at))
             .unwrap_or(true);
-        self.healthy.load(Ordering::Acquire) && !expired
+        !self.broken.load(Ordering::Acquire) && !expired
     }
 
     /// Marks the connection for replacement at `at` (SASL session lifetime).
@@ -242,16 +244,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         buf[..4].copy_from_slice(&len.to_be_bytes());
 
         let mut stream = self.stream.lock().await;
-        if !self.healthy.swap(false, Ordering::AcqRel) {
+        if self.broken.load(Ordering::Acquire) {
             return Err(self.io("send", std::io::ErrorKind::NotConnected.into()));
         }
+        // Until disarmed, any exit (error, timeout, dropped future) marks the stream broken.
+        let guard = BreakOnDrop {
+            broken: &self.broken,
+            armed: true,
+        };
         stream
             .write_all(&buf)
             .await
             .map_err(|e| self.io("send", e))?;
         stream.flush().await.map_err(|e| self.io("send", e))?;
         let mut frame = self.read_frame(&mut *stream, api).await?;
-        drop(stream);
 
         let resp_header_version = R::Response::header_version(version);
         let header = ResponseHeader::decode(&mut frame, resp_header_version)
@@ -266,7 +272,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
                 ),
             ));
         }
-        self.healthy.store(true, Ordering::Release);
+        guard.disarm();
+        drop(stream);
         Ok(frame)
     }
 
@@ -318,6 +325,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             api,
             broker: self.broker.clone(),
             detail,
+        }
+    }
+}
+
+/// Marks a connection broken when dropped while armed: a request that did not complete leaves
+/// the byte stream out of step with the correlation ids.
+struct BreakOnDrop<'a> {
+    broken: &'a AtomicBool,
+    armed: bool,
+}
+
+impl BreakOnDrop<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for BreakOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.broken.store(true, Ordering::Release);
         }
     }
 }

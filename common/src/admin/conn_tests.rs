@@ -337,3 +337,45 @@ async fn a_silent_broker_times_out_and_the_connection_is_not_reused() {
         .unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e}");
 }
+
+#[tokio::test]
+async fn concurrent_requests_queue_on_one_connection_and_each_gets_its_own_answer() {
+    let (conn, broker) = connect(after_versions(|h| {
+        // Echo the correlation id in the cluster id, so each caller can check its answer.
+        let resp = DescribeClusterResponse::default().with_cluster_id(
+            kafka_protocol::protocol::StrBytes::from_string(h.correlation_id.to_string()),
+        );
+        Reply::Frame(response(h.correlation_id, &resp, h.request_api_version))
+    }))
+    .await;
+    let conn = conn.unwrap();
+    let req = DescribeClusterRequest::default();
+    let calls = (0..16).map(|_| conn.send(&req, T));
+    let answers = futures::future::join_all(calls).await;
+    let mut ids: Vec<i32> = answers
+        .into_iter()
+        .map(|r| r.unwrap().cluster_id.parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 16, "every caller got a distinct answer");
+    assert!(conn.is_healthy());
+    drop(conn);
+    assert_eq!(broker.await.unwrap().len(), 17); // ApiVersions + 16
+}
+
+#[tokio::test]
+async fn in_flight_is_healthy_but_an_abandoned_request_breaks_the_connection() {
+    let (conn, _b) = connect(after_versions(|_| Reply::Silence)).await;
+    let conn = conn.unwrap();
+    let req = DescribeClusterRequest::default();
+    let mut pending = Box::pin(conn.send(&req, T));
+    // One poll writes the request; the answer never comes.
+    assert!(futures::poll!(&mut pending).is_pending());
+    assert!(conn.is_healthy(), "a request in flight is not a failure");
+    drop(pending);
+    assert!(
+        !conn.is_healthy(),
+        "a dropped request leaves the stream out of step"
+    );
+}

@@ -125,6 +125,8 @@ fn stats_on_a_real_topic_update_the_model_and_bad_records_are_counted() {
         .enable_all()
         .build()
         .unwrap();
+    // rdkafka's StreamConsumer spawns onto the current tokio runtime when created.
+    let _rt_guard = rt.enter();
     let fleet = Fleet::new();
     let model = fleet.register(&cluster_id, &WindowConfig::default());
     let ing = Arc::new(Ingest::new(fleet));

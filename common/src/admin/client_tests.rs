@@ -140,6 +140,29 @@ async fn bootstrap_skips_unreachable_addresses_and_learns_brokers() {
 }
 
 #[tokio::test]
+async fn a_hung_first_bootstrap_broker_costs_one_request_timeout() {
+    // Accepts connections and never answers, like a SIGSTOPped broker.
+    let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_addr = hung.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            open.push(s);
+        }
+    });
+    let fake = start(1, fixed(1), Arc::new(|_, _, _| Reply::Silence)).await;
+    let c = client(vec![hung_addr, fake.addrs[0].clone()], 5_000);
+    let started = Instant::now();
+    c.metadata().await.unwrap();
+    let took = started.elapsed();
+    // One 300 ms ApiVersions timeout on the hung broker, then the live one answers.
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(1_500),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
 async fn no_reachable_bootstrap_lists_every_attempt() {
     let c = client(vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()], 200);
     let e = c.metadata().await.unwrap_err();

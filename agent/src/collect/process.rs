@@ -19,8 +19,49 @@ use super::{Error, Result};
 pub enum Finder {
     /// Read the pid from this file.
     PidFile(PathBuf),
-    /// Search every `/proc/<pid>/cmdline` for all of these strings.
-    Cmdline(Vec<String>),
+    /// Search every `/proc/<pid>/cmdline`.
+    Cmdline {
+        /// A string the command line must contain (for example `kafka.Kafka`).
+        pattern: String,
+        /// When set, one argument must name this server.properties file: the same path, or a
+        /// relative path that this one ends with (`config/server.properties`).
+        properties: Option<PathBuf>,
+    },
+}
+
+impl Finder {
+    /// A command-line finder for `pattern` and, optionally, the broker's server.properties.
+    pub fn cmdline(pattern: &str, properties: Option<&Path>) -> Self {
+        Finder::Cmdline {
+            pattern: pattern.to_owned(),
+            // The broker may have been started with the canonical path or another spelling.
+            properties: properties.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.into())),
+        }
+    }
+}
+
+/// Whether a NUL-separated command line matches the finder's pattern and properties path.
+fn cmdline_matches(cmdline: &[u8], pattern: &str, properties: Option<&Path>) -> bool {
+    if !contains(cmdline, pattern.as_bytes()) {
+        return false;
+    }
+    let Some(properties) = properties else {
+        return true;
+    };
+    cmdline.split(|b| *b == 0).any(|arg| {
+        let Ok(arg) = std::str::from_utf8(arg) else {
+            return false;
+        };
+        if arg.is_empty() {
+            return false;
+        }
+        let arg = Path::new(arg);
+        if arg.is_absolute() {
+            arg == properties || std::fs::canonicalize(arg).is_ok_and(|c| c == properties)
+        } else {
+            properties.ends_with(arg)
+        }
+    })
 }
 
 /// The process found at the previous sample.
@@ -154,7 +195,10 @@ impl ProcessCollector {
                     .map_err(|_| Error::parse(path, format!("not a pid: {:?}", text.trim())))?;
                 Ok(self.proc_root.join(pid.to_string()).exists().then_some(pid))
             }
-            Finder::Cmdline(needles) => {
+            Finder::Cmdline {
+                pattern,
+                properties,
+            } => {
                 if let Some(t) = self.tracked {
                     // Still the same process? Its start time tells a recycled pid apart.
                     let path = self.proc_root.join(t.pid.to_string());
@@ -164,13 +208,13 @@ impl ProcessCollector {
                         }
                     }
                 }
-                self.search(needles)
+                self.search(pattern, properties.as_deref())
             }
         }
     }
 
-    /// Scans every process's command line for all `needles`.
-    fn search(&self, needles: &[String]) -> Result<Option<i32>> {
+    /// Scans every process's command line.
+    fn search(&self, pattern: &str, properties: Option<&Path>) -> Result<Option<i32>> {
         let entries =
             std::fs::read_dir(&self.proc_root).map_err(|e| Error::io(&self.proc_root, e))?;
         let mut found: Vec<i32> = Vec::new();
@@ -190,7 +234,7 @@ impl ProcessCollector {
             if std::io::Read::read_to_end(&mut file, &mut cmdline).is_err() {
                 continue;
             }
-            if needles.iter().all(|n| contains(&cmdline, n.as_bytes())) {
+            if cmdline_matches(&cmdline, pattern, properties) {
                 found.push(pid);
             }
         }
@@ -198,7 +242,8 @@ impl ProcessCollector {
         if found.len() > 1 {
             tracing::warn!(
                 pids = ?found,
-                needles = ?needles,
+                pattern,
+                properties = ?properties,
                 "several processes match the Kafka command line; taking the lowest pid. \
                  Set kafka_pid_file, or let the agent match on the server.properties path"
             );
@@ -246,7 +291,43 @@ mod tests {
     }
 
     fn finder(props: &str) -> Finder {
-        Finder::Cmdline(vec!["kafka.Kafka".into(), props.into()])
+        Finder::cmdline("kafka.Kafka", Some(Path::new(props)))
+    }
+
+    #[test]
+    fn properties_path_matches_whole_arguments_only() {
+        let m = |cmd: &str, props: &str| {
+            cmdline_matches(
+                cmd.replace(' ', "\0").as_bytes(),
+                "kafka.Kafka",
+                Some(Path::new(props)),
+            )
+        };
+        assert!(m(
+            "java kafka.Kafka /b/1/server.properties",
+            "/b/1/server.properties"
+        ));
+        assert!(!m(
+            "java kafka.Kafka /b/11/server.properties",
+            "/b/1/server.properties"
+        ));
+        assert!(!m(
+            "java kafka.Kafka /x/b/1/server.properties",
+            "/b/1/server.properties"
+        ));
+        assert!(m(
+            "java kafka.Kafka config/server.properties",
+            "/opt/kafka/config/server.properties"
+        ));
+        assert!(!m(
+            "java other.Main /b/1/server.properties",
+            "/b/1/server.properties"
+        ));
+        assert!(cmdline_matches(
+            b"java\0kafka.Kafka\0x",
+            "kafka.Kafka",
+            None
+        ));
     }
 
     #[test]

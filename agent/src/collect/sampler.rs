@@ -83,7 +83,7 @@ impl Sampler {
         let proc_root = settings.proc_root.clone();
         let finder = match &settings.kafka_pid_file {
             Some(path) => Finder::PidFile(path.clone()),
-            None => Finder::Cmdline(vec![settings.kafka_cmdline_match.clone()]),
+            None => Finder::cmdline(&settings.kafka_cmdline_match, None),
         };
         Self {
             cpu: CpuCollector::new(&proc_root),
@@ -115,10 +115,10 @@ impl Sampler {
     /// the right broker when several run on one host.
     pub fn set_server_properties(&mut self, path: &Path) {
         if self.settings.kafka_pid_file.is_none() {
-            self.process.set_finder(Finder::Cmdline(vec![
-                self.settings.kafka_cmdline_match.clone(),
-                path.display().to_string(),
-            ]));
+            self.process.set_finder(Finder::cmdline(
+                &self.settings.kafka_cmdline_match,
+                Some(path),
+            ));
         }
     }
 

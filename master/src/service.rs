@@ -14,12 +14,29 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{ClusterConfig, MasterConfig};
-use crate::detect::{self, DetectInput, FindingKind};
+use crate::detect::{self, DetectInput, Finding, FindingKind};
 use crate::ingest::{self, Ingest};
 use crate::model::{checkpoint, lock, Fleet};
 use crate::observe::{self, now_ms, snapshot};
 use crate::plan;
-use crate::policy::{Action, Policy, Verdict};
+use crate::policy::{Action, Decision, Policy, Verdict};
+
+/// What one poll round of one cluster found, decided and planned (for tests, and later the
+/// REST API and UI).
+#[derive(Debug, Clone)]
+pub struct RoundReport {
+    /// The configured cluster name.
+    pub cluster: String,
+    /// The detectors' findings.
+    pub findings: Vec<Finding>,
+    /// The policy's decisions.
+    pub decisions: Vec<Decision>,
+    /// Plans made for `Act` and `DryRun` decisions (not executed).
+    pub plans: Vec<(plan::Request, plan::Plan)>,
+}
+
+/// Where round reports go, if anywhere.
+pub type Reports = Option<tokio::sync::mpsc::UnboundedSender<RoundReport>>;
 
 /// Errors that stop the master from starting.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +54,15 @@ pub enum Error {
 pub async fn run(
     cfg: MasterConfig,
     shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    run_with(cfg, shutdown, None).await
+}
+
+/// [`run`], also sending a [`RoundReport`] per cluster per round to `reports`.
+pub async fn run_with(
+    cfg: MasterConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    reports: Reports,
 ) -> Result<(), Error> {
     let started = std::time::Instant::now();
     let fleet = Fleet::new();
@@ -97,6 +123,7 @@ pub async fn run(
             fleet.clone(),
             ingest.clone(),
             stop_rx.clone(),
+            reports.clone(),
         ));
     }
     let ck_every = Duration::from_secs(cfg.checkpoint.interval_secs);
@@ -148,6 +175,7 @@ async fn cluster_loop(
     fleet: Fleet,
     ingest: Arc<Ingest>,
     mut stop: watch::Receiver<bool>,
+    reports: Reports,
 ) {
     let mut policy = Policy::new(c.name.clone(), c.policy.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(cfg.poll_interval_secs));
@@ -196,7 +224,9 @@ async fn cluster_loop(
             let snap = snapshot::build(&view, &c.limits, &v, Some(&m), now);
             (findings, snap)
         };
-        for d in policy.decide(&findings, now) {
+        let decisions = policy.decide(&findings, now);
+        let mut plans = Vec::new();
+        for d in &decisions {
             let (Verdict::Act(Action::Plan(req)) | Verdict::DryRun(Action::Plan(req))) = &d.verdict
             else {
                 continue;
@@ -206,6 +236,15 @@ async fn cluster_loop(
                 elections = p.elections.len(), unplaceable = p.unplaceable.len(),
                 bytes = p.totals.bytes_moved,
                 "planned; execution is not built yet, nothing was changed");
+            plans.push((req.clone(), p));
+        }
+        if let Some(tx) = &reports {
+            let _ = tx.send(RoundReport {
+                cluster: c.name.clone(),
+                findings,
+                decisions,
+                plans,
+            });
         }
     }
 }

@@ -107,8 +107,10 @@ fn main() {
             &Request::Heal { dead: vec![1] },
         );
     }
+    // A full balance: no per-plan move cap (the executor throttles), ratio 1.05.
     let limits = Limits {
         target_ratio: 1.05,
+        max_moves_per_broker: u32::MAX,
         ..Limits::default()
     };
     if want("scaleout") {

@@ -78,6 +78,7 @@ fn set_limits(st: &mut State) {
         st.lim_in[b] = lim(cap.net_in_bytes_per_sec, mean_in.max(floor));
         st.lim_out[b] = lim(cap.net_out_bytes_per_sec, mean_out);
     }
+    st.refresh_all_rooms();
     tracing::debug!(mean_in, mean_out, ratio, ?rack_mean, "balance limits set");
 }
 

@@ -36,6 +36,7 @@
 
 mod balance;
 mod drain;
+mod ids;
 mod leaders;
 mod limits;
 mod output;

@@ -33,6 +33,7 @@ pub(super) fn pick_target(st: &State, p: u32, k: usize, score: Score) -> Result<
     used.sort_unstable();
     used.dedup();
     let diverse = st.live_racks >= reps.len();
+    let bin = st.snap.partitions[p as usize].bytes_in_per_sec;
     let mut rej = Rejections::default();
     let mut tiers: Vec<Vec<u32>> = Vec::with_capacity(3);
     if from_rack != NONE && used.binary_search(&from_rack).is_err() {
@@ -53,7 +54,22 @@ pub(super) fn pick_target(st: &State, p: u32, k: usize, score: Score) -> Result<
     for tier in &tiers {
         let mut best: Option<(f64, u32)> = None;
         for &r in tier {
-            for &b in &st.rack_brokers[r as usize] {
+            let brokers = &st.rack_brokers[r as usize];
+            if st.rack_room[r as usize] < bin {
+                // No broker in the rack has room: skip the per-partition checks.
+                for &b in brokers {
+                    rej.considered += 1;
+                    if !st.accepts[b as usize] {
+                        rej.not_alive += 1;
+                    } else if st.moves[b as usize].incoming >= st.limits.max_moves_per_broker {
+                        rej.move_limit += 1;
+                    } else {
+                        rej.net_in_full += 1;
+                    }
+                }
+                continue;
+            }
+            for &b in brokers {
                 match evaluate(st, p, k, b, score) {
                     Ok(s) => {
                         if best.is_none_or(|(bs, _)| s < bs) {

@@ -4,7 +4,9 @@
 //! Brokers are indexed by position in id order, racks by position in name order, partitions by
 //! position in the snapshot. Nothing here iterates a hash map, so plans are deterministic.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use super::ids::IdIndex;
 
 use super::output::{BrokerMoves, Election, LoadSummary, Move, Plan};
 use super::reason::{ElectionReason, MoveReason, UnplaceableReason};
@@ -51,7 +53,7 @@ pub(super) struct State<'a> {
     // Brokers, by dense index (id order). Replica ids missing from `snap.brokers` are added as
     // unknown brokers with no rack that accept nothing.
     pub ids: Vec<i32>,
-    idx_of: HashMap<i32, u32>,
+    idx_of: IdIndex,
     pub rack: Vec<u32>,
     pub rack_names: Vec<String>,
     /// Brokers of each rack, in id order.
@@ -69,6 +71,10 @@ pub(super) struct State<'a> {
     pub hosted: Vec<Vec<u32>>,
     /// Racks holding at least one broker that accepts load.
     pub live_racks: usize,
+    /// Per rack, the most net in any broker there can still take (limit minus load, over
+    /// brokers that accept load and are under the move limit): lets target search skip a
+    /// full rack without scanning it.
+    pub rack_room: Vec<u64>,
     // Partitions, by index into `snap.partitions`; replicas flattened as broker indexes.
     repl_off: Vec<u32>,
     repl: Vec<u32>,
@@ -94,10 +100,22 @@ impl<'a> State<'a> {
             .collect();
         brokers.sort_by_key(|b| b.0);
         brokers.dedup_by_key(|b| b.0);
-        let mut known: HashSet<i32> = brokers.iter().map(|b| b.0).collect();
+        // Replica ids missing from the broker list become unknown brokers.
+        let max_id = snap
+            .partitions
+            .iter()
+            .flat_map(|p| p.replicas.iter().copied())
+            .chain(brokers.iter().map(|b| b.0))
+            .max()
+            .unwrap_or(0);
+        let mut known = IdIndex::with_max(max_id);
+        for b in &brokers {
+            known.insert(b.0, 0);
+        }
         for p in &snap.partitions {
             for &r in &p.replicas {
-                if known.insert(r) {
+                if known.get(r).is_none() {
+                    known.insert(r, 0);
                     let zero = Capacity {
                         net_in_bytes_per_sec: 0,
                         net_out_bytes_per_sec: 0,
@@ -108,6 +126,10 @@ impl<'a> State<'a> {
             }
         }
         brokers.sort_by_key(|b| b.0);
+        let mut idx_of = known;
+        for (i, b) in brokers.iter().enumerate() {
+            idx_of.insert(b.0, i as u32);
+        }
         let mut rack_names: Vec<String> = brokers
             .iter()
             .filter_map(|b| b.1.map(str::to_owned))
@@ -119,11 +141,7 @@ impl<'a> State<'a> {
             snap,
             limits,
             ids: brokers.iter().map(|b| b.0).collect(),
-            idx_of: brokers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| (b.0, i as u32))
-                .collect(),
+            idx_of,
             rack: Vec::with_capacity(n),
             rack_brokers: vec![Vec::new(); rack_names.len()],
             rack_names,
@@ -139,6 +157,7 @@ impl<'a> State<'a> {
             moves: vec![BrokerMoves::default(); n],
             hosted: vec![Vec::new(); n],
             live_racks: 0,
+            rack_room: Vec::new(),
             repl_off: Vec::with_capacity(snap.partitions.len() + 1),
             repl: Vec::with_capacity(snap.replica_count()),
             in_sync: Vec::with_capacity(snap.replica_count()),
@@ -168,7 +187,33 @@ impl<'a> State<'a> {
             .count();
         st.index_partitions();
         st.count_in_flight();
+        st.refresh_all_rooms();
         st
+    }
+
+    /// Recomputes [`State::rack_room`] for every rack (after limits change).
+    pub fn refresh_all_rooms(&mut self) {
+        self.rack_room = (0..self.rack_names.len())
+            .map(|r| self.room_of(r as u32))
+            .collect();
+    }
+
+    fn room_of(&self, rack: u32) -> u64 {
+        let max_moves = self.limits.max_moves_per_broker;
+        self.rack_brokers[rack as usize]
+            .iter()
+            .map(|&b| b as usize)
+            .filter(|&b| self.accepts[b] && self.moves[b].incoming < max_moves)
+            .map(|b| self.lim_in[b].saturating_sub(self.load[b].net_in))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn refresh_room(&mut self, b: u32) {
+        let rack = self.rack[b as usize];
+        if rack != NONE {
+            self.rack_room[rack as usize] = self.room_of(rack);
+        }
     }
 
     fn index_partitions(&mut self) {
@@ -176,15 +221,14 @@ impl<'a> State<'a> {
         self.repl_off.push(0);
         for (pi, p) in snap.partitions.iter().enumerate() {
             for &r in &p.replicas {
-                let b = self.idx_of[&r];
+                let Some(b) = self.idx_of.get(r) else {
+                    continue; // unreachable: every replica id was indexed in new()
+                };
                 self.repl.push(b);
                 self.in_sync.push(p.isr.contains(&r));
                 self.hosted[b as usize].push(pi as u32);
             }
-            let leader = p
-                .leader
-                .and_then(|l| self.idx_of.get(&l).copied())
-                .unwrap_or(NONE);
+            let leader = p.leader.and_then(|l| self.idx_of.get(l)).unwrap_or(NONE);
             self.leader.push(leader);
             self.repl_off.push(self.repl.len() as u32);
             if p.reassigning {
@@ -217,7 +261,7 @@ impl<'a> State<'a> {
                 if p.replicas.contains(r) {
                     continue;
                 }
-                if let Some(&b) = self.idx_of.get(r) {
+                if let Some(b) = self.idx_of.get(*r) {
                     let l = &mut self.load[b as usize];
                     l.net_in += p.bytes_in_per_sec;
                     l.disk += p.size_bytes;
@@ -228,7 +272,7 @@ impl<'a> State<'a> {
 
     /// The dense index of broker `id`.
     pub fn idx(&self, id: i32) -> Option<u32> {
-        self.idx_of.get(&id).copied()
+        self.idx_of.get(id)
     }
 
     /// Replica broker indexes of partition `p`, preferred first.
@@ -306,6 +350,8 @@ impl<'a> State<'a> {
         self.moves[to as usize].incoming += 1;
         self.moves[from as usize].outgoing += 1;
         self.touched[p as usize] = true;
+        self.refresh_room(from);
+        self.refresh_room(to);
     }
 
     /// Moves leadership of `p` to `to` (an in-sync replica), updating net out.

@@ -252,13 +252,24 @@ impl AdminClient {
                 let build = &build;
                 let check = &check;
                 async move {
-                    let out = async {
+                    let attempt = async {
                         let conn = self.connection(route, timeout).await?;
                         let req = build(&conn)?;
                         let resp = conn.send(&req, timeout).await?;
                         check(resp, conn.broker())
-                    }
-                    .await;
+                    };
+                    // Bootstrap may try several addresses, each with its own timeout: bound the
+                    // whole attempt by what is left, so the deadline is a wall-clock promise.
+                    let left = left.max(Duration::from_millis(1));
+                    let out = tokio::time::timeout(left, attempt)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Error::Timeout {
+                                what: api,
+                                broker: format!("{route:?}"),
+                                timeout_ms: left.as_millis() as u64,
+                            })
+                        });
                     if let Err(e) = &out {
                         self.after_failure(route, e);
                     }

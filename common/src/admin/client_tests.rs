@@ -163,6 +163,31 @@ async fn a_hung_first_bootstrap_broker_costs_one_request_timeout() {
 }
 
 #[tokio::test]
+async fn the_retry_deadline_bounds_bootstrap_over_many_hung_brokers() {
+    let mut addrs = Vec::new();
+    for _ in 0..6 {
+        let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(hung.local_addr().unwrap().to_string());
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((s, _)) = hung.accept().await {
+                open.push(s);
+            }
+        });
+    }
+    // Six hung brokers at 300 ms each would take 1.8 s; the deadline is 700 ms.
+    let c = client(addrs, 700);
+    let started = Instant::now();
+    let e = c.metadata().await.unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1_000),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn no_reachable_bootstrap_lists_every_attempt() {
     let c = client(vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()], 200);
     let e = c.metadata().await.unwrap_err();

@@ -7,11 +7,23 @@ use std::process::Command;
 use crate::config::{TestbedConfig, CONTROLLER_ID};
 use crate::{Error, Result};
 
+/// Environment variable naming another folder laid out like tests/kafka (pom.xml, fetch-jars.sh,
+/// jars/): used to measure a cold jar fetch without touching the shared cache.
+pub const KAFKA_DIR_ENV: &str = "KMEDIC_KAFKA_DIR";
+
+/// Environment variable with extra JVM flags for every Kafka JVM (split on whitespace).
+pub const JVM_OPTS_ENV: &str = "KMEDIC_TESTBED_JVM_OPTS";
+
+fn kafka_dir() -> PathBuf {
+    match std::env::var_os(KAFKA_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("kafka"),
+    }
+}
+
 /// The folder with the Kafka 4.3.1 jars, fetched by tests/kafka/fetch-jars.sh.
 pub fn jars_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("kafka")
-        .join("jars")
+    kafka_dir().join("jars")
 }
 
 /// Makes sure the jars are there, running fetch-jars.sh when they are not. Never skips: a missing
@@ -19,11 +31,10 @@ pub fn jars_dir() -> PathBuf {
 pub fn ensure_jars() -> Result<PathBuf> {
     let dir = jars_dir();
     if dir.join(".complete").is_file() {
+        warn_if_logging_lost(&dir);
         return Ok(dir);
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("kafka")
-        .join("fetch-jars.sh");
+    let script = kafka_dir().join("fetch-jars.sh");
     tracing::info!(script = %script.display(), "Kafka jars missing: fetching them with Maven");
     let fail = |reason: String| Error::Jars {
         dir: dir.display().to_string(),
@@ -43,6 +54,31 @@ pub fn ensure_jars() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Kafka 4.3 logs through SLF4J 1.7; the log4j binding for SLF4J 2 (log4j-slf4j2-impl) is not
+/// seen by it, so every Kafka log line is dropped (SLF4J "NOP logger"). Say so once per process.
+fn warn_if_logging_lost(dir: &Path) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let slf4j1 = names.iter().any(|n| n.starts_with("slf4j-api-1."));
+    let binding1 = names.iter().any(|n| n.starts_with("log4j-slf4j-impl-"));
+    if slf4j1 && !binding1 {
+        WARNED.call_once(|| {
+            tracing::warn!(
+                dir = %dir.display(),
+                "the Kafka jars have SLF4J 1.7 but no log4j-slf4j-impl binding: Kafka's own logs \
+                 (kafka.log of each node) will be empty; tests/kafka/pom.xml should depend on \
+                 log4j-slf4j-impl, then delete the jars dir to refetch"
+            )
+        });
+    }
+}
+
 /// A `java` command with small-heap, fast-start flags and the Kafka classpath.
 pub(crate) fn java(jars: &Path, heap_mb: u32, log4j: Option<&Path>) -> Command {
     let mut cmd = Command::new("java");
@@ -56,6 +92,10 @@ pub(crate) fn java(jars: &Path, heap_mb: u32, log4j: Option<&Path>) -> Command {
         .arg("-XX:-UsePerfData")
         .arg("-Djava.awt.headless=true")
         .arg("-Djava.net.preferIPv4Stack=true");
+    // Extra flags for experiments and slow machines, e.g. KMEDIC_TESTBED_JVM_OPTS="-Xshare:off".
+    if let Ok(extra) = std::env::var(JVM_OPTS_ENV) {
+        cmd.args(extra.split_whitespace());
+    }
     if let Some(cfg) = log4j {
         cmd.arg(format!("-Dlog4j2.configurationFile={}", cfg.display()));
     }

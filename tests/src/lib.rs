@@ -5,12 +5,14 @@
 //! - `control`: kill, hang, resume, stop, restart, replace, wait_healthy.
 //! - `data`: create topics and produce real records.
 //! - `format`: formatting node storage with Kafka's StorageTool.
+//! - `cds`: class-data sharing archive for faster, cheaper JVM starts.
 //! - `kafka_files`: jars, java command line, server.properties, log4j2 config.
 //! - `process`: the spawner thread (PR_SET_PDEATHSIG), signals, /proc state.
 //! - `client`: the rdkafka calls the harness makes.
 //! - `e2e`: the shared context of the one e2e test binary ([`e2e::Ctx`]).
 //! - `state`: the JSON state file `deploy/testbed` reads.
 
+mod cds;
 mod client;
 mod config;
 mod control;
@@ -24,10 +26,11 @@ pub mod state;
 mod testbed;
 mod wait;
 
+pub use cds::CDS_ENV;
 pub use client::{metadata, MetadataView, PartitionView};
 pub use config::{TestbedConfig, CONTROLLER_ID, DEFAULT_PORT_BASE, PORT_BASE_ENV};
 pub use error::{Error, Result};
-pub use kafka_files::{ensure_jars, jars_dir};
+pub use kafka_files::{ensure_jars, jars_dir, JVM_OPTS_ENV, KAFKA_DIR_ENV};
 pub use process::{process_alive, process_state};
 pub use testbed::Testbed;
 pub use wait::{random_topic, wait_until};

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::cds::CdsDump;
 use crate::config::{TestbedConfig, CONTROLLER_ID};
 use crate::kafka_files::{self, LOG4J2_PROPERTIES};
 use crate::process::{self, Spawner};
@@ -65,6 +66,7 @@ pub struct Testbed {
     pub(crate) nodes: Mutex<BTreeMap<i32, Node>>,
     pub(crate) rt: tokio::runtime::Runtime,
     // Dropped after Drop::drop killed the children, in this order: spawner thread, then the dir.
+    pub(crate) cds_dump: Mutex<Option<CdsDump>>,
     pub(crate) spawner: Spawner,
     _temp: Option<TempDir>,
 }
@@ -110,6 +112,7 @@ impl Testbed {
             root,
             nodes: Mutex::new(nodes),
             rt,
+            cds_dump: Mutex::new(None),
             spawner,
             _temp: temp,
         };
@@ -196,7 +199,9 @@ impl Testbed {
             self.cfg.heap_mb
         };
         let mut cmd: Command = kafka_files::java(&self.jars, heap, Some(&self.log4j()));
-        cmd.arg("kafka.Kafka")
+        let (cds, recording) = self.cds_flags(id);
+        cmd.args(cds)
+            .arg("kafka.Kafka")
             .arg(node.props())
             .current_dir(&node.dir)
             .stdin(Stdio::null())
@@ -208,6 +213,9 @@ impl Testbed {
             .map_err(|e| Error::io(format!("starting java for {}", node.name()), e))?;
         let pid = child.id();
         node.child = Some(child);
+        if let Some(tmp) = recording {
+            self.cds_recording(id, pid, tmp);
+        }
         fs::write(node.pid_file(), format!("{pid}\n"))
             .map_err(|e| Error::io(format!("writing {}", node.pid_file().display()), e))?;
         tracing::info!(
@@ -401,6 +409,7 @@ fn check_ports_free(cfg: &TestbedConfig) -> Result<()> {
 impl Drop for Testbed {
     fn drop(&mut self) {
         let mut nodes = self.lock();
+        self.finish_cds_dump(&mut nodes);
         // Brokers first: nothing waits on a graceful shutdown here, SIGKILL is immediate.
         for node in nodes.values_mut().rev() {
             if let Some(mut child) = node.child.take() {

@@ -49,6 +49,11 @@ pub struct AgentConfig {
     /// Path of the broker's server.properties. The agent reads node.id (or broker.id), log.dirs,
     /// broker.rack and listeners from it, and cluster.id from meta.properties in the first log dir.
     pub server_properties: PathBuf,
+    /// How to reach the broker's own cluster for replica roles (Metadata and
+    /// ListPartitionReassignments): `[cluster_connection]`. Absent: PLAINTEXT to the broker's own
+    /// listener from server.properties; set it when that listener needs TLS or SASL.
+    #[serde(default)]
+    pub cluster_connection: Option<ConnectionSettings>,
     /// Where and how often stats are published.
     pub stats: StatsSettings,
     /// What the collectors read (proc roots, IMDS, JMX exporter).
@@ -217,6 +222,13 @@ impl AgentConfig {
     pub fn validate(&self) -> Result<()> {
         let s = &self.stats;
         let mut problems = Vec::new();
+        if let Some(Err(e)) = self
+            .cluster_connection
+            .as_ref()
+            .map(ConnectionSettings::validate)
+        {
+            problems.push(format!("cluster_connection: {e}"));
+        }
         if let Err(e) = s.connection.validate() {
             problems.push(format!("stats.connection: {e}"));
         }
@@ -273,6 +285,7 @@ impl AgentConfig {
     pub fn with_defaults(server_properties: PathBuf, bootstrap: &str) -> Self {
         AgentConfig {
             server_properties,
+            cluster_connection: None,
             stats: StatsSettings {
                 connection: ConnectionSettings::plaintext([bootstrap]),
                 topic: default_topic(),

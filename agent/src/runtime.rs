@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kmedic_common::admin::AdminClient;
 use kmedic_common::codec::{self, Kind};
+use kmedic_common::connection::ConnectionSettings;
 use kmedic_common::stats::{FullStats, Heartbeat, Identity, StatsRecord};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -52,6 +54,22 @@ pub(crate) fn sampler_for(config: &AgentConfig, local: &LocalBroker) -> Sampler 
         local.probe_listener.as_ref().map(|l| l.address()),
     );
     sampler.set_server_properties(&local.server_properties);
+    let connection = match (&config.cluster_connection, &local.probe_listener) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(l)) => Some(ConnectionSettings::plaintext([l.address()])),
+        (None, None) => None,
+    };
+    match connection.map(AdminClient::new) {
+        Some(Ok(admin)) => sampler.set_admin(Arc::new(admin)),
+        Some(Err(e)) => tracing::warn!(
+            error = %e,
+            "cannot build the admin client for replica roles; they are reported as unknown"
+        ),
+        None => tracing::warn!(
+            "no cluster_connection and no broker listener in server.properties: replica roles \
+             are reported as unknown"
+        ),
+    }
     sampler
 }
 

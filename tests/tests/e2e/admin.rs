@@ -172,6 +172,19 @@ fn metadata_and_probe(ctx: &Ctx) -> anyhow::Result<()> {
         dc.controller_id
     );
 
+    // Latency of a warm request, for the record (not asserted: the machine is shared).
+    let mut lat: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            a.run(a.c.describe_cluster(true)).map(|_| t.elapsed())
+        })
+        .collect::<Result<_, _>>()?;
+    lat.sort_unstable();
+    tracing::info!(
+        p50_us = lat[10].as_micros() as u64,
+        max_us = lat[19].as_micros() as u64,
+        "warm DescribeCluster latency over 20 calls"
+    );
     let rtt = a.run(api_versions_probe(
         &tb.broker_addr(1),
         Duration::from_secs(5),

@@ -73,6 +73,21 @@ impl Ctx {
         self.port_base + slot * SLOT_PORTS
     }
 
+    /// Waits until the shared cluster (if started) is healthy again.
+    fn ensure_shared_healthy(&self) -> anyhow::Result<()> {
+        let tb = match self
+            .shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            Some(Ok(tb)) => tb.clone(),
+            _ => return Ok(()),
+        };
+        tb.wait_healthy(Duration::from_secs(120))
+            .map_err(|e| anyhow::anyhow!("the shared testbed is not healthy: {e}"))
+    }
+
     /// Stops the shared cluster (main calls this after the run, before exiting).
     pub fn shutdown(&self) {
         let taken = self.shared.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -81,9 +96,13 @@ impl Ctx {
 }
 
 /// A libtest-mimic trial whose body is `f(&Ctx)`; an error fails it with the whole error chain.
+/// If the shared cluster is up, the trial first waits until it is healthy, so a trial never starts
+/// on brokers an earlier one left broken (and says so if they stay broken).
 pub fn trial(ctx: &Arc<Ctx>, name: &str, f: fn(&Ctx) -> anyhow::Result<()>) -> Trial {
     let ctx = ctx.clone();
     Trial::test(name, move || {
+        ctx.ensure_shared_healthy()
+            .map_err(|e| Failed::from(format!("before the trial: {e:#}")))?;
         f(&ctx).map_err(|e| Failed::from(format!("{e:#}")))
     })
 }

@@ -92,16 +92,27 @@ pub struct Policy {
     last_reason: BTreeMap<Key, String>,
 }
 
-const RULE_ALERT: &str = "alert once a finding has lasted alert_grace_secs";
-const RULE_HEAL_GRACE: &str = "heal only after heal_grace_secs (restart vs failure, rule 5)";
-const RULE_GATE: &str = "heal only when every URP is explained by confirmed-dead brokers (rule 4)";
-const RULE_MAINT: &str = "maintenance mode: alert only";
-const RULE_DRY: &str = "dry-run: decide and log, never execute";
-const RULE_HEAL: &str = "confirmed dead past heal grace, gate open: heal";
-const RULE_REPLACE: &str = "confirmed dead past replace_grace_secs: replace the host";
-const RULE_ONE_SIGNAL: &str = "one signal only: alert, no moves (rule 3)";
-const RULE_ALERT_ONLY: &str = "alerted only: no automatic action for this kind";
-const RULE_SUSTAINED: &str = "act on load or skew only after it lasts heal_grace_secs";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_ALERT: &str = "alert once a finding has lasted alert_grace_secs";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_HEAL_GRACE: &str = "heal only after heal_grace_secs (restart vs failure, rule 5)";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_GATE: &str =
+    "heal only when every URP is explained by confirmed-dead brokers (rule 4)";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_MAINT: &str = "maintenance mode: alert only";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_DRY: &str = "dry-run: decide and log, never execute";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_HEAL: &str = "confirmed dead past heal grace, gate open: heal";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_REPLACE: &str = "confirmed dead past replace_grace_secs: replace the host";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_ONE_SIGNAL: &str = "one signal only: alert, no moves (rule 3)";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_ALERT_ONLY: &str = "alerted only: no automatic action for this kind";
+/// A rule the policy applies (shown in decisions and logs).
+pub const RULE_SUSTAINED: &str = "act on load or skew only after it lasts heal_grace_secs";
 
 impl Policy {
     /// A policy for `cluster` with `cfg`.

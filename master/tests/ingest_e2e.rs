@@ -130,8 +130,11 @@ fn stats_on_a_real_topic_update_the_model_and_bad_records_are_counted() {
     let fleet = Fleet::new();
     let model = fleet.register(&cluster_id, &WindowConfig::default());
     let ing = Arc::new(Ingest::new(fleet));
-    let consumer =
-        ingest::consumer(&ConnectionSettings::plaintext([tb.bootstrap()]), "e2e").unwrap();
+    let consumer = ingest::consumer(
+        &ConnectionSettings::plaintext(tb.bootstrap().split(',')),
+        "e2e",
+    )
+    .unwrap();
     let ends =
         ingest::assign_from(&consumer, &topic, now - 5 * 60_000, Duration::from_secs(10)).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -46,3 +46,5 @@ mod client_tests;
 mod conn_tests;
 #[cfg(test)]
 mod sasl_tests;
+#[cfg(test)]
+mod tls_tests;

@@ -84,10 +84,27 @@ pub async fn run_with(
         Ok(None) => info!("no checkpoint: cold start, replaying one window of stats"),
         Err(e) => warn!(error = %e, "checkpoint unusable: cold start, replaying one window"),
     }
+    // Models must exist before the replay starts, or the replayed stats of a cluster whose id
+    // is not configured would be dropped as "unknown cluster". Learn such ids now.
+    let mut admins = Vec::new();
     for c in &cfg.clusters {
-        if let Some(id) = &c.cluster_id {
-            fleet.register(id, &cfg.window);
+        let admin = AdminClient::new(c.connection.clone())
+            .map_err(|e| Error::Admin(c.name.clone(), Box::new(e)))?;
+        match &c.cluster_id {
+            Some(id) => {
+                fleet.register(id, &cfg.window);
+            }
+            None => match admin.describe_cluster(false).await {
+                Ok(d) => {
+                    info!(cluster = %c.name, cluster_id = %d.cluster_id, "learned cluster id");
+                    fleet.register(&d.cluster_id, &cfg.window);
+                }
+                Err(e) => warn!(cluster = %c.name, error = %e,
+                    "cluster id unknown at start: its stats are skipped until it answers; set \
+                     cluster_id in the config to avoid this"),
+            },
         }
+        admins.push((c.clone(), admin));
     }
     let ingest = Arc::new(Ingest::new(fleet.clone()));
     ingest
@@ -113,9 +130,7 @@ pub async fn run_with(
         ends,
         stopped(stop_rx.clone()),
     ));
-    for c in cfg.clusters.clone() {
-        let admin = AdminClient::new(c.connection.clone())
-            .map_err(|e| Error::Admin(c.name.clone(), Box::new(e)))?;
+    for (c, admin) in admins {
         tasks.spawn(cluster_loop(
             c,
             cfg.clone(),

@@ -120,7 +120,8 @@ fn killed_broker_is_held_through_the_grace_then_healed_in_its_rack() {
     let cfg: MasterConfig = MasterConfig {
         clusters: vec![ClusterConfig {
             name: "e2e".into(),
-            cluster_id: Some(cluster_id.clone()),
+            // Not configured: the master must learn it before replaying stats.
+            cluster_id: None,
             connection: conn.clone(),
             limits: NetworkLimits::default(),
             policy: PolicyConfig {

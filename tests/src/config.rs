@@ -166,3 +166,40 @@ impl TestbedConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn racks_rotate_and_ports_follow_ids() {
+        let cfg = TestbedConfig::default().with_port_base(20000);
+        let racks: Vec<String> = (1..=7).map(|id| cfg.rack(id)).collect();
+        assert_eq!(
+            racks,
+            ["az-a", "az-b", "az-c", "az-a", "az-b", "az-c", "az-a"]
+        );
+        assert_eq!(cfg.port(CONTROLLER_ID), 20000);
+        assert_eq!(cfg.port(6), 20006);
+        assert_eq!(cfg.broker_ids(), vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn validate_rejects_unusable_configs() {
+        assert!(TestbedConfig::default().validate().is_ok());
+        assert!(TestbedConfig::default().with_brokers(0).validate().is_err());
+        assert!(TestbedConfig::default()
+            .with_brokers(100)
+            .validate()
+            .is_err());
+        assert!(TestbedConfig::default()
+            .with_port_base(65500)
+            .validate()
+            .is_err());
+        let small_heap = TestbedConfig {
+            heap_mb: 64,
+            ..TestbedConfig::default()
+        };
+        assert!(small_heap.validate().is_err());
+    }
+}

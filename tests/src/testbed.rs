@@ -76,8 +76,8 @@ impl Testbed {
     pub fn start(cfg: TestbedConfig) -> Result<Testbed> {
         cfg.validate()?;
         let started = Instant::now();
-        let jars = kafka_files::ensure_jars()?;
         check_ports_free(&cfg)?;
+        let jars = kafka_files::ensure_jars()?;
         let (temp, root) = match &cfg.work_dir {
             Some(dir) => (None, dir.clone()),
             None => {
@@ -418,5 +418,29 @@ impl Drop for Testbed {
             let _ = fs::remove_file(node.pid_file());
         }
         tracing::info!(root = %self.root.display(), "testbed stopped: every JVM killed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_fails_fast_naming_a_busy_port() {
+        let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = busy.local_addr().unwrap().port();
+        let cfg = TestbedConfig::default()
+            .with_brokers(1)
+            .with_port_base(port);
+        let err = Testbed::start(cfg).err().expect("must fail");
+        assert!(
+            matches!(err, Error::PortInUse { port: p, .. } if p == port),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&port.to_string()) && msg.contains("controller"),
+            "{msg}"
+        );
     }
 }

@@ -40,6 +40,10 @@ enum Cmd {
         /// Test hook: panic right after start (the harness tests check no JVM survives).
         #[arg(long, hide = true)]
         panic_after_start: bool,
+        /// Test hook: get SIGKILL when the process that started us goes away, so a test that
+        /// dies cannot leave this supervisor (and so its JVMs) behind.
+        #[arg(long, hide = true)]
+        die_with_parent: bool,
     },
     /// Print nodes, pids, ports, racks and fenced state of the running cluster.
     Status,
@@ -63,13 +67,21 @@ fn main() -> ExitCode {
             port_base,
             heap_mb,
             panic_after_start,
-        } => up(
-            &cli.state_dir,
-            brokers,
-            port_base,
-            heap_mb,
-            panic_after_start,
-        ),
+            die_with_parent,
+        } => {
+            if die_with_parent {
+                if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL) {
+                    eprintln!("kmedic-testbed: cannot set the parent-death signal: {e}");
+                }
+            }
+            up(
+                &cli.state_dir,
+                brokers,
+                port_base,
+                heap_mb,
+                panic_after_start,
+            )
+        }
         Cmd::Status => status(&cli.state_dir),
         Cmd::Down => down(&cli.state_dir),
     };

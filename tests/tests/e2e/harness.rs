@@ -347,7 +347,9 @@ fn spawn_testbed(
         .arg("up")
         .arg("--brokers")
         .arg("1");
-    cmd.arg("--port-base").arg(base.to_string());
+    cmd.arg("--port-base")
+        .arg(base.to_string())
+        .arg("--die-with-parent");
     if panic {
         cmd.arg("--panic-after-start");
     }

@@ -23,6 +23,8 @@ struct Fake {
     addrs: Vec<String>,
     /// (broker id, api key) of every request after ApiVersions, in order.
     seen: Arc<Mutex<Vec<(i32, i16)>>>,
+    /// Brokers that are "dead": they drop every connection and Metadata leaves them out.
+    dead: Arc<Mutex<Vec<i32>>>,
 }
 
 impl Fake {
@@ -65,32 +67,40 @@ async fn start(
         .map(|l| l.local_addr().unwrap().port())
         .collect();
     let seen = Arc::new(Mutex::new(Vec::new()));
+    let dead: Arc<Mutex<Vec<i32>>> = Arc::new(Mutex::new(Vec::new()));
     for (i, listener) in listeners.into_iter().enumerate() {
         let id = i as i32 + 1;
-        let (ports, seen, script, controller) = (
+        let (ports, seen, script, controller, dead) = (
             ports.clone(),
             seen.clone(),
             script.clone(),
             controller.clone(),
+            dead.clone(),
         );
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (ports, seen, script, controller) = (
+                let (ports, seen, script, controller, dead) = (
                     ports.clone(),
                     seen.clone(),
                     script.clone(),
                     controller.clone(),
+                    dead.clone(),
                 );
                 tokio::spawn(fake_broker(stream, move |h, body| {
                     let v = h.request_api_version;
+                    if dead.lock().unwrap().contains(&id) {
+                        return Reply::RawThenClose(Vec::new());
+                    }
                     if h.request_api_key == ApiKey::ApiVersions as i16 {
                         return Reply::Frame(response(h.correlation_id, &all_versions(), v));
                     }
                     seen.lock().unwrap().push((id, h.request_api_key));
                     if h.request_api_key == ApiKey::Metadata as i16 {
+                        let dead = dead.lock().unwrap().clone();
                         let brokers = ports
                             .iter()
                             .enumerate()
+                            .filter(|(i, _)| !dead.contains(&(*i as i32 + 1)))
                             .map(|(i, p)| {
                                 MetadataResponseBroker::default()
                                     .with_node_id((i as i32 + 1).into())
@@ -111,6 +121,7 @@ async fn start(
     Fake {
         addrs: ports.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
         seen,
+        dead,
     }
 }
 
@@ -182,6 +193,31 @@ async fn the_retry_deadline_bounds_bootstrap_over_many_hung_brokers() {
     assert!(matches!(e, Error::Timeout { .. }), "{e}");
     assert!(
         started.elapsed() < Duration::from_millis(1_000),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_broker_gone_from_metadata_fails_fast_instead_of_retrying_to_the_deadline() {
+    let fake = start(
+        2,
+        fixed(1),
+        Arc::new(|_, h, _| {
+            let r = DescribeLogDirsResponse::default();
+            Reply::Frame(response(h.correlation_id, &r, h.request_api_version))
+        }),
+    )
+    .await;
+    let c = client(vec![fake.addrs[0].clone()], 10_000);
+    c.describe_log_dirs(2).await.unwrap();
+    // Broker 2 dies and is fenced: its open connection breaks and Metadata drops it.
+    fake.dead.lock().unwrap().push(2);
+    let started = Instant::now();
+    let e = c.describe_log_dirs(2).await.unwrap_err();
+    assert!(matches!(e, Error::UnknownBroker { id: 2 }), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );

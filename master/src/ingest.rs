@@ -181,8 +181,8 @@ pub fn consumer(settings: &ConnectionSettings, group_id: &str) -> Result<StreamC
 }
 
 /// Assigns every partition of `topic` starting at the first record at or after `start_ms`
-/// (the end where there is none). Returns each partition's end offset at this moment, which
-/// is what "caught up" means.
+/// (the end where there is none). Returns the partitions with a backlog and their end offset
+/// at this moment: reaching those is what "caught up" means.
 pub fn assign_from(
     consumer: &StreamConsumer,
     topic: &str,
@@ -240,6 +240,15 @@ pub fn assign_from(
                 source,
             })?;
     }
+    // Only partitions with a backlog between the start point and the end count for "caught
+    // up"; the others are there already and may stay silent for a long time.
+    let backlog: Vec<(i32, i64)> = ends
+        .into_iter()
+        .filter(|&(p, high)| {
+            at.find_partition(topic, p)
+                .is_some_and(|e| matches!(e.offset(), Offset::Offset(o) if o >= 0 && o < high))
+        })
+        .collect();
     consumer.assign(&at).map_err(|source| Error::Kafka {
         what: "assign",
         source,
@@ -250,7 +259,7 @@ pub fn assign_from(
         partitions = parts.len(),
         "stats consumer assigned from time"
     );
-    Ok(ends)
+    Ok(backlog)
 }
 
 /// Consumes until `shutdown` resolves, applying every record. Sets `caught_up` once every
@@ -277,8 +286,9 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tick.tick() => {
-                // Nothing arrived for 5 s: whatever is pending was already behind the start
-                // point (an idle partition), so we are caught up.
+                // Safety net: nothing arrived for 5 s although a backlog was expected (for
+                // example retention deleted it meanwhile): nothing more is coming, so we are
+                // as current as the topic allows.
                 if !ingest.counters.caught_up.load(Ordering::Relaxed)
                     && last_msg.elapsed() > Duration::from_secs(5)
                 {

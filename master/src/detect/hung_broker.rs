@@ -11,7 +11,9 @@ pub const RULE: &str = "hung = agent reporting AND (process stopped OR local pro
 
 /// A finding if `h` looks hung.
 pub fn check(input: &DetectInput<'_>, h: &BrokerHealth) -> Option<Finding> {
-    if h.agent != AgentSignal::Fresh {
+    // Registered (fenced or not): a broker Kafka no longer lists is judged by the dead and
+    // suspect rules instead.
+    if h.agent != AgentSignal::Fresh || !input.view.brokers.contains_key(&h.id) {
         return None;
     }
     let a = input.agents.get(&h.id)?;

@@ -8,10 +8,14 @@
 //! 1. **Elections** (net out only, zero bytes): hand leadership of its partitions to another
 //!    in-sync replica with room, preferred replicas first (a plain preferred-leader election),
 //!    then others (zero-copy reorder + election); biggest leader load first, so few elections.
-//! 2. **Follower moves** (net in): move follower replicas off it, cheapest bytes per byte/s of
+//! 2. **Leader replica moves for net out** that elections could not fix (every in-sync peer was
+//!    full). Moving a led replica relieves net in as well, so doing these before follower moves
+//!    avoids copying bytes for net in that they free anyway (on the 270-broker scale-out bench
+//!    this cut bytes moved from 1.49x to 1.10x the lower bound).
+//! 3. **Follower moves** (net in): move follower replicas off it, cheapest bytes per byte/s of
 //!    relief first (`size / bytes_in`), only ones no bigger than the remaining excess; then, if
 //!    still over, the smallest single replica that clears the excess.
-//! 3. **Leader replica moves** (net in and out): the same, over the replicas it leads.
+//! 4. **Leader replica moves** (net in and out) for whatever is left, chosen the same way.
 //!
 //! Rounds repeat while they make progress. Every target stays under its own limits, so no move
 //! creates a new overload. Partitions that are frozen, already touched, or not fully in sync are
@@ -32,6 +36,12 @@ pub(super) fn balance(st: &mut State) {
     for round in 0..MAX_ROUNDS {
         let before = (st.plan.moves.len(), st.plan.elections.len());
         elections(st);
+        // Net out elections could not fix needs a leader replica to move, which relieves net
+        // in too: do those before follower moves, or follower moves copy bytes for net in that
+        // the leader moves would have freed anyway.
+        for b in overloaded(st, Resource::NetOut) {
+            relieve(st, b, Resource::NetOut, true);
+        }
         replica_moves(st, false);
         replica_moves(st, true);
         let after = (st.plan.moves.len(), st.plan.elections.len());

@@ -1,7 +1,7 @@
 //! Breaking and repairing brokers: kill, hang, resume, stop, restart, replace, wait_healthy.
 
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
@@ -90,9 +90,16 @@ impl Testbed {
     /// first if it still runs) and waits until it is registered and unfenced.
     pub fn restart(&self, id: i32) -> Result<()> {
         self.check_broker(id)?;
+        let started = Instant::now();
         self.stop_node(id)?;
         self.spawn_node(id)?;
-        self.wait_ready(&[id], self.cfg.startup_timeout())
+        self.wait_ready(&[id], self.cfg.startup_timeout())?;
+        tracing::info!(
+            node = id,
+            secs = started.elapsed().as_secs_f64(),
+            "broker restarted and unfenced"
+        );
+        Ok(())
     }
 
     /// Like a cloud host replacement that keeps hostname and IP: kills broker `id` if it still
@@ -100,6 +107,7 @@ impl Testbed {
     /// same port, and waits until it is registered and unfenced.
     pub fn replace(&self, id: i32) -> Result<()> {
         self.check_broker(id)?;
+        let started = Instant::now();
         let data = {
             let mut nodes = self.lock();
             let node = nodes.get_mut(&id).ok_or(Error::UnknownNode(id))?;
@@ -114,7 +122,13 @@ impl Testbed {
         self.format(&[id])?;
         tracing::info!(node = id, dir = %data.display(), "replacing broker on an empty log dir");
         self.spawn_node(id)?;
-        self.wait_ready(&[id], self.cfg.startup_timeout())
+        self.wait_ready(&[id], self.cfg.startup_timeout())?;
+        tracing::info!(
+            node = id,
+            secs = started.elapsed().as_secs_f64(),
+            "replacement broker registered and unfenced"
+        );
+        Ok(())
     }
 
     fn check_broker(&self, id: i32) -> Result<()> {

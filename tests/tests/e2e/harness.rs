@@ -163,9 +163,11 @@ fn hang_and_resume(ctx: &Ctx) -> anyhow::Result<()> {
     wait_until(Duration::from_secs(5), "the process to be stopped", || {
         Ok(process_state(pid) == Some('T'))
     })?;
+    let t = Instant::now();
     wait_until(FENCE_TIMEOUT, "the hung broker to be fenced", || {
         Ok(!live(&tb, id)?)
     })?;
+    tracing::info!(secs = t.elapsed().as_secs_f64(), "hung broker fenced");
     ensure!(tb.pid(id) == Some(pid), "a hung broker keeps its process");
 
     tb.resume(id)?;

@@ -226,3 +226,29 @@ fn spread_leaders_evens_a_topic_across_racks_by_elections() {
     let again = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
     assert!(again.is_empty());
 }
+
+#[test]
+fn plan_prints_for_operators_and_kafka_tools() {
+    let mut c = six();
+    c.add_partition("orders", 3, &[1, 3, 5], 1_000);
+    c.kill(1).set_state(2, BrokerState::Suspect);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    // az-a has no live broker: with 2 live racks for RF 3 the replica goes to 4 or 6.
+    let json = p.reassignment_json();
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["partitions"][0]["topic"], "orders");
+    assert_eq!(json["partitions"][0]["partition"], 0);
+    assert_eq!(
+        json["partitions"][0]["replicas"],
+        serde_json::json!(p.moves[0].new_replicas)
+    );
+    let text = p.to_string();
+    assert!(
+        text.contains("heal: replica was on dead broker 1"),
+        "{text}"
+    );
+}

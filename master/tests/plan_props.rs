@@ -204,6 +204,16 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
             }
         }
     }
+    // Spreading leaders moves no data: its only moves are zero-copy reorders.
+    if matches!(req, Request::SpreadLeaders) {
+        assert_eq!(p.totals.bytes_moved, 0);
+        for m in &p.moves {
+            let (mut a, mut b) = (m.old_replicas.clone(), m.new_replicas.clone());
+            a.sort_unstable();
+            b.sort_unstable();
+            assert_eq!(a, b, "spread leaders changed a replica set: {m}");
+        }
+    }
     let mut elected = BTreeSet::new();
     for e in &p.elections {
         let q = part[&(&*e.topic, e.partition)];

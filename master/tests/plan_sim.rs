@@ -156,3 +156,28 @@ fn balance_evens_racks_it_cannot_empty() {
     }
     assert_eq!(health(&c.snapshot).rack_violations, 0);
 }
+
+#[test]
+fn spread_leaders_evens_every_topic_on_a_generated_cluster() {
+    let mut spec = Spec::new(30, 9_000, 5);
+    spec.topics = 25;
+    let mut c = generate(&spec);
+    let p = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
+    assert!(!p.elections.is_empty());
+    assert_eq!(p.totals.bytes_moved, 0);
+    c.apply(&p);
+    let rack = |id: i32| c.snapshot.broker(id).unwrap().rack.clone();
+    let mut per_topic: std::collections::BTreeMap<(u32, String), u32> = Default::default();
+    for q in &c.snapshot.partitions {
+        *per_topic
+            .entry((q.topic.0, rack(q.leader.unwrap())))
+            .or_default() += 1;
+    }
+    for t in 0..c.snapshot.topics.len() as u32 {
+        let counts: Vec<u32> = (0..3)
+            .map(|r| per_topic.get(&(t, rack_name(r))).copied().unwrap_or(0))
+            .collect();
+        let (lo, hi) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+        assert!(hi - lo <= 1, "topic {t}: leaders per rack {counts:?}");
+    }
+}

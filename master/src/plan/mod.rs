@@ -81,6 +81,17 @@ pub fn plan(snapshot: &Snapshot, limits: &Limits, request: &Request) -> Plan {
         Request::SpreadLeaders => leaders::spread(&mut st),
     }
     let plan = st.finish(before);
+    if let Some(first) = plan.unplaceable.first() {
+        tracing::warn!(
+            %request,
+            count = plan.unplaceable.len(),
+            first = %first,
+            "replicas could not be placed"
+        );
+    }
+    for w in &plan.warnings {
+        tracing::warn!(%request, warning = %w, "plan warning");
+    }
     tracing::info!(
         %request,
         moves = plan.moves.len(),

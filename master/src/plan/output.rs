@@ -156,4 +156,53 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.moves.is_empty() && self.elections.is_empty()
     }
+
+    /// The moves in `kafka-reassign-partitions.sh --reassignment-json-file` format:
+    /// `{"version":1,"partitions":[{"topic":..,"partition":..,"replicas":[..]}]}`.
+    pub fn reassignment_json(&self) -> serde_json::Value {
+        let partitions: Vec<serde_json::Value> = self
+            .moves
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "topic": &*m.topic,
+                    "partition": m.partition,
+                    "replicas": m.new_replicas,
+                })
+            })
+            .collect();
+        serde_json::json!({ "version": 1, "partitions": partitions })
+    }
+}
+
+/// A readable summary: one line per move, election, unplaceable replica and warning.
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.totals;
+        writeln!(
+            f,
+            "{} moves ({} B), {} elections, {} unplaceable; net in max/mean {:.3} -> {:.3}, net out max/mean {:.3} -> {:.3}",
+            self.moves.len(),
+            t.bytes_moved,
+            self.elections.len(),
+            self.unplaceable.len(),
+            t.before.net_in_max_over_mean,
+            t.after.net_in_max_over_mean,
+            t.before.net_out_max_over_mean,
+            t.after.net_out_max_over_mean
+        )?;
+        for m in &self.moves {
+            writeln!(f, "move      {m}")?;
+        }
+        for e in &self.elections {
+            writeln!(f, "elect     {e}")?;
+        }
+        for u in &self.unplaceable {
+            writeln!(f, "unplaced  {u}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning   {w}")?;
+        }
+        Ok(())
+    }
 }

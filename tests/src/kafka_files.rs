@@ -29,6 +29,10 @@ pub fn jars_dir() -> PathBuf {
 /// Makes sure the jars are there, running fetch-jars.sh when they are not. Never skips: a missing
 /// cache either gets fetched or becomes an error that says how to fetch it.
 pub fn ensure_jars() -> Result<PathBuf> {
+    // Tests in one binary start testbeds in parallel: one fetch at a time (the script itself
+    // works in a shared jars.tmp). Cargo runs test binaries one after another.
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = jars_dir();
     if dir.join(".complete").is_file() {
         warn_if_logging_lost(&dir);

@@ -152,8 +152,10 @@ impl ClusterModel {
         }) {
             a.last_full_ms = Some(f.timestamp_ms);
         }
+        // Intern the record's topic table once, not each replica's name.
+        let ids: Vec<u32> = f.topics.iter().map(|t| self.windows.topic_id(t)).collect();
         for r in &f.replicas {
-            let Some(topic) = f.topics.get(r.topic as usize) else {
+            let Some(&topic) = ids.get(r.topic as usize) else {
                 self.counts.malformed += 1;
                 continue;
             };
@@ -163,7 +165,7 @@ impl ClusterModel {
                 _ => None,
             };
             let reassigning = r.reassigning == Some(true) || r.future;
-            match self.windows.record(
+            match self.windows.record_id(
                 topic,
                 r.partition,
                 f.timestamp_ms,

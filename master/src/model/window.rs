@@ -185,8 +185,10 @@ impl Windows {
             + self.topic_ids.capacity() * map_entry(size_of::<String>(), 4)
     }
 
-    fn slot_of(&mut self, topic: &str, partition: i32) -> usize {
-        let t = match self.topic_ids.get(topic) {
+    /// The interned id of `topic`, adding it if new. Callers applying many replicas of one
+    /// record intern its topic table once and use [`Windows::record_id`].
+    pub fn topic_id(&mut self, topic: &str) -> u32 {
+        match self.topic_ids.get(topic) {
             Some(&t) => t,
             None => {
                 let t = self.topics.len() as u32;
@@ -194,7 +196,15 @@ impl Windows {
                 self.topic_ids.insert(topic.to_string(), t);
                 t
             }
-        };
+        }
+    }
+
+    fn slot_of(&mut self, topic: &str, partition: i32) -> usize {
+        let t = self.topic_id(topic);
+        self.slot_of_id(t, partition)
+    }
+
+    fn slot_of_id(&mut self, t: u32, partition: i32) -> usize {
         let key = PartitionKey {
             topic: t,
             partition,
@@ -231,7 +241,21 @@ impl Windows {
         out_bps: Option<u64>,
         reassigning: bool,
     ) -> SampleOutcome {
-        let s = self.slot_of(topic, partition);
+        let t = self.topic_id(topic);
+        self.record_id(t, partition, ts_ms, in_bps, out_bps, reassigning)
+    }
+
+    /// [`Windows::record`] with a topic id from [`Windows::topic_id`].
+    pub fn record_id(
+        &mut self,
+        topic_id: u32,
+        partition: i32,
+        ts_ms: u64,
+        in_bps: Option<u64>,
+        out_bps: Option<u64>,
+        reassigning: bool,
+    ) -> SampleOutcome {
+        let s = self.slot_of_id(topic_id, partition);
         let n = self.n;
         let b = (ts_ms / self.bucket_ms).min(u32::MAX as u64) as u32;
         let m = &mut self.meta[s];

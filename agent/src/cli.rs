@@ -41,6 +41,16 @@ pub fn check_config(config: &AgentConfig) -> Result<String> {
             .map(|l| format!("{} ({})", l.address(), l.name))
             .unwrap_or_else(|| "(none: the ApiVersions probe will not run)".into())
     );
+    let roles = match (&config.cluster_connection, &local.probe_listener) {
+        (Some(c), _) => format!(
+            "{} ({})",
+            c.bootstrap_servers.join(","),
+            c.security_protocol.as_str()
+        ),
+        (None, Some(l)) => format!("{} (PLAINTEXT, the broker's listener)", l.address()),
+        (None, None) => "(none: roles will be reported as unknown)".into(),
+    };
+    let _ = writeln!(out, "  replica roles:   {roles}");
     let _ = writeln!(
         out,
         "stats topic:       {} (create: {})",

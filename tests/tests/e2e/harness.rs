@@ -313,18 +313,35 @@ fn ports_free(base: u16, brokers: u16) -> bool {
     (0..=brokers).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok())
 }
 
+const TEST_PANIC: &str = "a test panics while its testbed runs";
+
 fn panic_leaves_no_jvm(ctx: &Ctx) -> anyhow::Result<()> {
     let mut seen = (Vec::new(), std::path::PathBuf::new(), 0u16);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let tb = ctx.own(1).expect("private testbed");
-        let pids = vec![
-            tb.pid(1).expect("broker pid"),
-            tb.controller_pid().expect("controller pid"),
-        ];
-        seen = (pids, tb.root_dir(), tb.config().port_base);
-        panic!("a test panics while its testbed runs");
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let tb = ctx.own(1)?;
+        let broker = tb.pid(1).context("broker pid")?;
+        let controller = tb.controller_pid().context("controller pid")?;
+        seen = (
+            vec![broker, controller],
+            tb.root_dir(),
+            tb.config().port_base,
+        );
+        // The panic is the point of this trial: keep its message out of the test output.
+        std::panic::set_hook(Box::new(|_| {}));
+        std::panic::panic_any(TEST_PANIC);
+        #[allow(unreachable_code)]
+        anyhow::Ok(())
     }));
-    ensure!(result.is_err(), "the closure was meant to panic");
+    let _ = std::panic::take_hook(); // back to the default hook
+    match started {
+        Ok(Ok(())) => bail!("the closure was meant to panic"),
+        Ok(Err(e)) => return Err(e.context("starting the private testbed")),
+        Err(payload) => ensure!(
+            payload.downcast_ref::<&str>() == Some(&TEST_PANIC),
+            "an unexpected panic: {:?}",
+            payload.downcast_ref::<String>()
+        ),
+    }
     let (pids, root, base) = seen;
     ensure!(pids.len() == 2, "the testbed never started");
     for pid in pids {

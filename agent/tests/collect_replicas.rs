@@ -288,13 +288,15 @@ fn an_unreadable_log_dir_does_not_stop_the_others() {
 #[test]
 fn four_thousand_partitions() {
     let mut f = Fixture::new();
+    // Each partition as Kafka lays it out: segment, indexes, snapshot, checkpoint, metadata.
     for p in 0..4_000u64 {
-        let dir = f.log_dir.join(format!("topic-{}-{}", p % 40, p / 40));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::File::create(dir.join(seg(0)))
-            .unwrap()
-            .set_len(p)
-            .unwrap();
+        let name = format!("topic-{}-{}", p % 40, p / 40);
+        set_segments(&f.log_dir, &name, &[(0, p)]);
+        std::fs::write(
+            f.log_dir.join(&name).join(format!("{:020}.snapshot", 0)),
+            "",
+        )
+        .unwrap();
     }
     let started = Instant::now();
     f.scan_at(0);
@@ -309,7 +311,17 @@ fn four_thousand_partitions() {
     let started = Instant::now();
     let scan = f.scan_at(10);
     let second = started.elapsed();
-    eprintln!("4,000 partitions: first scan {first:?}, second scan {second:?}");
+    // Two more scans without change, to show the steady-state cost (the figure reported in
+    // BENCHMARKS.md comes from a release build of this test).
+    let mut steady = Duration::MAX;
+    for i in 0..2 {
+        let started = Instant::now();
+        f.scan_at(11 + i);
+        steady = steady.min(started.elapsed());
+    }
+    eprintln!(
+        "4,000 partitions: first scan {first:?}, second {second:?}, steady-state best {steady:?}"
+    );
     assert_eq!(scan.replicas.len(), 4_000);
     assert_eq!(scan.topics.len(), 40);
     assert_eq!(f.collector.tracked_partitions(), 4_000);

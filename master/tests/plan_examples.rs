@@ -252,3 +252,29 @@ fn plan_prints_for_operators_and_kafka_tools() {
         "{text}"
     );
 }
+
+#[test]
+fn in_flight_moves_count_on_their_targets() {
+    let mut c = six();
+    c.add_broker(7, "az-a");
+    let a = c.add_partition("t", 3, &[1, 3, 5], 1_000);
+    c.set_rates(a, 5_000_000, 0);
+    // Broker 2 is about to receive a busy replica of another partition.
+    let b = c.add_partition("u", 4, &[4, 6, 3], 1_000);
+    c.set_rates(b, 20_000_000, 0);
+    let mut without = c.clone();
+    without.kill(1);
+    let p = plan(
+        &without.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert_moves(&p, "t", 0, 1, 2); // a tie between 2 and 7 goes to the lower id
+    c.add_in_flight(b, &[2, 6, 3]).kill(1);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert_moves(&p, "t", 0, 1, 7);
+}

@@ -13,6 +13,11 @@
 //! and their costs add up. Net out contributes nothing to the bound, since elections can fix it
 //! at zero bytes. The sum is therefore a lower bound for every plan that brings all brokers
 //! under their net-in limits (it ignores rack rules and target room, which only make it harder).
+//!
+//! The bound is for the cluster-mean target. When rack totals are pinned (every partition has a
+//! replica in every live rack) and racks differ in size, the planner lets brokers of the smaller
+//! racks stay up to the target x their rack's mean, and a plan may then copy less than this;
+//! the benchmarks use racks of equal size, where both targets are the same.
 
 use std::collections::HashMap;
 

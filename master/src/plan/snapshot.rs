@@ -44,7 +44,8 @@ impl fmt::Display for BrokerState {
 }
 
 /// What a broker may carry. These are the operator's limits for the broker (from config), not
-/// the NIC's line rate: the planner keeps projected load at or under them.
+/// the NIC's line rate: the planner keeps projected load at or under them. A figure that is not
+/// known should be `u64::MAX` (no limit), not 0: a 0 capacity takes nothing with traffic or size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capacity {
     /// Network ingress limit (producers plus replication fetches into this broker).

@@ -49,6 +49,11 @@ pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
             "harness::sigkilled_process_leaves_no_jvm",
             sigkilled_process,
         ),
+        trial(
+            ctx,
+            "harness::testbed_cli_status_and_down",
+            cli_status_and_down,
+        ),
     ]
 }
 
@@ -394,24 +399,28 @@ fn panicking_process(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until the child `kmedic-testbed up` has written its state file (its cluster is ready);
+/// kills it and fails at once if it exits first.
+fn wait_for_state(child: &mut std::process::Child, dir: &Path) -> anyhow::Result<()> {
+    let state = dir.join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !state.is_file() {
+        if let Some(s) = child.try_wait()? {
+            bail!("kmedic-testbed up exited early with {s}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("kmedic-testbed up wrote no state within 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
 fn sigkilled_process(ctx: &Ctx) -> anyhow::Result<()> {
     let (mut child, dir, base) = spawn_testbed(ctx, false)?;
-    let state = dir.path().join("state.json");
-    let started = wait_until(
-        Duration::from_secs(180),
-        "the child's cluster to start",
-        || {
-            if let Ok(Some(s)) = child.try_wait() {
-                bail!("child exited early with {s}");
-            }
-            Ok(state.is_file())
-        },
-    );
-    if let Err(e) = started {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e.into());
-    }
+    wait_for_state(&mut child, dir.path())?;
     let pids = kafka_pids(dir.path())?;
     ensure!(
         pids.len() == 2 && pids.iter().all(|p| process_alive(*p)),
@@ -427,5 +436,62 @@ fn sigkilled_process(ctx: &Ctx) -> anyhow::Result<()> {
     wait_until(Duration::from_secs(10), "the ports to be free", || {
         Ok(ports_free(base, 1))
     })?;
+    Ok(())
+}
+
+/// What `deploy/testbed status` and `down` run: status shows the live broker with its rack and
+/// port, and down stops every JVM and the supervisor.
+fn cli_status_and_down(ctx: &Ctx) -> anyhow::Result<()> {
+    let (mut child, dir, base) = spawn_testbed(ctx, false)?;
+    wait_for_state(&mut child, dir.path())?;
+    let pids = kafka_pids(dir.path())?;
+    let cli = |cmd: &str| {
+        Command::new(env!("CARGO_BIN_EXE_kmedic-testbed"))
+            .arg("--state-dir")
+            .arg(dir.path())
+            .arg(cmd)
+            .output()
+    };
+    let out = cli("status")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure!(out.status.success(), "status failed: {text}");
+    let broker_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("1  broker"))
+        .with_context(|| format!("no broker line in:\n{text}"))?;
+    ensure!(
+        broker_line.contains(&(base + 1).to_string()),
+        "{broker_line}"
+    );
+    ensure!(broker_line.contains("az-a"), "{broker_line}");
+    ensure!(
+        broker_line.contains("registered, unfenced"),
+        "{broker_line}"
+    );
+    ensure!(text.contains("controller"), "{text}");
+
+    let out = cli("down")?;
+    ensure!(
+        out.status.success(),
+        "down failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = child.wait()?;
+    ensure!(
+        status.success(),
+        "the supervisor did not stop cleanly: {status}"
+    );
+    ensure!(
+        pids.iter().all(|p| !process_alive(*p)),
+        "JVMs {pids:?} outlived down"
+    );
+    ensure!(
+        ports_free(base, 1),
+        "ports from {base} still taken after down"
+    );
+    ensure!(
+        !dir.path().join("state.json").exists(),
+        "state file left after down"
+    );
     Ok(())
 }

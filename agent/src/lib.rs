@@ -6,10 +6,11 @@
 //! - [`identity`]: broker id, cluster id, rack and listeners from server.properties and meta.properties.
 //! - [`publish`] and [`buffer`]: the rdkafka producer behind a bounded, drop-oldest buffer.
 //! - [`metrics`]: the agent's own Prometheus metrics.
-//! - [`runtime`]: the loop tying them together; [`run`] is the entry point.
+//! - [`runtime`]: the loop tying them together on a [`cadence`]; [`run`] is the entry point.
 //! - [`cli`]: what `check-config` and `sample --once` print.
 
 pub mod buffer;
+pub mod cadence;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::buffer::Pending;
+use crate::cadence::Cadence;
 use crate::collect::Sampler;
 use crate::config::AgentConfig;
 use crate::identity::{self, LocalBroker};
@@ -216,10 +217,7 @@ impl Agent {
     }
 }
 
-/// Samples forever. A full sample is due every `full_interval_secs` and also serves as that
-/// moment's heartbeat (it holds everything a heartbeat does). The first sample is a full one, so
-/// the master learns the broker's replicas at once; its rates are empty, as there is no
-/// previous sample to measure growth against.
+/// Samples forever on the [`Cadence`]: encodes each record and hands it to the publisher.
 async fn sample_loop(
     config: &AgentConfig,
     sampler: &mut Sampler,
@@ -227,23 +225,18 @@ async fn sample_loop(
     publisher: &Publisher,
     metrics: &Metrics,
 ) {
-    let hb_every = Duration::from_secs(config.stats.heartbeat_interval_secs);
-    let full_every = Duration::from_secs(config.stats.full_interval_secs);
-    let mut next_full = Instant::now();
-    let mut next_hb = next_full + hb_every;
+    let mut cadence = Cadence::new(
+        Instant::now(),
+        Duration::from_secs(config.stats.heartbeat_interval_secs),
+        Duration::from_secs(config.stats.full_interval_secs),
+    );
     let mut seq: u64 = 0;
     loop {
-        tokio::time::sleep_until(next_full.min(next_hb)).await;
+        tokio::time::sleep_until(cadence.next_due()).await;
         seq += 1;
-        let now = Instant::now();
-        let record = if next_full <= now {
-            // Skip missed slots rather than bursting after a stall (a suspended host, say).
-            next_full = (next_full + full_every).max(now + full_every / 2);
-            next_hb = now + hb_every;
-            full_record(sampler, identity, seq).await
-        } else {
-            next_hb = (next_hb + hb_every).max(now + hb_every / 2);
-            heartbeat_record(sampler, identity, seq).await
+        let record = match cadence.take(Instant::now()) {
+            Kind::Full => full_record(sampler, identity, seq).await,
+            _ => heartbeat_record(sampler, identity, seq).await,
         };
         let kind = Kind::of(&record);
         let missing = match &record {

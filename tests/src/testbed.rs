@@ -65,8 +65,9 @@ pub struct Testbed {
     pub(crate) root: PathBuf,
     pub(crate) nodes: Mutex<BTreeMap<i32, Node>>,
     pub(crate) rt: tokio::runtime::Runtime,
-    // Dropped after Drop::drop killed the children, in this order: spawner thread, then the dir.
+    /// The broker JVM recording the class archive, if any (see `cds.rs`).
     pub(crate) cds_dump: Mutex<Option<CdsDump>>,
+    // Dropped after Drop::drop killed the children, in this order: spawner thread, then the dir.
     pub(crate) spawner: Spawner,
     _temp: Option<TempDir>,
 }
@@ -101,8 +102,14 @@ impl Testbed {
             } else {
                 root.join(format!("broker-{id}"))
             };
-            let child = None;
-            nodes.insert(id, Node { id, dir, child });
+            nodes.insert(
+                id,
+                Node {
+                    id,
+                    dir,
+                    child: None,
+                },
+            );
         }
         // From here on, Drop cleans up whatever a failed start leaves behind.
         let tb = Testbed {

@@ -44,6 +44,9 @@ pub type Result<T, E = PublishError> = std::result::Result<T, E>;
 
 /// Longest pause between delivery attempts while the stats cluster is unreachable.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Largest record the producer accepts, and the stats topic's max.message.bytes when the agent
+/// creates it.
+const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
 /// First pause after a failure.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
 
@@ -69,6 +72,9 @@ pub fn producer_config(settings: &StatsSettings) -> ClientConfig {
             (settings.buffer_max_bytes / 1024).max(1024).to_string(),
         )
         .set("linger.ms", "5")
+        // Full records of very large brokers exceed librdkafka's 1 MB default; the stats topic's
+        // max.message.bytes still caps the compressed batch (set when the agent creates it).
+        .set("message.max.bytes", MAX_RECORD_BYTES.to_string())
         // Reconnect quickly once the stats cluster is back, but do not hammer it while down.
         .set("reconnect.backoff.ms", "200")
         .set("reconnect.backoff.max.ms", "5000");
@@ -80,11 +86,13 @@ pub async fn ensure_topic(settings: &StatsSettings) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = producer_config(settings)
         .create()
         .map_err(PublishError::Client)?;
+    let max_bytes = MAX_RECORD_BYTES.to_string();
     let topic = NewTopic::new(
         &settings.topic,
         settings.topic_partitions,
         TopicReplication::Fixed(settings.topic_replication_factor),
-    );
+    )
+    .set("max.message.bytes", &max_bytes);
     let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
     let results =
         admin
@@ -236,16 +244,24 @@ impl Sender {
                     _ = &mut shutdown => return,
                 }
             };
-            let ok = tokio::select! {
-                ok = self.send_one(&p) => ok,
+            let outcome = tokio::select! {
+                o = self.send_one(&p) => o,
                 _ = &mut shutdown => {
                     self.requeue(p);
                     break;
                 }
             };
-            if ok {
-                delay = FIRST_RETRY_DELAY;
-                continue;
+            match outcome {
+                Outcome::Delivered => {
+                    delay = FIRST_RETRY_DELAY;
+                    continue;
+                }
+                Outcome::Rejected => {
+                    // Retrying cannot help, and it would block every record behind it.
+                    self.shared.count_drops(std::slice::from_ref(&p));
+                    continue;
+                }
+                Outcome::Retry => {}
             }
             self.requeue(p);
             tokio::select! {
@@ -264,7 +280,8 @@ impl Sender {
                 return;
             };
             match tokio::time::timeout_at(deadline, self.send_one(&p)).await {
-                Ok(true) => {}
+                Ok(Outcome::Delivered) => {}
+                Ok(Outcome::Rejected) => self.shared.count_drops(std::slice::from_ref(&p)),
                 _ => {
                     let left = self.shared.lock().len() + 1;
                     tracing::warn!(left, "shutting down with unsent stats records");
@@ -286,12 +303,12 @@ impl Sender {
         }
     }
 
-    /// One delivery attempt; true when acknowledged.
+    /// One delivery attempt.
     ///
     /// The producer is polled from here, only while a delivery is pending, rather than by
     /// rdkafka's background polling thread: that thread wakes ten times a second forever and
     /// alone cost more CPU than everything else the agent does.
-    async fn send_one(&self, p: &Pending) -> bool {
+    async fn send_one(&self, p: &Pending) -> Outcome {
         let (tx, mut rx) = oneshot::channel();
         let record = BaseRecord::with_opaque_to(&self.topic, Box::new(tx))
             .key(self.key.as_bytes())
@@ -304,7 +321,7 @@ impl Sender {
                     match rx.try_recv() {
                         Ok(result) => break result,
                         Err(oneshot::error::TryRecvError::Closed) => {
-                            break Err("producer dropped the delivery report".to_owned())
+                            break Err(KafkaError::Canceled)
                         }
                         Err(oneshot::error::TryRecvError::Empty) => {}
                     }
@@ -312,13 +329,25 @@ impl Sender {
                     wait = (wait * 2).min(Duration::from_millis(100));
                 }
             }
-            Err((e, _)) => Err(e.to_string()),
+            Err((e, _)) => Err(e),
         };
         match outcome {
             Ok(()) => {
                 self.shared.metrics.published(p.kind);
                 tracing::debug!(seq = p.seq, kind = ?p.kind, bytes = p.bytes.len(), "published");
-                true
+                Outcome::Delivered
+            }
+            Err(error) if is_permanent(&error) => {
+                self.shared.metrics.publish_failed();
+                tracing::error!(
+                    seq = p.seq,
+                    kind = ?p.kind,
+                    bytes = p.bytes.len(),
+                    %error,
+                    "stats record rejected by the stats cluster and dropped; if it is too large, \
+                     raise the stats topic's max.message.bytes"
+                );
+                Outcome::Rejected
             }
             Err(error) => {
                 self.shared.metrics.publish_failed();
@@ -329,10 +358,34 @@ impl Sender {
                     buffered = self.shared.lock().len(),
                     "stats record not delivered; it stays buffered and is retried"
                 );
-                false
+                Outcome::Retry
             }
         }
     }
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Acknowledged.
+    Delivered,
+    /// Failed in a way that may pass (cluster down, leader moving): retry.
+    Retry,
+    /// Failed in a way no retry can fix (record too large, invalid): drop and count.
+    Rejected,
+}
+
+/// Errors that retrying the same record cannot fix.
+fn is_permanent(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+        )
+    )
 }
 
 /// Hands each delivery report to the task waiting for it.
@@ -341,12 +394,12 @@ pub struct Deliveries;
 impl ClientContext for Deliveries {}
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = Box<oneshot::Sender<std::result::Result<(), String>>>;
+    type DeliveryOpaque = Box<oneshot::Sender<std::result::Result<(), KafkaError>>>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, waiter: Self::DeliveryOpaque) {
         let outcome = match result {
             Ok(_) => Ok(()),
-            Err((e, _)) => Err(e.to_string()),
+            Err((e, _)) => Err(e.clone()),
         };
         // The waiter may be gone (shutdown); nothing else needs the report.
         let _ = waiter.send(outcome);

@@ -6,7 +6,8 @@
 //! - heal one dead broker at 200 brokers, 3 racks, 1M replicas (target <= 200 ms);
 //! - full balance at 270 brokers, 1.3M replicas, where 27 of the brokers were just added empty
 //!   (a scale-out), with target ratio 1.05 (target <= 10 s, max/mean <= 1.05, no rack violation);
-//! - full balance at the same size with heavy traffic skew and no empty brokers.
+//! - full balance at the same size with heavy traffic skew and no empty brokers;
+//! - spread leaders at the same size (10% of partitions led by a non-preferred replica).
 
 use std::time::{Duration, Instant};
 
@@ -122,6 +123,17 @@ fn main() {
             &c,
             &limits,
             &Request::Balance,
+        );
+    }
+    if want("spread") {
+        let mut spec = Spec::new(270, 1_300_000, 17);
+        spec.non_preferred_leaders = 0.10;
+        let c = generate(&spec);
+        report(
+            "spread leaders: 270 brokers, 1.3M replicas",
+            &c,
+            &Limits::default(),
+            &Request::SpreadLeaders,
         );
     }
     if want("skew") {

@@ -235,6 +235,15 @@ fn relief(st: &State, p: u32, resource: Resource, leaders: bool) -> u64 {
 }
 
 fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
+    let (load, limit) = figures(st, b, resource);
+    tracing::debug!(
+        broker = st.ids[b as usize],
+        %resource,
+        load_bytes_per_sec = load,
+        limit_bytes_per_sec = limit,
+        leaders,
+        "relieving overloaded broker by replica moves"
+    );
     let mut cands: Vec<(u64, u64, u32)> = st.hosted[b as usize]
         .iter()
         .copied()

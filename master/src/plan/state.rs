@@ -418,6 +418,15 @@ impl<'a> State<'a> {
     pub fn record_move(&mut self, p: u32, bytes_to_copy: u64, reason: MoveReason) {
         let info = &self.snap.partitions[p as usize];
         self.bytes_left = self.bytes_left.saturating_sub(bytes_to_copy);
+        tracing::trace!(
+            topic = %self.snap.topic_name(info.topic),
+            partition = info.partition,
+            from = ?info.replicas,
+            to = ?self.replica_ids(p),
+            bytes_to_copy,
+            %reason,
+            "move planned"
+        );
         self.plan.moves.push(Move {
             topic: self.snap.topic_name(info.topic).clone(),
             partition: info.partition,

@@ -42,6 +42,7 @@ mod limits;
 mod output;
 mod place;
 mod reason;
+mod record;
 mod request;
 mod snapshot;
 mod state;

@@ -8,7 +8,8 @@
 //! never over partitions.
 
 use super::reason::Rejections;
-use super::state::{ratio, State, NONE};
+use super::record::ratio;
+use super::state::{State, NONE};
 
 /// What the score of a candidate looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

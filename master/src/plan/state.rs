@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use super::ids::IdIndex;
 
-use super::output::{BrokerMoves, Election, LoadSummary, Move, Plan};
+use super::output::{BrokerMoves, Election, Plan};
 use super::reason::{ElectionReason, MoveReason, UnplaceableReason};
 use super::snapshot::{BrokerState, Capacity, Snapshot};
-use super::{Limits, Unplaceable};
+use super::Limits;
 
 /// "No broker" / "no rack" marker in the dense arrays.
 pub(super) const NONE: u32 = u32::MAX;
@@ -355,7 +355,7 @@ impl<'a> State<'a> {
     }
 
     /// Moves leadership of `p` to `to` (an in-sync replica), updating net out.
-    fn set_leader(&mut self, p: u32, to: u32) {
+    pub(super) fn set_leader(&mut self, p: u32, to: u32) {
         self.add_partition_load(p, -1);
         self.leader[p as usize] = to;
         self.add_partition_load(p, 1);
@@ -363,7 +363,7 @@ impl<'a> State<'a> {
     }
 
     /// Swaps slots 0 and `k` of `p` (a zero-copy reorder: the set is unchanged).
-    fn reorder_first(&mut self, p: u32, k: usize) {
+    pub(super) fn reorder_first(&mut self, p: u32, k: usize) {
         let a = self.repl_off[p as usize] as usize;
         self.repl.swap(a, a + k);
         self.in_sync.swap(a, a + k);
@@ -412,107 +412,5 @@ impl<'a> State<'a> {
             .iter()
             .map(|&b| self.ids[b as usize])
             .collect()
-    }
-
-    /// Records a move of `p` from its snapshot replicas to its current ones.
-    pub fn record_move(&mut self, p: u32, bytes_to_copy: u64, reason: MoveReason) {
-        let info = &self.snap.partitions[p as usize];
-        self.bytes_left = self.bytes_left.saturating_sub(bytes_to_copy);
-        tracing::trace!(
-            topic = %self.snap.topic_name(info.topic),
-            partition = info.partition,
-            from = ?info.replicas,
-            to = ?self.replica_ids(p),
-            bytes_to_copy,
-            %reason,
-            "move planned"
-        );
-        self.plan.moves.push(Move {
-            topic: self.snap.topic_name(info.topic).clone(),
-            partition: info.partition,
-            old_replicas: info.replicas.clone(),
-            new_replicas: self.replica_ids(p),
-            bytes_to_copy,
-            reason,
-        });
-    }
-
-    /// Records that the replica of `p` on broker index `b` could not be placed.
-    pub fn record_unplaceable(&mut self, p: u32, b: u32, reason: UnplaceableReason) {
-        let info = &self.snap.partitions[p as usize];
-        tracing::debug!(
-            topic = %self.snap.topic_name(info.topic),
-            partition = info.partition,
-            broker = self.ids[b as usize],
-            %reason,
-            "replica not placed"
-        );
-        self.plan.unplaceable.push(Unplaceable {
-            topic: self.snap.topic_name(info.topic).clone(),
-            partition: info.partition,
-            replica: self.ids[b as usize],
-            reason,
-        });
-    }
-
-    /// Cluster mean utilization (load / capacity) of net in and out over brokers that accept load.
-    pub fn mean_utilization(&self) -> (f64, f64) {
-        let (mut li, mut lo, mut ci, mut co) = (0f64, 0f64, 0f64, 0f64);
-        for b in 0..self.ids.len() {
-            if self.accepts[b] {
-                li += self.load[b].net_in as f64;
-                lo += self.load[b].net_out as f64;
-                ci += self.cap[b].net_in_bytes_per_sec as f64;
-                co += self.cap[b].net_out_bytes_per_sec as f64;
-            }
-        }
-        (ratio(li, ci), ratio(lo, co))
-    }
-
-    /// Balance figures over brokers that accept load.
-    pub fn summary(&self) -> LoadSummary {
-        let (mi, mo) = self.mean_utilization();
-        let (mut xi, mut xo) = (0f64, 0f64);
-        for b in 0..self.ids.len() {
-            if self.accepts[b] {
-                let c = &self.cap[b];
-                xi = xi.max(ratio(
-                    self.load[b].net_in as f64,
-                    c.net_in_bytes_per_sec as f64,
-                ));
-                xo = xo.max(ratio(
-                    self.load[b].net_out as f64,
-                    c.net_out_bytes_per_sec as f64,
-                ));
-            }
-        }
-        LoadSummary {
-            net_in_max_over_mean: ratio(xi, mi),
-            net_out_max_over_mean: ratio(xo, mo),
-            net_in_max_utilization: xi,
-            net_out_max_utilization: xo,
-        }
-    }
-
-    /// Finishes the plan: totals per broker, in id order.
-    pub fn finish(mut self, before: LoadSummary) -> Plan {
-        self.plan.totals.bytes_moved = self.plan.moves.iter().map(|m| m.bytes_to_copy).sum();
-        for (b, m) in self.moves.iter().enumerate() {
-            if m.incoming > 0 || m.outgoing > 0 {
-                self.plan.totals.moves_per_broker.insert(self.ids[b], *m);
-            }
-        }
-        self.plan.totals.before = before;
-        self.plan.totals.after = self.summary();
-        self.plan
-    }
-}
-
-/// `a / b`, with 0 for an empty denominator (no capacity configured means no figure).
-pub(super) fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 {
-        a / b
-    } else {
-        0.0
     }
 }

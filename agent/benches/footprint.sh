@@ -5,6 +5,7 @@
 #
 #   agent/benches/footprint.sh                 # 10 minutes
 #   DURATION_SECS=120 agent/benches/footprint.sh
+#   AGENT_PREBUILT=1 AGENT=/path/to/kmedic-agent agent/benches/footprint.sh
 #
 # Ports: KMEDIC_TESTBED_PORT_BASE (default 19380; the testbed uses base..base+1, metrics base+9).
 # The fixture: 400 topics x 10 partitions, each with a sparse .log segment of 1-64 MiB, Kafka's
@@ -17,7 +18,8 @@ DURATION_SECS=${DURATION_SECS:-600}
 PARTITIONS=${PARTITIONS:-4000}
 BASE=${KMEDIC_TESTBED_PORT_BASE:-19380}
 WORK=$(mktemp -d /tmp/kmedic-footprint.XXXXXX)
-AGENT=target/release/kmedic-agent
+# AGENT=path measures another build of the agent (for example one built with opt-level "s").
+AGENT=${AGENT:-target/release/kmedic-agent}
 TESTBED=target/debug/kmedic-testbed
 pids=()
 cleanup() {
@@ -31,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building (release agent, testbed)..." >&2
-cargo build --release -q -p kmedic-agent
+[ -n "${AGENT_PREBUILT:-}" ] || cargo build --release -q -p kmedic-agent
 cargo build -q -p kmedic-tests --bin kmedic-testbed
 
 echo "starting a 1-broker testbed on port base $BASE..." >&2

@@ -161,7 +161,11 @@ impl Agent {
         let key = format!("{}/{}", identity.cluster_id, identity.broker_id);
 
         if stats.create_topic {
-            publish::ensure_topic(stats).await?;
+            // A stats cluster that is down at start must not stop sampling: records wait in the
+            // buffer, and the next start tries again.
+            if let Err(e) = publish::ensure_topic(stats).await {
+                tracing::warn!(error = %e, topic = %stats.topic, "could not create the stats topic");
+            }
         }
         let (publisher, sender) = publish::channel(stats, key.clone(), metrics.clone())?;
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -297,6 +297,8 @@ fn four_thousand_partitions() {
             "",
         )
         .unwrap();
+        // Settled directories, as on a broker where segments roll every few minutes at most.
+        age_dir(&f.log_dir.join(&name), Duration::from_secs(3_600));
     }
     let started = Instant::now();
     f.scan_at(0);
@@ -320,7 +322,14 @@ fn four_thousand_partitions() {
         steady = steady.min(started.elapsed());
     }
     eprintln!(
-        "4,000 partitions: first scan {first:?}, second {second:?}, steady-state best {steady:?}"
+        "4,000 partitions: first scan {first:?}, second {second:?}, steady-state best {steady:?}, \
+         directory listings {}",
+        f.collector.listings()
+    );
+    assert_eq!(
+        f.collector.listings(),
+        4_000,
+        "settled directories are listed once, then only stat-ed"
     );
     assert_eq!(scan.replicas.len(), 4_000);
     assert_eq!(scan.topics.len(), 40);
@@ -337,4 +346,68 @@ fn four_thousand_partitions() {
             r.partition
         );
     }
+}
+
+/// Sets a directory's modification time, as if it last changed `ago` before now.
+fn age_dir(dir: &Path, ago: Duration) {
+    let f = std::fs::File::open(dir).unwrap();
+    f.set_modified(std::time::SystemTime::now() - ago).unwrap();
+}
+
+#[test]
+fn unchanged_directories_are_not_listed_again_but_growth_is_still_seen() {
+    let mut f = Fixture::new();
+    set_segments(&f.log_dir, "orders-0", &[(0, 10_000), (100, 1_000)]);
+    let dir = f.log_dir.join("orders-0");
+    age_dir(&dir, Duration::from_secs(3_600));
+    f.scan_at(0);
+    assert_eq!(f.collector.listings(), 1);
+
+    // Appends do not touch the directory: the two-stat path sees the growth.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(seg(100)))
+        .unwrap()
+        .set_len(3_000)
+        .unwrap();
+    let scan = f.scan_at(10);
+    assert_eq!(f.collector.listings(), 1, "no second listing");
+    let r = find(&scan, "orders", 0);
+    assert_eq!(r.bytes_in_per_sec, Some(200));
+    assert_eq!((r.size_bytes, r.segments), (13_000, 2));
+
+    // A roll adds a file, which changes the directory's time: it is listed again.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(seg(100)))
+        .unwrap()
+        .set_len(4_000)
+        .unwrap();
+    std::fs::File::create(dir.join(seg(200)))
+        .unwrap()
+        .set_len(500)
+        .unwrap();
+    let scan = f.scan_at(20);
+    assert_eq!(f.collector.listings(), 2);
+    let r = find(&scan, "orders", 0);
+    assert_eq!(r.bytes_in_per_sec, Some((1_000 + 500) / 10));
+    assert_eq!((r.size_bytes, r.segments), (14_500, 3));
+}
+
+#[test]
+fn a_just_changed_directory_is_listed_again_and_every_tenth_scan_lists_all() {
+    let mut f = Fixture::new();
+    set_segments(&f.log_dir, "fresh-0", &[(0, 100)]);
+    set_segments(&f.log_dir, "old-0", &[(0, 100)]);
+    age_dir(&f.log_dir.join("old-0"), Duration::from_secs(3_600));
+    f.scan_at(0);
+    assert_eq!(f.collector.listings(), 2);
+    // "fresh-0" changed within the racy window of its listing, so it is listed each time.
+    for i in 1..10 {
+        f.scan_at(i);
+    }
+    assert_eq!(f.collector.listings(), 2 + 9);
+    // The tenth scan lists everything.
+    f.scan_at(10);
+    assert_eq!(f.collector.listings(), 2 + 9 + 2);
 }

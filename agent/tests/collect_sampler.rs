@@ -109,6 +109,8 @@ async fn heartbeat_and_full_sample_from_fixtures() {
     assert_eq!(hb.host.load_avg, Some([15.48, 11.94, 9.62]));
     assert_eq!(hb.host.mem_total_bytes, Some(24_684_544 * 1024));
 
+    // Rates need a measurable interval since the heartbeat.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let full = sampler.full().await;
     assert_eq!(full.topics, ["orders"]);
     assert_eq!(full.replicas.len(), 1);

@@ -29,17 +29,33 @@
 //! - a newest base offset that went backwards (the partition was deleted and re-created, or
 //!   truncated) gives no rate for that interval (`None`), and the next scan counts again.
 //!
-//! A scan is cheap: `read_dir` and one `stat` per `.log` file, never file contents, and the
-//! per-partition state is dropped as soon as the directory disappears.
+//! # Cost
+//!
+//! A scan reads no file contents. A partition directory is listed (`read_dir` plus one `stat`
+//! per `.log` file) only when its modification time changed since the last listing: adding,
+//! removing or renaming a segment (roll, retention, compaction's swap) always changes it, while
+//! appends to the active segment do not. Otherwise the scan costs two `stat` calls, the
+//! directory and the active segment, and the closed segments' total comes from the last listing.
+//! A listing whose directory time was within [`RACY_MTIME`] of the listing itself is not trusted
+//! (a change in the same clock tick would go unseen), and every [`FULL_LISTING_EVERY`]th scan
+//! lists every directory anyway. The per-partition state is dropped as soon as the directory
+//! disappears.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use kmedic_common::stats::{ReplicaRole, ReplicaStats};
 
 use super::{per_sec, Error};
+
+/// A directory listing taken less than this after the directory last changed is re-taken at the
+/// next scan: filesystems stamp times with a coarse clock (whole seconds on some).
+pub const RACY_MTIME: Duration = Duration::from_secs(2);
+
+/// Every this many scans, every partition directory is listed even if it looks unchanged.
+pub const FULL_LISTING_EVERY: u64 = 10;
 
 /// The outcome of one scan of the log dirs.
 #[derive(Debug, Default)]
@@ -61,8 +77,23 @@ struct PartState {
     newest_base: u64,
     /// Size in bytes of that segment at the previous scan.
     newest_size: u64,
+    /// Total size of the older (closed) segments at the last listing.
+    older_bytes: u64,
+    /// Number of older segments at the last listing.
+    older_count: u32,
+    /// The directory's modification time at the last listing, if that listing can be trusted
+    /// to stay valid while the time does not change.
+    listed_mtime: Option<SystemTime>,
     /// Whether this scan saw the directory (entries not seen are dropped).
     seen: bool,
+}
+
+/// One partition's figures from one scan.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    size_bytes: u64,
+    segments: u32,
+    appended: Option<u64>,
 }
 
 /// A partition directory's name, parsed.
@@ -120,6 +151,10 @@ pub struct ReplicaCollector {
     previous_at: Option<Instant>,
     /// Reused between partitions: (base offset, size) of each segment.
     segments: Vec<(u64, u64)>,
+    /// Scans so far.
+    scans: u64,
+    /// Directory listings so far (the expensive path).
+    listings: u64,
 }
 
 impl ReplicaCollector {
@@ -131,12 +166,20 @@ impl ReplicaCollector {
             state,
             previous_at: None,
             segments: Vec::new(),
+            scans: 0,
+            listings: 0,
         }
     }
 
     /// How many partitions are remembered (for tests and the memory budget).
     pub fn tracked_partitions(&self) -> usize {
         self.state.iter().map(HashMap::len).sum()
+    }
+
+    /// How many partition directories have been listed so far; the rest of the partition
+    /// scans took the two-`stat` path.
+    pub fn listings(&self) -> u64 {
+        self.listings
     }
 
     /// Scans every log dir now.
@@ -155,8 +198,16 @@ impl ReplicaCollector {
         };
         // Topic name -> index in scan.topics; rebuilt each scan, topics are few.
         let mut topic_index: HashMap<String, u32> = HashMap::new();
+        let full = self.scans % FULL_LISTING_EVERY == 0;
+        self.scans += 1;
+        let started = SystemTime::now();
         for dir_index in 0..self.log_dirs.len() {
-            if let Err(e) = self.scan_dir(dir_index, interval_ms, &mut topic_index, &mut scan) {
+            let pass = Pass {
+                interval_ms,
+                full,
+                started,
+            };
+            if let Err(e) = self.scan_dir(dir_index, pass, &mut topic_index, &mut scan) {
                 tracing::debug!(log_dir = %self.log_dirs[dir_index].display(), error = %e,
                     "log dir scan failed");
                 scan.error.get_or_insert(e);
@@ -182,7 +233,7 @@ impl ReplicaCollector {
     fn scan_dir(
         &mut self,
         dir_index: usize,
-        interval_ms: u64,
+        pass: Pass,
         topic_index: &mut HashMap<String, u32>,
         scan: &mut ReplicaScan,
     ) -> Result<(), Error> {
@@ -210,40 +261,54 @@ impl ReplicaCollector {
             let Some(parsed) = parse_partition_dir(name) else {
                 continue;
             };
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let path = entry.path();
-            match list_segments(&path, &mut self.segments) {
-                Ok(()) => {}
-                // Deleted between the two read_dirs: not a replica any more.
+            let meta = match entry.metadata() {
+                Ok(m) => m,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    first_error.get_or_insert(Error::io(&path, e));
+                    first_error.get_or_insert(Error::io(entry.path(), e));
                     continue;
                 }
+            };
+            if !meta.is_dir() {
+                continue;
             }
-            let segments = &self.segments;
-            let size_bytes: u64 = segments.iter().map(|(_, s)| s).sum();
-            let newest = segments.iter().copied().max_by_key(|(base, _)| *base);
-            let appended = match (state.get(name), newest) {
-                (Some(prev), Some(newest)) => appended_since(prev, newest, segments),
+            let mtime = meta.modified().ok();
+            let path = entry.path();
+            let previous = state.get(name).copied();
+            let quick = match previous {
+                Some(prev)
+                    if !pass.full && prev.listed_mtime.is_some() && prev.listed_mtime == mtime =>
+                {
+                    quick_measure(&path, prev)
+                }
                 _ => None,
             };
-            match newest {
-                Some((newest_base, newest_size)) => {
-                    let next = PartState {
-                        newest_base,
-                        newest_size,
-                        seen: true,
-                    };
-                    match state.get_mut(name) {
-                        Some(s) => *s = next,
-                        None => {
-                            state.insert(name.into(), next);
+            let (measured, next) = match quick {
+                Some(q) => q,
+                None => {
+                    self.listings += 1;
+                    match list_segments(&path, &mut self.segments) {
+                        Ok(()) => {}
+                        // Deleted between the two read_dirs: not a replica any more.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => {
+                            first_error.get_or_insert(Error::io(&path, e));
+                            continue;
                         }
                     }
+                    // Trust this listing only if the directory had not changed just before it.
+                    let trusted = mtime
+                        .filter(|m| m.checked_add(RACY_MTIME).is_some_and(|t| t <= pass.started));
+                    measure_listing(&self.segments, previous.as_ref(), trusted)
                 }
+            };
+            match next {
+                Some(next) => match state.get_mut(name) {
+                    Some(s) => *s = next,
+                    None => {
+                        state.insert(name.into(), next);
+                    }
+                },
                 // No segment at all (being created): nothing to measure from yet.
                 None => {
                     state.remove(name);
@@ -262,9 +327,9 @@ impl ReplicaCollector {
                 topic,
                 partition: parsed.partition,
                 log_dir: dir_index as u16,
-                size_bytes,
-                segments: segments.len() as u32,
-                bytes_in_per_sec: appended.and_then(|a| per_sec(a, interval_ms)),
+                size_bytes: measured.size_bytes,
+                segments: measured.segments,
+                bytes_in_per_sec: measured.appended.and_then(|a| per_sec(a, pass.interval_ms)),
                 bytes_out_per_sec: None,
                 role: ReplicaRole::Unknown,
                 in_sync: None,
@@ -280,6 +345,62 @@ impl ReplicaCollector {
             None => Ok(()),
         }
     }
+}
+
+/// What a scan pass needs to know besides the log dir.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    interval_ms: u64,
+    /// List every directory, whatever its modification time.
+    full: bool,
+    /// Wall-clock time the scan started, to tell racy directory times.
+    started: SystemTime,
+}
+
+/// The two-`stat` path: the directory is unchanged since a trusted listing, so only the active
+/// segment can have grown. `None` when that segment is gone (then the directory is listed).
+fn quick_measure(dir: &Path, prev: PartState) -> Option<(Measured, Option<PartState>)> {
+    let newest = dir.join(format!("{:020}.log", prev.newest_base));
+    let size = std::fs::metadata(newest).ok()?.len();
+    let measured = Measured {
+        size_bytes: prev.older_bytes.saturating_add(size),
+        segments: prev.older_count + 1,
+        appended: Some(size.saturating_sub(prev.newest_size)),
+    };
+    let next = PartState {
+        newest_size: size,
+        seen: true,
+        ..prev
+    };
+    Some((measured, Some(next)))
+}
+
+/// Figures and next state from a fresh listing of a partition's segments.
+fn measure_listing(
+    segments: &[(u64, u64)],
+    prev: Option<&PartState>,
+    listed_mtime: Option<SystemTime>,
+) -> (Measured, Option<PartState>) {
+    let size_bytes: u64 = segments.iter().map(|(_, s)| s).sum();
+    let newest = segments.iter().copied().max_by_key(|(base, _)| *base);
+    let appended = match (prev, newest) {
+        (Some(prev), Some(newest)) => appended_since(prev, newest, segments),
+        _ => None,
+    };
+    let measured = Measured {
+        size_bytes,
+        segments: segments.len() as u32,
+        appended,
+    };
+    let next = newest.map(|(newest_base, newest_size)| PartState {
+        newest_base,
+        newest_size,
+        older_bytes: size_bytes - newest_size,
+        older_count: segments.len() as u32 - 1,
+        listed_mtime,
+        seen: true,
+    });
+    (measured, next)
 }
 
 /// Lists `dir`'s segments into `out` as (base offset, size).

@@ -145,9 +145,16 @@ fn collectors_on_a_real_cluster() {
     );
     assert!(!second.missing.contains(&Collector::BytesOut));
 
-    // Hung: the JVM is stopped and the probe fails fast.
+    // Hung: the JVM is stopped and the probe fails. SIGSTOP takes effect asynchronously (every
+    // JVM thread must stop), so allow a few heartbeats.
     tb.hang(BROKER).unwrap();
-    let hb = rt.block_on(sampler.heartbeat());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let hb = loop {
+        let hb = rt.block_on(sampler.heartbeat());
+        if hb.process.state == ProcessState::Stopped || Instant::now() > deadline {
+            break hb;
+        }
+    };
     assert_eq!(hb.process.state, ProcessState::Stopped);
     assert!(
         matches!(hb.process.probe, Probe::Failed { .. }),

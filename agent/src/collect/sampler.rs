@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use kmedic_common::admin::AdminClient;
 
 use kmedic_common::stats::{
-    Collector, HostStats, LogDirStats, ProcessState, ProcessStats, Provenance, ReplicaStats,
+    Collector, HostStats, LogDirStats, Probe, ProcessState, ProcessStats, Provenance, ReplicaStats,
 };
 
 use super::bytes_out::BytesOutCollector;
@@ -241,6 +241,16 @@ impl Sampler {
     }
 
     async fn process(&mut self, missing: &mut Vec<Collector>) -> ProcessStats {
+        // The probe runs first: when it fails, the process state read right after it explains
+        // why (stopped or gone), rather than one read before the probe's wait.
+        let probe = match &self.local_broker {
+            Some(addr) => {
+                let timeout = Duration::from_millis(self.settings.probe_timeout_ms);
+                let settings = self.admin.as_ref().map(|a| a.settings());
+                probe::probe(addr, settings, timeout).await
+            }
+            None => Probe::NotRun,
+        };
         let mut stats = match self.process.sample(self.boot_time_secs) {
             Ok(s) => s,
             Err(e) => {
@@ -253,15 +263,11 @@ impl Sampler {
                     threads: None,
                     open_fds: None,
                     uptime_secs: None,
-                    probe: kmedic_common::stats::Probe::NotRun,
+                    probe: Probe::NotRun,
                 }
             }
         };
-        if let Some(addr) = &self.local_broker {
-            let timeout = Duration::from_millis(self.settings.probe_timeout_ms);
-            let settings = self.admin.as_ref().map(|a| a.settings());
-            stats.probe = probe::probe(addr, settings, timeout).await;
-        }
+        stats.probe = probe;
         stats
     }
 

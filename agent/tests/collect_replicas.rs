@@ -300,6 +300,7 @@ fn four_thousand_partitions() {
         // Settled directories, as on a broker where segments roll every few minutes at most.
         age_dir(&f.log_dir.join(&name), Duration::from_secs(3_600));
     }
+    let rss_before = rss_kib();
     let started = Instant::now();
     f.scan_at(0);
     let first = started.elapsed();
@@ -323,8 +324,9 @@ fn four_thousand_partitions() {
     }
     eprintln!(
         "4,000 partitions: first scan {first:?}, second {second:?}, steady-state best {steady:?}, \
-         directory listings {}",
-        f.collector.listings()
+         directory listings {}, RSS growth {} KiB (state, plus this scan's output)",
+        f.collector.listings(),
+        rss_kib().saturating_sub(rss_before)
     );
     assert_eq!(
         f.collector.listings(),
@@ -346,6 +348,13 @@ fn four_thousand_partitions() {
             r.partition
         );
     }
+}
+
+/// This process's resident set size in KiB, from /proc/self/status.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 /// Sets a directory's modification time, as if it last changed `ago` before now.

@@ -48,7 +48,9 @@ pub struct FullSample {
     pub bytes_out_provenance: Provenance,
     /// Milliseconds the per-replica rates were computed over (0 on the first full sample).
     pub interval_ms: u64,
-    /// Collectors that failed for this sample.
+    /// Collectors that failed for this sample. `BytesOut` with an `Estimated` provenance means
+    /// the JMX exporter scrape failed and the estimate was sent instead; `Metadata` means roles
+    /// are `Unknown` (and bytes out are `None`).
     pub missing: Vec<Collector>,
 }
 

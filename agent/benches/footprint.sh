@@ -138,7 +138,7 @@ echo
 echo "== kmedic-agent footprint: $PARTITIONS partitions, heartbeat 10 s, full 60 s, $(echo "$t - $t0" | bc | cut -d. -f1) s"
 printf '%-34s %s\n' "RSS mean / max (MiB)" "$(echo "scale=2; $sum_rss / $n / 1024" | bc) / $(echo "scale=2; $max_rss / 1024" | bc)"
 printf '%-34s %s\n' "RSS high-water mark (MiB)" "$(echo "scale=2; $(awk '/^VmHWM/ {print $2}' /proc/$AGENT_PID/status) / 1024" | bc)"
-printf '%-34s %s\n' "CPU over the run (% of one core)" "$(echo "scale=3; ($c - $c0) / $TICK / ($t - $t0) * 100" | bc -l)"
+printf '%-34s %s\n' "CPU over the run (% of one core)" "$(printf '%.3f' "$(echo "($c - $c0) * 100 / $TICK / ($t - $t0)" | bc -l)")"
 printf '%-34s %s\n' "RSS anonymous / file-backed (MiB)" "$(awk '/^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {printf "%.2f / %.2f", a/1024, f/1024}' /proc/$AGENT_PID/status)"
 printf '%-34s %s\n' "threads" "$(awk '/^Threads/ {print $2}' /proc/$AGENT_PID/status)"
 echo "$metrics" | grep -E '^kmedic_agent_(samples_total|records_published_total|records_dropped_total|last_encoded_bytes|publish_failures_total)' || true

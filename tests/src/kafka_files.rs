@@ -26,20 +26,16 @@ pub fn jars_dir() -> PathBuf {
     kafka_dir().join("jars")
 }
 
-/// Makes sure the jars are there, running fetch-jars.sh when they are not. Never skips: a missing
-/// cache either gets fetched or becomes an error that says how to fetch it.
+/// Makes sure the jars are there and match tests/kafka/pom.xml, by running fetch-jars.sh (a no-op
+/// when the marker holds the pom's hash). Never skips: a missing cache either gets fetched or
+/// becomes an error that says how to fetch it.
 pub fn ensure_jars() -> Result<PathBuf> {
     // Tests in one binary start testbeds in parallel: one fetch at a time (the script itself
     // works in a shared jars.tmp). Cargo runs test binaries one after another.
     static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = jars_dir();
-    if dir.join(".complete").is_file() {
-        warn_if_logging_lost(&dir);
-        return Ok(dir);
-    }
     let script = kafka_dir().join("fetch-jars.sh");
-    tracing::info!(script = %script.display(), "Kafka jars missing: fetching them with Maven");
     let fail = |reason: String| Error::Jars {
         dir: dir.display().to_string(),
         reason,
@@ -56,31 +52,6 @@ pub fn ensure_jars() -> Result<PathBuf> {
         ));
     }
     Ok(dir)
-}
-
-/// Kafka 4.3 logs through SLF4J 1.7; the log4j binding for SLF4J 2 (log4j-slf4j2-impl) is not
-/// seen by it, so every Kafka log line is dropped (SLF4J "NOP logger"). Say so once per process.
-fn warn_if_logging_lost(dir: &Path) {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    let names: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let slf4j1 = names.iter().any(|n| n.starts_with("slf4j-api-1."));
-    let binding1 = names.iter().any(|n| n.starts_with("log4j-slf4j-impl-"));
-    if slf4j1 && !binding1 {
-        WARNED.call_once(|| {
-            tracing::warn!(
-                dir = %dir.display(),
-                "the Kafka jars have SLF4J 1.7 but no log4j-slf4j-impl binding: Kafka's own logs \
-                 (kafka.log of each node) will be empty; tests/kafka/pom.xml should depend on \
-                 log4j-slf4j-impl, then delete the jars dir to refetch"
-            )
-        });
-    }
 }
 
 /// A `java` command with small-heap, fast-start flags and the Kafka classpath.

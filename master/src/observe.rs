@@ -106,7 +106,16 @@ pub async fn observe_once(
         .filter(|b| !b.fenced)
         .map(|b| b.id)
         .collect();
-    let dirs = futures::future::join_all(live.iter().map(|&id| admin.describe_log_dirs(id))).await;
+    // One request timeout per broker, retries included: a hung (SIGSTOPped) broker accepts
+    // connections but never answers, and must not stall the whole round.
+    let budget = admin.settings().request_timeout();
+    let dirs = futures::future::join_all(live.iter().map(|&id| async move {
+        match tokio::time::timeout(budget, admin.describe_log_dirs(id)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", budget.as_millis())),
+        }
+    }))
+    .await;
     for (id, res) in live.into_iter().zip(dirs) {
         match res {
             Ok(dirs) => {

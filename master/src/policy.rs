@@ -93,6 +93,9 @@ pub struct Policy {
 }
 
 /// A rule the policy applies (shown in decisions and logs).
+pub const RULE_STABLE: &str =
+    "balance and leader spread only on a stable cluster (no dead, suspect or hung broker, no URP)";
+/// A rule the policy applies (shown in decisions and logs).
 pub const RULE_ALERT: &str = "alert once a finding has lasted alert_grace_secs";
 /// A rule the policy applies (shown in decisions and logs).
 pub const RULE_HEAL_GRACE: &str = "heal only after heal_grace_secs (restart vs failure, rule 5)";
@@ -159,6 +162,21 @@ impl Policy {
             )
         });
 
+        // Balance and leader spread wait for a stable cluster: with a broker dead, suspect or
+        // hung, or partitions under-replicated, they would be undone when it recovers.
+        let unstable = findings
+            .iter()
+            .find(|f| {
+                matches!(
+                    f.kind,
+                    FindingKind::DeadBroker
+                        | FindingKind::SuspectBroker
+                        | FindingKind::HungBroker
+                        | FindingKind::UnderReplicatedExplained
+                        | FindingKind::UnderReplicatedUnexplained
+                )
+            })
+            .map(|f| format!("cluster not stable ({:?}): {}", f.kind, f.evidence));
         let mut out = Vec::new();
         let mut heal: Vec<(i32, usize)> = Vec::new();
         // One balance or spread request per round, however many findings ask for it.
@@ -238,11 +256,11 @@ impl Policy {
                             ),
                             RULE_SUSTAINED,
                         ));
-                    } else if let Some(why) = &gate_closed {
+                    } else if let Some(why) = gate_closed.as_ref().or(unstable.as_ref()) {
                         out.push(d(
                             Verdict::Hold,
                             format!("{}: {why}", f.evidence),
-                            RULE_GATE,
+                            RULE_STABLE,
                         ));
                     } else {
                         let e = wanted

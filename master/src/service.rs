@@ -200,10 +200,22 @@ async fn cluster_loop(
             _ = stop.wait_for(|s| *s) => return,
             _ = tick.tick() => {}
         }
-        let view = match observe::observe_once(&c.name, c.cluster_id.as_deref(), &admin).await {
-            Ok(v) => v,
-            Err(e) => {
+        // A round must end even if a dying broker swallows admin requests.
+        let budget = c.connection.request_timeout() * 3;
+        let observed = tokio::time::timeout(
+            budget,
+            observe::observe_once(&c.name, c.cluster_id.as_deref(), &admin),
+        )
+        .await;
+        let view = match observed {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
                 warn!(cluster = %c.name, error = %e, "observe failed; no decisions this round");
+                continue;
+            }
+            Err(_) => {
+                warn!(cluster = %c.name, budget_ms = budget.as_millis() as u64,
+                    "observe timed out; no decisions this round");
                 continue;
             }
         };

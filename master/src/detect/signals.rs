@@ -37,6 +37,12 @@ pub enum AgentSignal {
     },
     /// No report ever seen for this broker id.
     NeverSeen,
+    /// Silent, but so are most of the cluster's agents: the stats path (topic, its leader,
+    /// the master's consumer) is broken, not the hosts. Not a "dead" signal.
+    StatsPathDown {
+        /// Milliseconds since the last report.
+        silent_ms: u64,
+    },
 }
 
 /// One broker's two signals and what it hosts.
@@ -88,6 +94,10 @@ impl BrokerHealth {
                 format!("agent silent for {} s", silent_ms / 1000)
             }
             AgentSignal::NeverSeen => "no agent report ever seen".to_string(),
+            AgentSignal::StatsPathDown { silent_ms } => format!(
+                "agent silent for {} s, as are most agents: stats path down, not counted",
+                silent_ms / 1000
+            ),
         };
         format!("Kafka: {k}; {a}")
     }
@@ -125,15 +135,36 @@ pub fn classify(input: &DetectInput<'_>) -> BTreeMap<i32, BrokerHealth> {
     for &id in input.view.brokers.keys() {
         hosted.entry(id).or_default();
     }
+    // When most agents fall silent together, the stats path is down (for example the stats
+    // topic's leader is the broker that just hung): silence then says nothing about hosts.
+    let signals: Vec<AgentSignal> = hosted
+        .keys()
+        .map(|id| agent_signal(input.agents.get(id), input.now_ms, input.agent_silence_ms))
+        .collect();
+    let seen = signals
+        .iter()
+        .filter(|s| **s != AgentSignal::NeverSeen)
+        .count();
+    let silent = signals
+        .iter()
+        .filter(|s| matches!(s, AgentSignal::Silent { .. }))
+        .count();
+    let path_down = seen >= 2 && silent * 2 > seen;
     hosted
         .into_iter()
-        .map(|(id, hosted)| {
+        .zip(signals)
+        .map(|((id, hosted), agent)| {
             let kafka = match input.view.brokers.get(&id) {
                 Some(b) if b.fenced => KafkaSignal::Fenced,
                 Some(_) => KafkaSignal::Healthy,
                 None => KafkaSignal::Absent,
             };
-            let agent = agent_signal(input.agents.get(&id), input.now_ms, input.agent_silence_ms);
+            let agent = match agent {
+                AgentSignal::Silent { silent_ms } if path_down => {
+                    AgentSignal::StatsPathDown { silent_ms }
+                }
+                a => a,
+            };
             (
                 id,
                 BrokerHealth {

@@ -296,3 +296,26 @@ fn two_replicas_in_one_rack_is_a_violation_only_with_enough_racks() {
     g.add_partition("t", 0, &[1, 2, 3]); // only 2 racks for RF 3: unavoidable
     assert!(of(&g.findings(), FindingKind::RackViolation).is_empty());
 }
+
+#[test]
+fn most_agents_silent_at_once_is_the_stats_path_not_the_hosts() {
+    let mut f = Fake::six();
+    f.add_partition("t", 0, &[1, 2, 3]);
+    f.fence(1);
+    for id in 1..=4 {
+        f.silence_agent(id);
+    }
+    let fs = f.findings();
+    assert!(of(&fs, FindingKind::DeadBroker).is_empty(), "{fs:?}");
+    let s = of(&fs, FindingKind::SuspectBroker);
+    assert_eq!(s.len(), 1);
+    assert!(s[0].evidence.contains("stats path down"));
+    // Half or fewer silent: silence counts again.
+    let mut g = Fake::six();
+    g.add_partition("t", 0, &[1, 2, 3]);
+    g.fence(1);
+    for id in 1..=3 {
+        g.silence_agent(id);
+    }
+    assert_eq!(of(&g.findings(), FindingKind::DeadBroker).len(), 1);
+}

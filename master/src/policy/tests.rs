@@ -176,3 +176,22 @@ fn every_finding_gets_a_decision_with_a_reason() {
         );
     }
 }
+
+#[test]
+fn balance_and_spread_wait_for_a_stable_cluster() {
+    let mut f = dead_cluster();
+    f.limits.default_in_bytes_per_sec = 2_000;
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
+    let fs = f.findings();
+    let mut p = Policy::new("c", cfg());
+    p.decide(&fs, NOW);
+    let ds = p.decide(&fs, NOW + 400 * S);
+    // The heal goes ahead; the balance waits.
+    assert_eq!(
+        acts(&ds),
+        vec![&Action::Plan(Request::Heal { dead: vec![1] })]
+    );
+    assert!(holds(&ds)
+        .iter()
+        .any(|d| d.finding == K::Overloaded && d.rule == RULE_STABLE));
+}

@@ -220,7 +220,11 @@ impl AdminClient {
         match route {
             Route::Broker(id) if unreachable => self.forget_broker(id),
             Route::Controller if unreachable => {
-                if let Some(id) = self.state().controller_id {
+                // Read the id in its own statement: a guard taken in an `if let` scrutinee
+                // lives through the block, forget_broker locks again, and a std mutex then
+                // blocks this runtime thread forever (seen as a master stall after SIGSTOP).
+                let controller = self.state().controller_id;
+                if let Some(id) = controller {
                     self.forget_broker(id);
                 }
                 self.forget_controller();

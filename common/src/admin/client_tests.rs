@@ -390,3 +390,39 @@ fn futures_are_send(c: &AdminClient) {
     send(c.unregister_broker(1));
     send(super::api_versions_probe("x:1", Duration::from_secs(1)));
 }
+
+#[tokio::test]
+async fn an_unreachable_controller_fails_the_call_instead_of_deadlocking_the_thread() {
+    // Broker 2, named controller, accepts and never answers (a SIGSTOPped JVM). Forgetting it
+    // after the timeout once re-locked the client's std mutex while holding it, and blocked
+    // the runtime thread for good; so the call runs on its own thread, watched from here.
+    let fake = start(
+        2,
+        fixed(2),
+        Arc::new(|id, h, _| {
+            if id == 2 {
+                return Reply::Silence;
+            }
+            let r = ListPartitionReassignmentsResponse::default();
+            Reply::Frame(response(h.correlation_id, &r, h.request_api_version))
+        }),
+    )
+    .await;
+    let c = client(vec![fake.addrs[0].clone()], 1_000);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = tx.send(rt.block_on(c.list_partition_reassignments(None)));
+    });
+    let res = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .expect("the call returned (a thread blocked on the client's lock never does)")
+        .unwrap();
+    assert!(matches!(res, Err(Error::Timeout { .. })), "{res:?}");
+    assert!(started.elapsed() < Duration::from_millis(1_500));
+    assert!(fake.count(2, ApiKey::ListPartitionReassignments) >= 1);
+}

@@ -1,27 +1,24 @@
 #!/usr/bin/env bash
-# The README's demo. At this stage: build the testbed, start a local Kafka 4.3 KRaft cluster (one
-# controller, 6 brokers in racks az-a/az-b/az-c on 127.0.0.1), print its state (brokers, racks,
-# ports, pids, fenced state, controller) and keep it running in the foreground until Ctrl-C.
+# The README's live demo: starts a local Kafka 4.3 KRaft cluster (one controller, 6 brokers in
+# racks az-a/az-b/az-c on 127.0.0.1), creates a topic with data, SIGKILLs broker 2, and runs
+# `kmedic-master plan` on the live cluster to show the heal plan the master makes for it (same
+# rack first, RF and rack diversity kept, as a table and as kafka-reassign-partitions JSON).
+# Executing the plan is a later issue, so the demo then restarts the broker itself and checks the
+# cluster is healthy. Every JVM stops when it ends, also on Ctrl-C or an error.
 #
-#   deploy/demo.sh          run the demo (Ctrl-C stops the cluster)
-#   deploy/demo.sh --down   stop a demo or testbed still running from another terminal
+#   deploy/demo.sh                 the demo (about a minute once built)
+#   deploy/demo.sh --victim 5      kill another broker
+#   deploy/testbed up|status|down  a cluster that stays up, to explore by hand
 #
-# Needs Rust, Java 17 and Maven; the first run fetches the Kafka jars from Maven Central.
-# State: ./.testbed/ (KMEDIC_TESTBED_DIR), ports from KMEDIC_TESTBED_PORT_BASE (default 19400).
+# Needs Rust, Java 17 and Maven; the first run fetches the Kafka jars from Maven Central and
+# builds the workspace. Ports: KMEDIC_TESTBED_PORT_BASE (default 19400) to +6.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="${KMEDIC_TESTBED_DIR:-$root/.testbed}"
 port_base="${KMEDIC_TESTBED_PORT_BASE:-19400}"
-bin="$root/target/debug/kmedic-testbed"
-
-if [[ "${1:-}" == "--down" ]]; then
-  exec "$root/deploy/testbed" down
-fi
 
 "$root/tests/kafka/fetch-jars.sh"
-echo "building kmedic-testbed ..."
-cargo build -q --manifest-path "$root/Cargo.toml" -p kmedic-tests --bin kmedic-testbed
-mkdir -p "$state"
-echo "starting Kafka: controller on 127.0.0.1:$port_base, brokers 1-6 on $((port_base + 1))-$((port_base + 6)) ..."
-# Foreground: the cluster lives as long as this command; Ctrl-C stops every JVM.
-RUST_LOG="${RUST_LOG:-warn}" exec "$bin" --state-dir "$state" up --port-base "$port_base" "$@"
+echo "building kmedic-master and the demo ..."
+cargo build -q --manifest-path "$root/Cargo.toml" -p kmedic-master --bin kmedic-master
+cargo build -q --manifest-path "$root/Cargo.toml" -p kmedic-tests --bin kmedic-demo
+exec "$root/target/debug/kmedic-demo" --master-bin "$root/target/debug/kmedic-master" \
+  --port-base "$port_base" "$@"

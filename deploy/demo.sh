@@ -11,10 +11,10 @@
 #   deploy/testbed up|status|down  a cluster that stays up, to explore by hand
 #
 # Needs Rust, Java 17 and Maven; the first run fetches the Kafka jars from Maven Central and
-# builds the workspace. Ports: KMEDIC_TESTBED_PORT_BASE (default 19400) to +6.
+# builds the workspace. Ports: KMEDIC_TESTBED_PORT_BASE (default 19300) to +6.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-port_base="${KMEDIC_TESTBED_PORT_BASE:-19400}"
+port_base="${KMEDIC_TESTBED_PORT_BASE:-19300}"
 
 "$root/tests/kafka/fetch-jars.sh"
 echo "building kmedic-master and the demo ..."

@@ -30,7 +30,7 @@ struct Cli {
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Controller port; broker N listens on port_base + N.
-    #[arg(long, default_value_t = 19400)]
+    #[arg(long, default_value_t = 19300)]
     port_base: u16,
 }
 

@@ -195,6 +195,22 @@ pub fn stats_topic(tb: &Testbed) -> String {
     t
 }
 
+/// A stats topic on `tb` with no replica on broker `avoid`. For a test about a broker whose
+/// agent keeps reporting: a hung (SIGSTOPped) leader of the stats topic stalls the agents'
+/// producer and the master's consumer for tens of seconds, so every agent would look silent
+/// and the test would see the stats path down instead of the hung broker.
+pub fn stats_topic_avoiding(tb: &Testbed, avoid: i32) -> String {
+    let t = random_topic("kmedic-stats");
+    let replicas: Vec<i32> = tb
+        .broker_ids()
+        .into_iter()
+        .filter(|&b| b != avoid)
+        .take(3)
+        .collect();
+    tb.create_topic_with_assignment(&t, &[replicas]).unwrap();
+    t
+}
+
 /// A master running in the background, with its round reports.
 pub struct Master {
     rt: Option<tokio::runtime::Runtime>,

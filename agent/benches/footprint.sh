@@ -6,6 +6,7 @@
 #   agent/benches/footprint.sh                 # 10 minutes
 #   DURATION_SECS=120 agent/benches/footprint.sh
 #   AGENT_PREBUILT=1 AGENT=/path/to/kmedic-agent agent/benches/footprint.sh
+#   TESTBED_PREBUILT=1 ...                     # skip building the testbed (cargo lock busy)
 #
 # Ports: KMEDIC_TESTBED_PORT_BASE (default 19380; the testbed uses base..base+1, metrics base+9).
 # The fixture: 400 topics x 10 partitions, each with a sparse .log segment of 1-64 MiB, Kafka's
@@ -34,7 +35,7 @@ trap cleanup EXIT
 
 echo "building (release agent, testbed)..." >&2
 [ -n "${AGENT_PREBUILT:-}" ] || cargo build --release -q -p kmedic-agent
-cargo build -q -p kmedic-tests --bin kmedic-testbed
+[ -n "${TESTBED_PREBUILT:-}" ] || cargo build -q -p kmedic-tests --bin kmedic-testbed
 
 echo "starting a 1-broker testbed on port base $BASE..." >&2
 KMEDIC_TESTBED_PORT_BASE=$BASE "$TESTBED" --state-dir "$WORK/tb" up --brokers 1 --port-base "$BASE" \
@@ -112,7 +113,10 @@ EOT
 ) &
 pids+=($!)
 
-RUST_LOG=${RUST_LOG:-warn} "$AGENT" run --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
+# The same environment as deploy/agent/kmedic-agent.service (RUST_LOG=info, MALLOC_ARENA_MAX=2),
+# so the figures are those of the shipped unit; both can be overridden to compare.
+RUST_LOG=${RUST_LOG:-info} MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} \
+  "$AGENT" run --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 pids+=($AGENT_PID)
 TICK=$(getconf CLK_TCK)
@@ -140,6 +144,7 @@ printf '%-34s %s\n' "RSS mean / max (MiB)" "$(echo "scale=2; $sum_rss / $n / 102
 printf '%-34s %s\n' "RSS high-water mark (MiB)" "$(echo "scale=2; $(awk '/^VmHWM/ {print $2}' /proc/$AGENT_PID/status) / 1024" | bc)"
 printf '%-34s %s\n' "CPU over the run (% of one core)" "$(printf '%.3f' "$(echo "($c - $c0) * 100 / $TICK / ($t - $t0)" | bc -l)")"
 printf '%-34s %s\n' "RSS anonymous / file-backed (MiB)" "$(awk '/^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {printf "%.2f / %.2f", a/1024, f/1024}' /proc/$AGENT_PID/status)"
+printf '%-34s %s\n' "env" "RUST_LOG=${RUST_LOG:-info} MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}"
 printf '%-34s %s\n' "threads" "$(awk '/^Threads/ {print $2}' /proc/$AGENT_PID/status)"
 echo "$metrics" | grep -E '^kmedic_agent_(samples_total|records_published_total|records_dropped_total|last_encoded_bytes|publish_failures_total)' || true
-grep -iE "error|warn" "$WORK/agent.log" | head -5 || true
+grep -E " (ERROR|WARN) " "$WORK/agent.log" | head -5 || true

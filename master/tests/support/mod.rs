@@ -187,18 +187,10 @@ pub fn config(tb: &Testbed, stats_topic: &str, dir: &std::path::Path) -> MasterC
     cfg
 }
 
-/// A stats topic on `tb`.
-pub fn stats_topic(tb: &Testbed) -> String {
-    let t = random_topic("kmedic-stats");
-    // Replicated: with RF 1 on the broker a test kills, every agent would fall silent.
-    tb.create_topic(&t, 1, 3).unwrap();
-    t
-}
-
-/// A stats topic on `tb` with no replica on broker `avoid`. For a test about a broker whose
-/// agent keeps reporting: a hung (SIGSTOPped) leader of the stats topic stalls the agents'
-/// producer and the master's consumer for tens of seconds, so every agent would look silent
-/// and the test would see the stats path down instead of the hung broker.
+/// A stats topic on `tb` (RF 3) with no replica on broker `avoid`, the broker the test breaks.
+/// A killed or hung (SIGSTOPped) leader of the stats topic stalls the agents' producer and the
+/// master's consumer for seconds to tens of seconds, so every agent would look silent and the
+/// test would see the stats path down instead of the broker it broke.
 pub fn stats_topic_avoiding(tb: &Testbed, avoid: i32) -> String {
     let t = random_topic("kmedic-stats");
     let replicas: Vec<i32> = tb

@@ -170,6 +170,23 @@ pub struct ProcessStats {
     pub probe: Probe,
 }
 
+impl ProcessStats {
+    /// A process in `state` with no other figure known (not found, not sampled, or a fixture);
+    /// the probe is [`Probe::NotRun`].
+    pub fn bare(state: ProcessState) -> Self {
+        ProcessStats {
+            state,
+            pid: None,
+            cpu_percent: None,
+            rss_bytes: None,
+            threads: None,
+            open_fds: None,
+            uptime_secs: None,
+            probe: Probe::NotRun,
+        }
+    }
+}
+
 /// The Kafka process's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProcessState {

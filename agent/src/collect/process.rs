@@ -254,16 +254,7 @@ impl ProcessCollector {
 
 /// A [`ProcessStats`] for a broker process that does not exist.
 fn gone() -> ProcessStats {
-    ProcessStats {
-        state: ProcessState::Gone,
-        pid: None,
-        cpu_percent: None,
-        rss_bytes: None,
-        threads: None,
-        open_fds: None,
-        uptime_secs: None,
-        probe: Probe::NotRun,
-    }
+    ProcessStats::bare(ProcessState::Gone)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -257,16 +257,7 @@ impl Sampler {
             Ok(s) => s,
             Err(e) => {
                 self.failed(Collector::Process, &e, missing);
-                ProcessStats {
-                    state: ProcessState::Unknown,
-                    pid: None,
-                    cpu_percent: None,
-                    rss_bytes: None,
-                    threads: None,
-                    open_fds: None,
-                    uptime_secs: None,
-                    probe: Probe::NotRun,
-                }
+                ProcessStats::bare(ProcessState::Unknown)
             }
         };
         stats.probe = probe;

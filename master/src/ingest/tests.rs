@@ -17,16 +17,7 @@ fn heartbeat(cluster: &str, broker: i32, ts: u64) -> StatsRecord {
         },
         timestamp_ms: ts,
         seq: 1,
-        process: ProcessStats {
-            state: ProcessState::Running,
-            pid: None,
-            cpu_percent: None,
-            rss_bytes: None,
-            threads: None,
-            open_fds: None,
-            uptime_secs: None,
-            probe: Probe::NotRun,
-        },
+        process: ProcessStats::bare(ProcessState::Running),
         host: HostStats::default(),
         missing: vec![],
     })

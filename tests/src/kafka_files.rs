@@ -184,24 +184,18 @@ pub(crate) fn broker_properties(cfg: &TestbedConfig, id: i32, log_dir: &Path) ->
 }
 
 /// A new random Kafka cluster id: 16 random bytes in URL-safe base64 without padding (22 chars),
-/// the format `kafka-storage.sh random-uuid` prints.
+/// the format `kafka-storage.sh random-uuid` prints. Like Kafka's `Uuid.randomUuid`, it never
+/// starts with '-': StorageTool's argument parser would take such an id for an option
+/// ("--cluster-id: expected one argument"), about one cluster start in 64.
 pub(crate) fn random_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes: [u8; 16] = rand::random();
-    let mut out = String::with_capacity(22);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+    use base64::Engine as _;
+    loop {
+        let bytes: [u8; 16] = rand::random();
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if !id.starts_with('-') {
+            return id;
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -216,6 +210,7 @@ mod tests {
             assert!(id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            assert!(!id.starts_with('-'), "{id} would read as an option");
         }
         assert_ne!(random_cluster_id(), random_cluster_id());
     }

@@ -20,7 +20,7 @@ PARTITIONS=${PARTITIONS:-4000}
 BASE=${KMEDIC_TESTBED_PORT_BASE:-19380}
 WORK=$(mktemp -d /tmp/kmedic-footprint.XXXXXX)
 # AGENT=path measures another build of the agent (for example one built with opt-level "s").
-AGENT=${AGENT:-target/release/kmedic-agent}
+AGENT=${AGENT:-target/release-agent/kmedic-agent}
 TESTBED=target/debug/kmedic-testbed
 pids=()
 cleanup() {
@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building (release agent, testbed)..." >&2
-[ -n "${AGENT_PREBUILT:-}" ] || cargo build --release -q -p kmedic-agent
+[ -n "${AGENT_PREBUILT:-}" ] || cargo build --profile release-agent -q -p kmedic-agent
 [ -n "${TESTBED_PREBUILT:-}" ] || cargo build -q -p kmedic-tests --bin kmedic-testbed
 
 echo "starting a 1-broker testbed on port base $BASE..." >&2

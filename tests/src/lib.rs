@@ -34,3 +34,16 @@ pub use kafka_files::{ensure_jars, jars_dir, JVM_OPTS_ENV, KAFKA_DIR_ENV};
 pub use process::{process_alive, process_state};
 pub use testbed::Testbed;
 pub use wait::{random_topic, wait_until};
+
+/// Logs to stderr for the harness's binaries and the e2e runner: `RUST_LOG` if set, else
+/// `default_filter`; colours only on a terminal.
+pub fn init_logs(default_filter: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

@@ -35,13 +35,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,rdkafka=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    kmedic_tests::init_logs("warn,rdkafka=error");
     match demo(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -52,14 +52,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    kmedic_tests::init_logs("info,rdkafka=warn");
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Up {

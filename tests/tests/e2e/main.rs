@@ -15,14 +15,7 @@ use std::sync::Arc;
 use kmedic_tests::e2e::Ctx;
 
 fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rdkafka=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    kmedic_tests::init_logs("info,rdkafka=warn");
     let mut args = libtest_mimic::Arguments::from_args();
     // One cluster is shared and broken on purpose by some trials: never run two at once.
     args.test_threads = Some(1);

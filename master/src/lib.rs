@@ -9,9 +9,11 @@
 //! - [`detect`]: one detector per anomaly kind.
 //! - [`policy`]: findings -> planner requests, with grace periods and the confidence gate.
 //! - [`service`]: the running master: warm start, ingest, poll loop, checkpoints.
+//! - [`clock`]: the monotonic clock every decision is timed on, and the wall clock.
 //! - [`cli`]: the one-shot `plan` command (observe, snapshot, plan, print; never executes).
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod detect;
 pub mod ingest;

@@ -22,6 +22,8 @@
 //! - [`Request::Balance`] (`balance.rs`): elections first, then the cheapest data moves.
 //! - [`Request::SpreadLeaders`] (`leaders.rs`): per-topic leaders even across racks, elections
 //!   only.
+//! - [`Request::PreferredLeaders`] (`preferred.rs`): elect each partition's preferred leader
+//!   where it is alive and in sync but not leading; elections only.
 //!
 //! Target choice for any move is in `place.rs`; the incremental bookkeeping in `state.rs`.
 //!
@@ -41,6 +43,7 @@ mod leaders;
 mod limits;
 mod output;
 mod place;
+mod preferred;
 mod reason;
 mod record;
 mod request;
@@ -80,6 +83,7 @@ pub fn plan(snapshot: &Snapshot, limits: &Limits, request: &Request) -> Plan {
         Request::Decommission { .. } => drain::drain(&mut st, &sources, drain::Drain::Decommission),
         Request::Balance => balance::balance(&mut st),
         Request::SpreadLeaders => leaders::spread(&mut st),
+        Request::PreferredLeaders => preferred::elect_preferred(&mut st),
     }
     let plan = st.finish(before);
     if let Some(first) = plan.unplaceable.first() {

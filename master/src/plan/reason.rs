@@ -105,6 +105,11 @@ pub enum ElectionReason {
         /// Topic's leaders in `to_rack` before.
         to_rack_leaders: u32,
     },
+    /// The preferred leader (first replica) is alive and in sync but does not lead.
+    Preferred {
+        /// The preferred leader.
+        preferred: i32,
+    },
 }
 
 impl fmt::Display for ElectionReason {
@@ -128,6 +133,10 @@ impl fmt::Display for ElectionReason {
             } => write!(
                 f,
                 "spread leaders: rack {from_rack} leads {from_rack_leaders}, rack {to_rack} leads {to_rack_leaders}"
+            ),
+            ElectionReason::Preferred { preferred } => write!(
+                f,
+                "preferred leader {preferred} is alive and in sync but not leading"
             ),
         }
     }
@@ -241,6 +250,20 @@ pub enum Warning {
         /// Its limit, bytes/s.
         limit_bytes_per_sec: u64,
     },
+    /// A preferred-leader election was skipped: leading would put the preferred leader over
+    /// its net-out limit.
+    PreferredWouldOverload {
+        /// Topic name.
+        topic: String,
+        /// Partition index.
+        partition: i32,
+        /// The preferred leader.
+        broker: i32,
+        /// Its net out after the election, bytes/s.
+        load_bytes_per_sec: u64,
+        /// Its limit, bytes/s.
+        limit_bytes_per_sec: u64,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -255,6 +278,16 @@ impl fmt::Display for Warning {
             } => write!(
                 f,
                 "broker {broker} {resource} still {load_bytes_per_sec} B/s over limit {limit_bytes_per_sec} B/s after the plan"
+            ),
+            Warning::PreferredWouldOverload {
+                topic,
+                partition,
+                broker,
+                load_bytes_per_sec,
+                limit_bytes_per_sec,
+            } => write!(
+                f,
+                "{topic}-{partition}: preferred leader {broker} not elected: net out would be {load_bytes_per_sec} B/s, over limit {limit_bytes_per_sec} B/s"
             ),
         }
     }

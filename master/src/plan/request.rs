@@ -22,6 +22,9 @@ pub enum Request {
     },
     /// Spread each topic's leaders evenly across racks, by elections only.
     SpreadLeaders,
+    /// Elect the preferred leader (first replica) of every partition whose preferred leader is
+    /// alive and in sync but not leading. Elections only, no moves (`preferred.rs`).
+    PreferredLeaders,
 }
 
 impl fmt::Display for Request {
@@ -31,6 +34,7 @@ impl fmt::Display for Request {
             Request::Balance => f.write_str("balance network load"),
             Request::Decommission { brokers } => write!(f, "decommission brokers {brokers:?}"),
             Request::SpreadLeaders => f.write_str("spread leaders across racks"),
+            Request::PreferredLeaders => f.write_str("elect preferred leaders"),
         }
     }
 }

@@ -261,7 +261,8 @@ fn default_agent_silence_secs() -> u64 {
     60
 }
 fn default_stats_topic() -> String {
-    "kmedic.stats".to_string()
+    // The agent's default too (issue 7 item 13); "__" marks it internal, as Kafka's own are.
+    "__kmedic_stats".to_string()
 }
 fn default_checkpoint_path() -> PathBuf {
     PathBuf::from("/var/lib/kmedic/master.checkpoint")

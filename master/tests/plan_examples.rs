@@ -41,7 +41,10 @@ fn heal_replaces_in_the_dead_brokers_rack_and_keeps_the_slot() {
 }
 
 #[test]
-fn heal_uses_an_unused_rack_when_the_dead_rack_is_full() {
+fn heal_leaves_a_replica_unplaced_rather_than_share_a_rack() {
+    // The dead broker's only rack-mate is suspect. The cluster has 3 racks for RF 3, so the
+    // replica may not go to az-b or az-c (which already hold one): it is reported, not moved.
+    // (This replaces a test that asserted the old co-location into 4 or 6.)
     let mut c = six();
     c.set_state(2, BrokerState::Suspect);
     c.add_partition("t", 3, &[1, 3, 5], 1_000);
@@ -51,11 +54,13 @@ fn heal_uses_an_unused_rack_when_the_dead_rack_is_full() {
         &Limits::default(),
         &Request::Heal { dead: vec![1] },
     );
-    // az-a has no live broker left, and with 2 live racks for RF 3 diversity cannot be full:
-    // the replica goes to a live broker not already hosting the partition.
-    let m = &p.moves[0];
-    assert_eq!(m.new_replicas.len(), 3);
-    assert!([4, 6].contains(&m.new_replicas[0]), "{m}");
+    assert!(p.moves.is_empty(), "{p}");
+    assert_eq!(
+        p.unplaceable[0].reason,
+        UnplaceableReason::RackUnavailable {
+            racks: vec!["az-a".into()]
+        }
+    );
 }
 
 #[test]
@@ -231,13 +236,26 @@ fn spread_leaders_evens_a_topic_across_racks_by_elections() {
 fn plan_prints_for_operators_and_kafka_tools() {
     let mut c = six();
     c.add_partition("orders", 3, &[1, 3, 5], 1_000);
+    c.add_partition("orders", 4, &[2, 4, 6], 1_000);
     c.kill(1).set_state(2, BrokerState::Suspect);
     let p = plan(
         &c.snapshot,
         &Limits::default(),
         &Request::Heal { dead: vec![1] },
     );
-    // az-a has no live broker: with 2 live racks for RF 3 the replica goes to 4 or 6.
+    // az-a has no healthy broker: the replica stays on 1, reported; nothing else moves.
+    assert!(p.moves.is_empty(), "{p}");
+    let text = p.to_string();
+    assert!(
+        text.contains("orders-0 replica on broker 1 not placed: rack has no healthy broker: az-a"),
+        "{text}"
+    );
+    c.set_state(2, BrokerState::Alive);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
     let json = p.reassignment_json();
     assert_eq!(json["version"], 1);
     assert_eq!(json["partitions"][0]["topic"], "orders");

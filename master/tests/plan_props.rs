@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kmedic_master::plan::{plan, BrokerState, Capacity, Limits, Plan, Request, Snapshot};
-use kmedic_master::sim::{rack_name, Cluster};
+use kmedic_master::sim::{cluster_racks, generate, health, rack_name, Cluster, Spec};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -111,12 +111,8 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
             .is_some_and(|b| b.state == BrokerState::Alive)
             && !ex.contains(&id)
     };
-    let live_racks: BTreeSet<&str> = snap
-        .brokers
-        .iter()
-        .filter(|b| accepts(b.id))
-        .map(|b| b.rack.as_str())
-        .collect();
+    // Rule 1 counts the cluster's racks, live or not: a dead AZ never turns diversity off.
+    let racks = cluster_racks(snap);
     let rack = |id: i32| broker.get(&id).map(|b| b.rack.as_str());
     let part: HashMap<(&str, i32), &_> = snap
         .partitions
@@ -167,8 +163,8 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
                 "moved onto broker {a} that accepts nothing: {m}"
             );
             *incoming.entry(a).or_default() += 1;
-            // Racks distinct whenever there are enough live racks.
-            if live_racks.len() >= m.new_replicas.len() {
+            // Racks distinct whenever the cluster has enough racks.
+            if racks >= m.new_replicas.len() {
                 let same = m
                     .new_replicas
                     .iter()
@@ -326,5 +322,52 @@ proptest! {
         let mut shuffled = c.snapshot.clone();
         shuffled.brokers.reverse();
         prop_assert_eq!(&plan(&shuffled, &limits, &req), &p);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// DESIGN.md rule 1 under random dead and suspect sets (whole AZs included): on a
+    /// rack-aware cluster with at least RF racks, no heal, decommission or balance ever puts two
+    /// replicas of a partition in one rack. What cannot be placed is reported instead.
+    #[test]
+    fn never_two_replicas_in_one_rack_with_at_least_rf_racks(
+        seed in any::<u64>(),
+        racks in 3usize..5,
+        per_rack in 1usize..4,
+        dead_mask in any::<u16>(),
+        suspect_mask in any::<u16>(),
+        whole_rack in proptest::option::of(0usize..5),
+        kind in 0u8..3,
+    ) {
+        let brokers = racks * per_rack;
+        let mut spec = Spec::new(brokers, 60 * brokers, seed);
+        spec.racks = racks;
+        spec.topics = 3;
+        let mut c = generate(&spec);
+        prop_assume!(health(&c.snapshot).rack_violations == 0);
+        let mut dead = Vec::new();
+        for b in 1..=brokers as i32 {
+            let in_dead_rack = whole_rack.is_some_and(|r| (b as usize - 1) % racks == r);
+            if in_dead_rack || dead_mask & (1 << (b % 16)) != 0 && b % 3 == 0 {
+                dead.push(b);
+            } else if suspect_mask & (1 << (b % 16)) != 0 {
+                c.set_state(b, BrokerState::Suspect);
+            }
+        }
+        for &b in &dead {
+            c.kill(b);
+        }
+        let req = match kind {
+            0 if !dead.is_empty() => Request::Heal { dead: dead.clone() },
+            1 => Request::Decommission { brokers: vec![(seed % brokers as u64) as i32 + 1] },
+            _ => Request::Balance,
+        };
+        let limits = Limits::default();
+        let p = plan(&c.snapshot, &limits, &req);
+        check(&c.snapshot, &limits, &req, &p);
+        c.apply(&p);
+        prop_assert_eq!(health(&c.snapshot).rack_violations, 0, "{}", p);
     }
 }

@@ -92,7 +92,7 @@ fn drain_partition(st: &mut State, p: u32, is_src: &[bool], kind: Drain) {
                 copied += size;
                 first_from.get_or_insert(st.ids[from as usize]);
             }
-            Err(rej) => st.record_unplaceable(p, from, UnplaceableReason::NoTarget(rej)),
+            Err(reason) => st.record_unplaceable(p, from, reason),
         }
     }
     if let Some(from) = first_from {

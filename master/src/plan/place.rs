@@ -2,12 +2,18 @@
 //!
 //! Candidates come in tiers, and a later tier is looked at only when an earlier one has no
 //! broker that fits: the replaced replica's own rack (when that keeps racks distinct), then racks
-//! the partition does not use, then (only with fewer live racks than the replication factor)
-//! racks it already uses. Within a tier the broker with the lowest projected utilization after
-//! the move wins, ties to the lower id. Cost: one pass over the brokers of the allowed racks,
-//! never over partitions.
+//! the partition does not use, then (only when the cluster has fewer racks than the replication
+//! factor, so diversity is impossible) racks it already uses. Within a tier the broker with the
+//! lowest projected utilization after the move wins, ties to the lower id. Cost: one pass over
+//! the brokers of the allowed racks, never over partitions.
+//!
+//! Rack diversity is never traded for RF (DESIGN.md rule 1). The rack count is the cluster's
+//! ([`State::racks`]), not the count of racks with a live broker: when the dead broker's rack
+//! has no healthy broker left (its rack-mates are suspect, hung, restarting or dead, or the whole
+//! AZ is down) and no unused rack has one either, the replica is unplaceable with
+//! [`UnplaceableReason::RackUnavailable`], never co-located with another replica.
 
-use super::reason::Rejections;
+use super::reason::{Rejections, UnplaceableReason};
 use super::record::ratio;
 use super::state::{State, NONE};
 
@@ -20,8 +26,15 @@ pub(super) enum Score {
     Net,
 }
 
-/// Picks the broker to take slot `k` of partition `p`, or says why none fits.
-pub(super) fn pick_target(st: &State, p: u32, k: usize, score: Score) -> Result<u32, Rejections> {
+/// Picks the broker to take slot `k` of partition `p`, or says why none fits: no allowed rack
+/// has a healthy broker ([`UnplaceableReason::RackUnavailable`]), or every broker there was
+/// rejected ([`UnplaceableReason::NoTarget`]).
+pub(super) fn pick_target(
+    st: &State,
+    p: u32,
+    k: usize,
+    score: Score,
+) -> Result<u32, UnplaceableReason> {
     let reps = st.replicas(p);
     let from = reps[k];
     let from_rack = st.rack[from as usize];
@@ -33,7 +46,7 @@ pub(super) fn pick_target(st: &State, p: u32, k: usize, score: Score) -> Result<
         .collect();
     used.sort_unstable();
     used.dedup();
-    let diverse = st.live_racks >= reps.len();
+    let diverse = st.racks >= reps.len();
     let bin = st.snap.partitions[p as usize].bytes_in_per_sec;
     let mut rej = Rejections::default();
     let mut tiers: Vec<Vec<u32>> = Vec::with_capacity(3);
@@ -86,7 +99,25 @@ pub(super) fn pick_target(st: &State, p: u32, k: usize, score: Score) -> Result<
             return Ok(b);
         }
     }
-    Err(rej)
+    if diverse {
+        let allowed: Vec<u32> = tiers.iter().flatten().copied().collect();
+        let healthy = allowed.iter().any(|&r| {
+            st.rack_brokers[r as usize]
+                .iter()
+                .any(|&b| st.accepts[b as usize])
+        });
+        if !healthy {
+            let mut racks: Vec<String> = allowed
+                .iter()
+                .map(|&r| st.rack_names[r as usize].clone())
+                .collect();
+            if racks.is_empty() && from_rack != NONE {
+                racks.push(st.rack_names[from_rack as usize].clone());
+            }
+            return Err(UnplaceableReason::RackUnavailable { racks });
+        }
+    }
+    Err(UnplaceableReason::NoTarget(rej))
 }
 
 type Reject = fn(&mut Rejections);

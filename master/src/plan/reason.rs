@@ -193,6 +193,14 @@ pub enum UnplaceableReason {
     Offline,
     /// Every candidate broker was rejected; the figures say why.
     NoTarget(Rejections),
+    /// The cluster has at least RF racks, so the replica must stay in a rack of its own, and no
+    /// such rack (its own, or one the partition does not use) has a broker that accepts load:
+    /// they are dead, suspect, draining or unknown. Placing it elsewhere would put two replicas
+    /// in one rack for good (DESIGN.md rule 1), so it is left for an alert.
+    RackUnavailable {
+        /// The racks the replica may go to, none with a healthy broker.
+        racks: Vec<String>,
+    },
     /// The plan's byte budget is spent.
     ByteBudget {
         /// Bytes this move needs.
@@ -216,6 +224,11 @@ impl fmt::Display for UnplaceableReason {
                 f.write_str("partition is offline: no leader to copy from")
             }
             UnplaceableReason::NoTarget(r) => write!(f, "no target broker: {r}"),
+            UnplaceableReason::RackUnavailable { racks } => write!(
+                f,
+                "rack has no healthy broker: {} (co-locating replicas in another rack is never done)",
+                racks.join(", ")
+            ),
             UnplaceableReason::ByteBudget {
                 needed_bytes,
                 remaining_bytes,

@@ -69,8 +69,14 @@ pub(super) struct State<'a> {
     pub moves: Vec<BrokerMoves>,
     /// Partitions hosted by each broker (indexes into `snap.partitions`), unordered.
     pub hosted: Vec<Vec<u32>>,
-    /// Racks holding at least one broker that accepts load.
+    /// Racks holding at least one broker that accepts load (balance and spread-leaders).
     pub live_racks: usize,
+    /// The cluster's rack count, for rack diversity (DESIGN.md rule 1): named racks of every
+    /// broker in the snapshot, whatever its state, as the rack-violation detector counts them.
+    /// A dead or hung AZ still counts, so losing it never turns diversity off. The "" rack (a
+    /// broker without `broker.rack`, or one missing from DescribeCluster) counts only when no
+    /// broker has a named rack.
+    pub racks: usize,
     /// Per rack, the most net in any broker there can still take (limit minus load, over
     /// brokers that accept load and are under the move limit): lets target search skip a
     /// full rack without scanning it.
@@ -157,6 +163,7 @@ impl<'a> State<'a> {
             moves: vec![BrokerMoves::default(); n],
             hosted: vec![Vec::new(); n],
             live_racks: 0,
+            racks: 0,
             rack_room: Vec::new(),
             repl_off: Vec::with_capacity(snap.partitions.len() + 1),
             repl: Vec::with_capacity(snap.replica_count()),
@@ -185,6 +192,12 @@ impl<'a> State<'a> {
             .iter()
             .filter(|bs| bs.iter().any(|&b| st.accepts[b as usize]))
             .count();
+        let named = st.rack_names.iter().filter(|r| !r.is_empty()).count();
+        st.racks = if named > 0 {
+            named
+        } else {
+            st.rack_names.len()
+        };
         st.index_partitions();
         st.count_in_flight();
         st.refresh_all_rooms();

@@ -8,7 +8,8 @@ use crate::plan::{BrokerState, Plan, Snapshot};
 /// Health figures of a cluster under the planner's load model (see [`crate::plan`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Health {
-    /// Partitions whose replicas share a rack although enough live racks exist.
+    /// Partitions whose replicas share a rack although the cluster has at least RF racks
+    /// (named racks of every broker, whatever its state: DESIGN.md rule 1).
     pub rack_violations: usize,
     /// Replicas on brokers that are not alive.
     pub replicas_on_unhealthy: usize,
@@ -28,6 +29,20 @@ pub struct Health {
     pub net_in_max_utilization: f64,
     /// Highest net-out utilization of an alive broker.
     pub net_out_max_utilization: f64,
+}
+
+/// The cluster's rack count for rack diversity: distinct named racks of every broker in the
+/// snapshot, whatever its state; the "" rack counts only when no broker has a named one.
+pub fn cluster_racks(snap: &Snapshot) -> usize {
+    let mut racks: Vec<&str> = snap.brokers.iter().map(|b| b.rack.as_str()).collect();
+    racks.sort_unstable();
+    racks.dedup();
+    let named = racks.iter().filter(|r| !r.is_empty()).count();
+    if named > 0 {
+        named
+    } else {
+        racks.len()
+    }
 }
 
 /// Computes [`Health`] for `snap`.
@@ -52,6 +67,7 @@ pub fn health(snap: &Snapshot) -> Health {
         .collect();
     live_racks.sort_unstable();
     live_racks.dedup();
+    let rack_count = cluster_racks(snap);
     let (mut net_in, mut net_out, mut disk) = (vec![0u64; n], vec![0u64; n], vec![0u64; n]);
     let mut h = Health::default();
     for p in &snap.partitions {
@@ -81,7 +97,7 @@ pub fn health(snap: &Snapshot) -> Health {
         }
         racks.sort_unstable();
         racks.dedup();
-        if live_racks.len() >= p.replicas.len() && racks.len() < p.replicas.len() {
+        if rack_count >= p.replicas.len() && racks.len() < p.replicas.len() {
             h.rack_violations += 1;
         }
     }

@@ -14,7 +14,7 @@ pub mod generate;
 pub mod scenario;
 
 pub use bound::bytes_lower_bound;
-pub use check::{assert_elects, assert_moves, assert_untouched, health, Health};
+pub use check::{assert_elects, assert_moves, assert_untouched, cluster_racks, health, Health};
 pub use cluster::{Cluster, DEFAULT_CAPACITY};
 pub use generate::{generate, rack_name, Spec};
 pub use scenario::{converged, Event, Scenario, Tick};

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 pub use kmedic_common::connection::ConnectionSettings;
 
+mod policy;
+pub use policy::PolicyConfig;
+
 /// Errors from loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -134,45 +137,6 @@ impl Default for NetworkLimits {
     }
 }
 
-/// When findings turn into alerts and actions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyConfig {
-    /// How long a finding must persist before it is alerted on, in seconds (0 = at once).
-    #[serde(default = "default_alert_grace_secs")]
-    pub alert_grace_secs: u64,
-    /// How long a broker must be confirmed dead before its replicas are moved, in seconds. This is
-    /// what tells a restart (back within a minute or two) from a failure.
-    #[serde(default = "default_heal_grace_secs")]
-    pub heal_grace_secs: u64,
-    /// How long a broker must be confirmed dead before its host is replaced, in seconds.
-    #[serde(default = "default_replace_grace_secs")]
-    pub replace_grace_secs: u64,
-    /// An agent silent for this long counts as the agent's "dead" signal, in seconds.
-    #[serde(default = "default_agent_silence_secs")]
-    pub agent_silence_secs: u64,
-    /// Decide and log, but never act.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Maintenance mode: alert only, never act. (Persisted in the action log once that exists;
-    /// this is the start-up value.)
-    #[serde(default)]
-    pub maintenance: bool,
-}
-
-impl Default for PolicyConfig {
-    fn default() -> Self {
-        Self {
-            alert_grace_secs: default_alert_grace_secs(),
-            heal_grace_secs: default_heal_grace_secs(),
-            replace_grace_secs: default_replace_grace_secs(),
-            agent_silence_secs: default_agent_silence_secs(),
-            dry_run: false,
-            maintenance: false,
-        }
-    }
-}
-
 /// The stats topic the agents publish to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,18 +211,6 @@ fn default_net_in_bytes_per_sec() -> u64 {
 }
 fn default_net_out_bytes_per_sec() -> u64 {
     125_000_000
-}
-fn default_alert_grace_secs() -> u64 {
-    0
-}
-fn default_heal_grace_secs() -> u64 {
-    300
-}
-fn default_replace_grace_secs() -> u64 {
-    1800
-}
-fn default_agent_silence_secs() -> u64 {
-    60
 }
 fn default_stats_topic() -> String {
     // The agent's default too (issue 7 item 13); "__" marks it internal, as Kafka's own are.
@@ -377,21 +329,11 @@ impl ClusterConfig {
         self.connection
             .validate()
             .map_err(|e| Error::Invalid(format!("cluster {n:?} [clusters.connection]: {e}")))?;
-        let p = &self.policy;
-        if p.replace_grace_secs < p.heal_grace_secs {
-            return Err(Error::Invalid(format!(
-                "cluster {n:?}: policy.replace_grace_secs = {} is shorter than \
-                 policy.heal_grace_secs = {}: a host must not be replaced before its replicas \
-                 are moved; raise replace_grace_secs to at least {}",
-                p.replace_grace_secs, p.heal_grace_secs, p.heal_grace_secs
-            )));
-        }
-        if p.agent_silence_secs == 0 {
-            return Err(Error::Invalid(format!(
-                "cluster {n:?}: policy.agent_silence_secs = 0 would call every agent silent: \
-                 set it above the agent's heartbeat interval (60 is typical)"
-            )));
-        }
+        self.policy
+            .validate()
+            .map_err(|e| Error::Invalid(format!("cluster {n:?}: {e}")))?;
+        policy::validate_planner(&self.planner)
+            .map_err(|e| Error::Invalid(format!("cluster {n:?}: {e}")))?;
         let l = &self.limits;
         if l.default_in_bytes_per_sec == 0 || l.default_out_bytes_per_sec == 0 {
             return Err(Error::Invalid(format!(

@@ -10,11 +10,13 @@
 pub mod dead_broker;
 pub mod hung_broker;
 pub mod leader_skew;
+pub mod mass_failure;
 pub mod no_stats;
 pub mod offline;
 pub mod overloaded;
 pub mod rack_violation;
 pub mod signals;
+pub mod stale_registration;
 pub mod suspect_broker;
 pub mod under_replicated;
 
@@ -67,6 +69,14 @@ pub enum FindingKind {
     LeaderRackSkew,
     /// Partitions with two replicas in one rack although enough racks exist.
     RackViolation,
+    /// Registered and fenced, its agent silent or absent, and hosting nothing: shut down
+    /// without being unregistered. Not a dead broker: alert only, and it does not block
+    /// balance (see `stale_registration`).
+    StaleRegistration,
+    /// Too many brokers dead, suspect or hung at once (a whole rack, or more than the policy's
+    /// per-rack count or share): an outage, not a broker failure. Raised by the policy from the
+    /// broker findings (`mass_failure`), never by `run_all`.
+    MassFailure,
 }
 
 /// One finding, with the evidence a person needs to agree with it.
@@ -105,7 +115,8 @@ pub fn run_all(input: &DetectInput<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for h in health.values() {
         // Priority order, first hit wins.
-        if let Some(f) = dead_broker::check(input, h)
+        if let Some(f) = stale_registration::check(input, h)
+            .or_else(|| dead_broker::check(input, h))
             .or_else(|| hung_broker::check(input, h))
             .or_else(|| suspect_broker::check(input, h))
             .or_else(|| no_stats::check(input, h))
@@ -130,5 +141,7 @@ pub fn list_partitions(ps: &[TopicPartition], max: usize) -> String {
     s.join(", ")
 }
 
+#[cfg(test)]
+mod safety_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -251,7 +251,7 @@ async fn cluster_loop(
             let snap = snapshot::build(&view, &c.limits, &v, Some(&m), now);
             (findings, snap)
         };
-        let decisions = policy.decide(&findings, now);
+        let decisions = policy.decide(&findings, &view, crate::clock::Now::read());
         let mut plans = Vec::new();
         for d in &decisions {
             let (Verdict::Act(Action::Plan(req)) | Verdict::DryRun(Action::Plan(req))) = &d.verdict

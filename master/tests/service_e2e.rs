@@ -62,7 +62,7 @@ fn killed_broker_is_held_through_the_grace_then_healed_in_its_rack() {
     while healed.is_none() {
         let r = m.next(deadline).expect("a heal decision within 90 s");
         for d in &r.decisions {
-            if d.finding == FindingKind::DeadBroker && d.rule == policy::RULE_HEAL_GRACE {
+            if d.finding == FindingKind::DeadBroker && d.rule == policy::Rule::HealGrace {
                 held_in_grace = true;
             }
             if d.verdict == Verdict::Act(Action::Plan(Request::Heal { dead: vec![KILLED] })) {

@@ -99,3 +99,108 @@ fn load_reports_the_path_and_the_line() {
         Err(Error::Read { .. })
     ));
 }
+
+#[test]
+fn a_heal_grace_shorter_than_a_restart_needs_the_override() {
+    let mut cfg = minimal();
+    cfg.clusters[0].policy.heal_grace_secs = 20;
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("policy.heal_grace_secs = 20")
+            && err.contains("allow_short_heal_grace = true")
+            && err.contains("at least 60"),
+        "{err}"
+    );
+    cfg.clusters[0].policy.allow_short_heal_grace = true;
+    cfg.validate().unwrap();
+    let mut cfg = minimal();
+    cfg.clusters[0].policy.heal_grace_secs = 60;
+    cfg.validate().unwrap();
+}
+
+#[test]
+fn agent_silence_shorter_than_two_heartbeats_is_refused() {
+    let mut cfg = minimal();
+    cfg.clusters[0].policy.agent_silence_secs = 19;
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("policy.agent_silence_secs = 19") && err.contains("at least 20"),
+        "{err}"
+    );
+    cfg.clusters[0].policy.agent_silence_secs = 20;
+    cfg.validate().unwrap();
+    // Agents configured to beat faster allow a shorter silence.
+    cfg.clusters[0].policy.agent_heartbeat_secs = 2;
+    cfg.clusters[0].policy.agent_silence_secs = 4;
+    cfg.validate().unwrap();
+    cfg.clusters[0].policy.agent_heartbeat_secs = 0;
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("policy.agent_heartbeat_secs = 0"));
+}
+
+#[test]
+fn nan_infinite_and_negative_planner_limits_are_refused_naming_the_key() {
+    for (line, key) in [
+        ("target_ratio = nan", "planner.target_ratio = NaN"),
+        ("target_ratio = inf", "planner.target_ratio = inf"),
+        ("target_ratio = -1.5", "planner.target_ratio = -1.5"),
+        ("target_ratio = 0.5", "planner.target_ratio = 0.5"),
+        (
+            "max_disk_utilization = nan",
+            "planner.max_disk_utilization = NaN",
+        ),
+        (
+            "max_disk_utilization = -0.2",
+            "planner.max_disk_utilization = -0.2",
+        ),
+        (
+            "max_disk_utilization = 1.5",
+            "planner.max_disk_utilization = 1.5",
+        ),
+    ] {
+        let text = format!(
+            r#"
+            [stats.connection]
+            bootstrap_servers = ["127.0.0.1:9092"]
+            [[clusters]]
+            name = "a"
+            [clusters.connection]
+            bootstrap_servers = ["127.0.0.1:9092"]
+            [clusters.planner]
+            {line}
+            "#
+        );
+        let cfg: MasterConfig = toml::from_str(&text).unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains(key) && err.contains("default"),
+            "{line}: {err}"
+        );
+    }
+    // Negative integers do not even parse, and the error names the key.
+    let err = toml::from_str::<MasterConfig>(&format!(
+        "{EXAMPLE}\n[[clusters]]\nname = \"n\"\n[clusters.connection]\nbootstrap_servers = \
+         [\"x:1\"]\n[clusters.planner]\nmax_bytes_to_move = -1\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("max_bytes_to_move"), "{err}");
+}
+
+#[test]
+fn mass_failure_thresholds_default_and_are_checked() {
+    let p = &minimal().clusters[0].policy;
+    assert_eq!(p.mass_failure_max_per_rack, 1);
+    assert_eq!(p.mass_failure_max_percent, 10);
+    assert!(!p.mass_failure_override);
+    let mut cfg = minimal();
+    cfg.clusters[0].policy.mass_failure_max_percent = 150;
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("policy.mass_failure_max_percent = 150"),
+        "{err}"
+    );
+}

@@ -1,6 +1,7 @@
-//! Under-replicated partitions, split into those explained by confirmed-dead brokers (every
-//! replica missing from the ISR is on one) and the rest. Healing waits until the rest is empty
-//! (DESIGN.md rule 4).
+//! Under-replicated partitions, split into those explained (every replica missing from the ISR
+//! is on a confirmed-dead broker, or is being added by an in-flight reassignment on a healthy
+//! broker and is still catching up) and the rest. Healing waits until the rest is empty
+//! (DESIGN.md rule 4): a running reassignment must not block healing a second dead broker.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,7 +11,7 @@ use crate::observe::TopicPartition;
 
 /// The rule this detector applies.
 pub const RULE: &str = "URP explained only if every out-of-sync replica is on a confirmed-dead \
-                        broker (rule 4)";
+                        broker or is being added by a reassignment on a healthy broker (rule 4)";
 
 /// At most two findings: explained and unexplained under-replicated partitions.
 pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> Vec<Finding> {
@@ -36,10 +37,29 @@ pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> 
             topic: p.topic.clone(),
             partition: p.partition,
         };
-        if missing.iter().all(|r| dead.contains(r)) {
+        let adding: &[i32] = input
+            .view
+            .reassignments
+            .get(&tp)
+            .map_or(&[], |r| r.adding.as_slice());
+        // A replica a reassignment is adding is out of sync until it has copied the log; on a
+        // healthy broker that is progress, not damage.
+        let catching_up = |r: &i32| {
+            adding.contains(r)
+                && health.get(r).is_some_and(|h| {
+                    !h.kafka_says_dead()
+                        && !h.agent_says_dead()
+                        && super::hung_broker::check(input, h).is_none()
+                })
+        };
+        if missing.iter().all(|r| dead.contains(r) || catching_up(r)) {
             explained.push(tp);
         } else {
-            culprits.extend(missing.iter().filter(|r| !dead.contains(r)));
+            culprits.extend(
+                missing
+                    .iter()
+                    .filter(|r| !dead.contains(r) && !catching_up(r)),
+            );
             unexplained.push(tp);
         }
     }
@@ -51,7 +71,7 @@ pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> 
             topic: None,
             evidence: format!(
                 "{} under-replicated partitions, all missing only replicas on confirmed-dead \
-                 brokers {:?}: {}",
+                 brokers {:?} or replicas a reassignment is adding: {}",
                 explained.len(),
                 dead.iter().collect::<Vec<_>>(),
                 list_partitions(&explained, 10)

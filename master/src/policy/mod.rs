@@ -1,86 +1,55 @@
-//! Policy: findings in, decisions out. Grace periods, the confidence gate, maintenance and
-//! dry-run are applied here, and every decision (above all every decision *not* to act) comes
-//! back as data with its reason and is logged.
+//! Policy: findings in, decisions out. Grace periods, mass failure, the confidence gate, the
+//! last-copy guard, maintenance and dry-run are applied here, and every decision (above all
+//! every decision *not* to act) comes back as data with its typed [`Rule`], its reason and an
+//! id ([`decision`]), and is logged once when it is made or changes.
 //!
-//! Time is injected (`now_ms`), so grace periods are tested without sleeping. A finding's
-//! first-seen time is kept while it is reported round after round, and forgotten the first
-//! round it is not: a broker that comes back within the heal grace was a restart, and its clock
-//! starts again if it fails later.
+//! Time is the master's **monotonic** clock ([`Now::mono_ms`]); the wall clock is never read
+//! here, so an NTP step cannot turn a 20-second restart into a heal (DESIGN.md rule 5). A
+//! finding's first-seen time is kept while it is reported round after round, and forgotten the
+//! first round it is not: a broker that comes back within the heal grace was a restart, and its
+//! clock starts again if it fails later.
 //!
 //! Rules, in the order they are applied to a dead broker:
 //! 1. alert at once (after `alert_grace_secs`, default 0);
 //! 2. hold until it has been dead for `heal_grace_secs`;
-//! 3. hold while any under-replicated partition is not explained by confirmed-dead brokers
-//!    (DESIGN.md rule 4);
-//! 4. hold in maintenance mode; in dry-run, decide but mark the action as not executed;
-//! 5. otherwise request a heal of every dead broker past its grace, in one request;
-//! 6. after `replace_grace_secs`, also request a host replacement (rate limits are the
-//!    executor's, from the action log).
+//! 3. hold every data move while a mass failure lasts (a whole rack, or more failed brokers
+//!    than `mass_failure_max_per_rack` in one rack or `mass_failure_max_percent` of the
+//!    cluster; `detect::mass_failure`), unless the operator set `mass_failure_override`;
+//! 4. hold while any under-replicated partition is explained neither by confirmed-dead brokers
+//!    nor by replicas an in-flight reassignment is adding (DESIGN.md rule 4);
+//! 5. hold in maintenance mode; in dry-run, decide but mark the action as not executed;
+//! 6. otherwise request a heal of every dead broker past its grace, in one request;
+//! 7. after `replace_grace_secs`, also request a host replacement, unless the broker holds the
+//!    only in-sync copy of a partition (or a copy of an offline one): then hold and name them
+//!    (rate limits are the executor's, from the action log).
 //!
-//! Suspect and hung brokers, offline partitions, missing stats and rack violations are alerted
-//! and held: one signal is not enough to move data (rule 3), and a hung JVM is for a person or
-//! the replacement script's later issue. Sustained overload asks for a balance, sustained
-//! leader skew for a leader spread (elections only), both behind the same gate.
+//! Suspect and hung brokers, offline partitions, missing stats, stale registrations and rack
+//! violations are alerted and held: one signal is not enough to move data (rule 3). Sustained
+//! overload asks for a balance, sustained leader skew for a leader spread and preferred leaders
+//! not leading for preferred-leader elections, all only on a stable cluster. They come back as
+//! separate decisions in one round; [`requests`] lists them so the round plans them together.
+
+pub mod decision;
+mod log;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-use tracing::info;
-
+use crate::clock::Now;
 use crate::config::PolicyConfig;
-use crate::detect::{Finding, FindingKind};
+use crate::detect::{list_partitions, mass_failure, Finding, FindingKind};
+use crate::observe::{ClusterView, TopicPartition};
 use crate::plan::Request;
 
-/// Something the master would do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub enum Action {
-    /// Ask the planner for a plan, and execute it.
-    Plan(Request),
-    /// Call the replacement script for this broker's host.
-    ReplaceHost {
-        /// The broker whose host is replaced.
-        broker: i32,
-    },
-}
-
-/// What was decided about one finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum Verdict {
-    /// Tell a person (first time past the alert grace).
-    Alert,
-    /// Act.
-    Act(Action),
-    /// Would act, but dry-run is on.
-    DryRun(Action),
-    /// Do nothing now; the reason says why.
-    Hold,
-}
-
-/// One decision, with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    /// The verdict.
-    pub verdict: Verdict,
-    /// The kind of finding it is about.
-    pub finding: FindingKind,
-    /// The broker, for broker findings.
-    pub broker: Option<i32>,
-    /// The topic, for topic findings.
-    pub topic: Option<String>,
-    /// How many partitions the finding covers.
-    pub partitions: usize,
-    /// Why, with figures.
-    pub reason: String,
-    /// The rule applied.
-    pub rule: &'static str,
-}
+pub use decision::{requests, Action, Decision, DecisionId, Rule, Verdict};
 
 type Key = (FindingKind, Option<i32>, Option<String>);
 
 fn key(f: &Finding) -> Key {
     (f.kind, f.broker, f.topic.clone())
 }
+
+/// A decision's identity across rounds: its finding, and whether it is the alert.
+type Ident = (Key, bool);
 
 /// The policy's state for one cluster.
 #[derive(Debug, Clone)]
@@ -89,33 +58,24 @@ pub struct Policy {
     cfg: PolicyConfig,
     first_seen_ms: BTreeMap<Key, u64>,
     alerted: BTreeSet<Key>,
-    last_reason: BTreeMap<Key, String>,
+    ids: BTreeMap<Ident, (Verdict, Rule, DecisionId)>,
+    next_id: u64,
 }
 
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_STABLE: &str =
-    "balance and leader spread only on a stable cluster (no dead, suspect or hung broker, no URP)";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_ALERT: &str = "alert once a finding has lasted alert_grace_secs";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_HEAL_GRACE: &str = "heal only after heal_grace_secs (restart vs failure, rule 5)";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_GATE: &str =
-    "heal only when every URP is explained by confirmed-dead brokers (rule 4)";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_MAINT: &str = "maintenance mode: alert only";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_DRY: &str = "dry-run: decide and log, never execute";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_HEAL: &str = "confirmed dead past heal grace, gate open: heal";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_REPLACE: &str = "confirmed dead past replace_grace_secs: replace the host";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_ONE_SIGNAL: &str = "one signal only: alert, no moves (rule 3)";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_ALERT_ONLY: &str = "alerted only: no automatic action for this kind";
-/// A rule the policy applies (shown in decisions and logs).
-pub const RULE_SUSTAINED: &str = "act on load or skew only after it lasts heal_grace_secs";
+/// The partitions for which broker `b` holds the only in-sync copy, or a copy of an offline
+/// partition with no other in-sync replica: replacing its host would wipe them.
+pub fn last_copies(view: &ClusterView, b: i32) -> Vec<TopicPartition> {
+    view.partitions
+        .iter()
+        .filter(|p| p.replicas.contains(&b))
+        .filter(|p| p.isr.iter().all(|&r| r == b))
+        .filter(|p| p.isr.contains(&b) || p.leader.is_none())
+        .map(|p| TopicPartition {
+            topic: p.topic.clone(),
+            partition: p.partition,
+        })
+        .collect()
+}
 
 impl Policy {
     /// A policy for `cluster` with `cfg`.
@@ -125,7 +85,8 @@ impl Policy {
             cfg,
             first_seen_ms: BTreeMap::new(),
             alerted: BTreeSet::new(),
-            last_reason: BTreeMap::new(),
+            ids: BTreeMap::new(),
+            next_id: 1,
         }
     }
 
@@ -139,32 +100,48 @@ impl Policy {
         self.cfg.dry_run = on;
     }
 
-    /// Decides about this round's findings at `now_ms`, logs every decision and returns them.
-    pub fn decide(&mut self, findings: &[Finding], now_ms: u64) -> Vec<Decision> {
-        let keys: BTreeSet<Key> = findings.iter().map(key).collect();
+    /// Sets the operator's mass-failure override (`policy.mass_failure_override`).
+    pub fn set_mass_failure_override(&mut self, on: bool) {
+        self.cfg.mass_failure_override = on;
+    }
+
+    /// Decides about this round's `findings` over `view` (the same observation the findings
+    /// came from), logs every new or changed decision and returns them all.
+    ///
+    /// Only `now.mono_ms` is read: grace periods run on the master's monotonic clock, so a step
+    /// of the wall clock changes nothing here.
+    pub fn decide(&mut self, findings: &[Finding], view: &ClusterView, now: Now) -> Vec<Decision> {
+        let now_ms = now.mono_ms;
+        let mass = mass_failure::detect(findings, view, &self.cfg);
+        let all: Vec<&Finding> = findings.iter().chain(mass.as_ref()).collect();
+        let keys: BTreeSet<Key> = all.iter().map(|f| key(f)).collect();
         self.first_seen_ms.retain(|k, _| keys.contains(k));
         self.alerted.retain(|k| keys.contains(k));
-        self.last_reason.retain(|k, _| keys.contains(k));
         for k in &keys {
             self.first_seen_ms.entry(k.clone()).or_insert(now_ms);
         }
         let age_secs = |s: &Self, f: &Finding| {
             now_ms.saturating_sub(s.first_seen_ms.get(&key(f)).copied().unwrap_or(now_ms)) / 1000
         };
-        let unexplained = findings
+        let gate_closed = findings
             .iter()
-            .find(|f| f.kind == FindingKind::UnderReplicatedUnexplained);
-        let gate_closed = unexplained.map(|u| {
-            format!(
-                "confidence gate closed: {} under-replicated partitions are not explained by \
-                 confirmed-dead brokers",
-                u.partitions.len()
-            )
-        });
-
-        // Balance and leader spread wait for a stable cluster: with a broker dead, suspect or
-        // hung, or partitions under-replicated, they would be undone when it recovers.
-        let unstable = findings
+            .find(|f| f.kind == FindingKind::UnderReplicatedUnexplained)
+            .map(|u| {
+                format!(
+                    "confidence gate closed: {} under-replicated partitions are explained \
+                     neither by confirmed-dead brokers nor by a reassignment adding replicas",
+                    u.partitions.len()
+                )
+            });
+        // Every data move waits while a mass failure lasts, unless the operator overrode it.
+        let mass_hold = mass
+            .as_ref()
+            .filter(|_| !self.cfg.mass_failure_override)
+            .map(|m| format!("mass failure, holding every data move: {}", m.evidence));
+        // Balance and leader moves wait for a stable cluster: with a broker dead, suspect or
+        // hung, or partitions under-replicated, they would be undone when it recovers. A stale
+        // registration hosts nothing and does not count.
+        let unstable = all
             .iter()
             .find(|f| {
                 matches!(
@@ -174,30 +151,43 @@ impl Policy {
                         | FindingKind::HungBroker
                         | FindingKind::UnderReplicatedExplained
                         | FindingKind::UnderReplicatedUnexplained
+                        | FindingKind::MassFailure
                 )
             })
             .map(|f| format!("cluster not stable ({:?}): {}", f.kind, f.evidence));
         let mut out = Vec::new();
         let mut heal: Vec<(i32, usize)> = Vec::new();
-        // One balance or spread request per round, however many findings ask for it.
-        let mut wanted: BTreeMap<String, (Request, Vec<String>)> = BTreeMap::new();
-        for f in findings {
+        // One request of each kind per round, however many findings ask for it.
+        let mut wanted: BTreeMap<String, (Request, FindingKind, Vec<i32>, Vec<String>)> =
+            BTreeMap::new();
+        for f in all.iter().copied() {
             let age = age_secs(self, f);
             let d = |verdict, reason: String, rule| Decision {
+                id: DecisionId(0),
                 verdict,
                 finding: f.kind,
                 broker: f.broker,
+                brokers: f.broker.into_iter().collect(),
                 topic: f.topic.clone(),
                 partitions: f.partitions.len(),
                 reason,
                 rule,
             };
             if age >= self.cfg.alert_grace_secs && self.alerted.insert(key(f)) {
-                out.push(d(
+                let rule = if f.kind == FindingKind::MassFailure {
+                    Rule::MassFailure
+                } else {
+                    Rule::Alert
+                };
+                let mut a = d(
                     Verdict::Alert,
                     format!("{} (seen for {age} s)", f.evidence),
-                    RULE_ALERT,
-                ));
+                    rule,
+                );
+                if f.kind == FindingKind::MassFailure {
+                    a.brokers = mass_failure::failed_brokers(findings).into_iter().collect();
+                }
+                out.push(a);
             }
             match f.kind {
                 FindingKind::DeadBroker => {
@@ -211,41 +201,63 @@ impl Policy {
                                 self.cfg.heal_grace_secs,
                                 f.partitions.len()
                             ),
-                            RULE_HEAL_GRACE,
+                            Rule::HealGrace,
+                        ));
+                    } else if let Some(why) = &mass_hold {
+                        out.push(d(
+                            Verdict::Hold,
+                            format!("broker {b} dead for {age} s but {why}"),
+                            Rule::MassFailure,
                         ));
                     } else if let Some(why) = &gate_closed {
                         out.push(d(
                             Verdict::Hold,
                             format!("broker {b} dead for {age} s but {why}"),
-                            RULE_GATE,
+                            Rule::Gate,
                         ));
                     } else {
                         heal.push((b, f.partitions.len()));
                         if age >= self.cfg.replace_grace_secs {
-                            let a = Action::ReplaceHost { broker: b };
-                            out.push(self.gated(d(
-                                Verdict::Act(a),
-                                format!(
-                                    "broker {b} dead for {age} s >= replace_grace_secs {}",
-                                    self.cfg.replace_grace_secs
-                                ),
-                                RULE_REPLACE,
-                            )));
+                            out.push(self.replace(b, age, view, d));
                         }
                     }
+                }
+                FindingKind::MassFailure => {
+                    let (rule, reason) = if self.cfg.mass_failure_override {
+                        (
+                            Rule::MassFailureOverride,
+                            format!(
+                                "mass_failure_override is set: healing as for single \
+                                 failures; {}",
+                                f.evidence
+                            ),
+                        )
+                    } else {
+                        (
+                            Rule::MassFailure,
+                            format!(
+                                "no heal, balance or replacement until the count drops or \
+                                 mass_failure_override is set; {}",
+                                f.evidence
+                            ),
+                        )
+                    };
+                    let mut h = d(Verdict::Hold, reason, rule);
+                    h.brokers = mass_failure::failed_brokers(findings).into_iter().collect();
+                    out.push(h);
                 }
                 FindingKind::SuspectBroker => out.push(d(
                     Verdict::Hold,
                     format!("no moves on one signal: {}", f.evidence),
-                    RULE_ONE_SIGNAL,
+                    Rule::OneSignal,
                 )),
                 FindingKind::Overloaded
                 | FindingKind::LeaderRackSkew
                 | FindingKind::PreferredLeaderNotLeading => {
-                    let request = if f.kind == FindingKind::Overloaded {
-                        Request::Balance
-                    } else {
-                        Request::SpreadLeaders
+                    let request = match f.kind {
+                        FindingKind::Overloaded => Request::Balance,
+                        FindingKind::LeaderRackSkew => Request::SpreadLeaders,
+                        _ => Request::PreferredLeaders,
                     };
                     if age < self.cfg.heal_grace_secs {
                         out.push(d(
@@ -254,72 +266,150 @@ impl Policy {
                                 "{} for {age} s < {} s: waiting to see it last",
                                 f.evidence, self.cfg.heal_grace_secs
                             ),
-                            RULE_SUSTAINED,
+                            Rule::Sustained,
                         ));
                     } else if let Some(why) = gate_closed.as_ref().or(unstable.as_ref()) {
                         out.push(d(
                             Verdict::Hold,
                             format!("{}: {why}", f.evidence),
-                            RULE_STABLE,
+                            Rule::Stable,
                         ));
                     } else {
-                        let e = wanted
-                            .entry(format!("{request}"))
-                            .or_insert((request, vec![]));
-                        e.1.push(format!("{} for {age} s", f.evidence));
+                        let e = wanted.entry(format!("{request}")).or_insert((
+                            request,
+                            f.kind,
+                            vec![],
+                            vec![],
+                        ));
+                        e.2.extend(f.broker);
+                        e.3.push(format!("{} for {age} s", f.evidence));
                     }
                 }
                 FindingKind::UnderReplicatedUnexplained => out.push(d(
                     Verdict::Hold,
                     format!("{}; healing waits until they are explained", f.evidence),
-                    RULE_GATE,
+                    Rule::Gate,
                 )),
                 _ => out.push(d(
                     Verdict::Hold,
                     format!("{} (alert only)", f.evidence),
-                    RULE_ALERT_ONLY,
+                    Rule::AlertOnly,
                 )),
             }
         }
         if !heal.is_empty() {
             let dead: Vec<i32> = heal.iter().map(|h| h.0).collect();
             let replicas: usize = heal.iter().map(|h| h.1).sum();
+            let (rule, why) = match &mass {
+                Some(m) => (
+                    Rule::MassFailureOverride,
+                    format!(" (mass failure overridden by the operator: {})", m.evidence),
+                ),
+                None => (Rule::Heal, String::new()),
+            };
             let dd = Decision {
+                id: DecisionId(0),
                 verdict: Verdict::Act(Action::Plan(Request::Heal { dead: dead.clone() })),
                 finding: FindingKind::DeadBroker,
                 broker: None,
+                brokers: dead.clone(),
                 topic: None,
                 partitions: replicas,
                 reason: format!(
                     "brokers {dead:?} confirmed dead past heal_grace_secs {} and every URP is \
-                     explained: move their {replicas} replicas",
+                     explained: move their {replicas} replicas{why}",
                     self.cfg.heal_grace_secs
                 ),
-                rule: RULE_HEAL,
+                rule,
             };
             out.push(self.gated(dd));
         }
-        for (_, (request, why)) in wanted {
-            let finding = if request == Request::Balance {
-                FindingKind::Overloaded
-            } else {
-                FindingKind::LeaderRackSkew
-            };
+        for (_, (request, finding, brokers, why)) in wanted {
             let dd = Decision {
+                id: DecisionId(0),
                 verdict: Verdict::Act(Action::Plan(request)),
                 finding,
                 broker: None,
+                brokers,
                 topic: None,
                 partitions: 0,
                 reason: why.join("; "),
-                rule: RULE_SUSTAINED,
+                rule: Rule::Sustained,
             };
             out.push(self.gated(dd));
         }
-        for d in &out {
-            self.log(d);
-        }
+        self.assign_ids(&mut out)
+            .into_iter()
+            .zip(&out)
+            .for_each(|(new, d)| log::decision(&self.cluster, d, new));
         out
+    }
+
+    /// A host replacement for dead broker `b`, or a hold naming the partitions it would wipe.
+    fn replace(
+        &self,
+        b: i32,
+        age: u64,
+        view: &ClusterView,
+        d: impl Fn(Verdict, String, Rule) -> Decision,
+    ) -> Decision {
+        let last = last_copies(view, b);
+        if last.is_empty() {
+            return self.gated(d(
+                Verdict::Act(Action::ReplaceHost { broker: b }),
+                format!(
+                    "broker {b} dead for {age} s >= replace_grace_secs {}",
+                    self.cfg.replace_grace_secs
+                ),
+                Rule::Replace,
+            ));
+        }
+        let mut h = d(
+            Verdict::Hold,
+            format!(
+                "broker {b} dead for {age} s >= replace_grace_secs {} but its host holds the \
+                 last copy of {} partitions: {}; not replacing (bring the broker back, or \
+                 recover the data, then it can be replaced)",
+                self.cfg.replace_grace_secs,
+                last.len(),
+                list_partitions(&last, 10)
+            ),
+            Rule::LastCopy,
+        );
+        h.partitions = last.len();
+        h
+    }
+
+    /// Gives each decision its id (kept while the same finding gets the same verdict and
+    /// rule), and returns for each whether it is new (to log at info) or a repeat (debug).
+    fn assign_ids(&mut self, out: &mut [Decision]) -> Vec<bool> {
+        let mut seen = BTreeSet::new();
+        let mut fresh = Vec::with_capacity(out.len());
+        for d in out.iter_mut() {
+            let ident: Ident = (
+                (d.finding, d.broker, d.topic.clone()),
+                d.verdict == Verdict::Alert,
+            );
+            let same = self
+                .ids
+                .get(&ident)
+                .filter(|(v, r, _)| *v == d.verdict && *r == d.rule)
+                .map(|e| e.2);
+            d.id = match same {
+                Some(id) => id,
+                None => {
+                    let id = DecisionId(self.next_id);
+                    self.next_id += 1;
+                    self.ids
+                        .insert(ident.clone(), (d.verdict.clone(), d.rule, id));
+                    id
+                }
+            };
+            fresh.push(same.is_none());
+            seen.insert(ident);
+        }
+        self.ids.retain(|k, _| seen.contains(k));
+        fresh
     }
 
     /// Applies maintenance and dry-run to an `Act` decision.
@@ -330,38 +420,13 @@ impl Policy {
         if self.cfg.maintenance {
             d.reason = format!("maintenance mode, not acting: would {a:?}; {}", d.reason);
             d.verdict = Verdict::Hold;
-            d.rule = RULE_MAINT;
+            d.rule = Rule::Maintenance;
         } else if self.cfg.dry_run {
             d.reason = format!("dry-run, not executing: {}", d.reason);
             d.verdict = Verdict::DryRun(a.clone());
-            d.rule = RULE_DRY;
+            d.rule = Rule::DryRun;
         }
         d
-    }
-
-    /// Logs a decision; a hold whose reason is unchanged since the last round is logged at
-    /// debug so a long wait does not flood the log, but it is still returned as data.
-    fn log(&mut self, d: &Decision) {
-        let k: Key = (d.finding, d.broker, d.topic.clone());
-        let repeat = matches!(d.verdict, Verdict::Hold)
-            && self.last_reason.get(&k).is_some_and(|r| r == &d.reason);
-        if matches!(d.verdict, Verdict::Hold) {
-            self.last_reason.insert(k, d.reason.clone());
-        }
-        let c = self.cluster.as_str();
-        let v = match &d.verdict {
-            Verdict::Alert => "alert".to_string(),
-            Verdict::Act(a) => format!("act {a:?}"),
-            Verdict::DryRun(a) => format!("dry-run {a:?}"),
-            Verdict::Hold => "hold".to_string(),
-        };
-        if repeat {
-            tracing::debug!(cluster = c, verdict = %v, finding = ?d.finding, broker = ?d.broker,
-                topic = ?d.topic, partitions = d.partitions, rule = d.rule, "{}", d.reason);
-        } else {
-            info!(cluster = c, verdict = %v, finding = ?d.finding, broker = ?d.broker,
-                topic = ?d.topic, partitions = d.partitions, rule = d.rule, "{}", d.reason);
-        }
     }
 }
 

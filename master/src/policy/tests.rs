@@ -2,17 +2,31 @@ use super::*;
 use crate::detect::tests::{Fake, NOW};
 use crate::detect::FindingKind as K;
 
+mod safety;
+
 const S: u64 = 1000;
 
-fn cfg() -> PolicyConfig {
+pub(super) fn cfg() -> PolicyConfig {
     PolicyConfig {
         alert_grace_secs: 0,
         heal_grace_secs: 300,
         replace_grace_secs: 1800,
         agent_silence_secs: 60,
-        dry_run: false,
-        maintenance: false,
+        ..PolicyConfig::default()
     }
+}
+
+/// Both clocks at `ms` (no step).
+pub(super) fn at(ms: u64) -> Now {
+    Now {
+        wall_ms: ms,
+        mono_ms: ms,
+    }
+}
+
+/// One round: the fake's findings, decided at `t` on both clocks.
+pub(super) fn round(p: &mut Policy, f: &Fake, t: u64) -> Vec<Decision> {
+    p.decide(&f.findings(), &f.view, at(t))
 }
 
 fn dead_cluster() -> Fake {
@@ -23,7 +37,7 @@ fn dead_cluster() -> Fake {
     f
 }
 
-fn acts(ds: &[Decision]) -> Vec<&Action> {
+pub(super) fn acts(ds: &[Decision]) -> Vec<&Action> {
     ds.iter()
         .filter_map(|d| match &d.verdict {
             Verdict::Act(a) => Some(a),
@@ -32,51 +46,50 @@ fn acts(ds: &[Decision]) -> Vec<&Action> {
         .collect()
 }
 
-fn holds(ds: &[Decision]) -> Vec<&Decision> {
+pub(super) fn holds(ds: &[Decision]) -> Vec<&Decision> {
     ds.iter().filter(|d| d.verdict == Verdict::Hold).collect()
 }
 
 #[test]
 fn dead_broker_alerts_at_once_heals_after_grace_and_replaces_later() {
     let f = dead_cluster();
-    let fs = f.findings();
     let mut p = Policy::new("c", cfg());
 
-    let ds = p.decide(&fs, NOW);
+    let ds = round(&mut p, &f, NOW);
     assert!(ds
         .iter()
         .any(|d| d.verdict == Verdict::Alert && d.finding == K::DeadBroker));
     assert!(acts(&ds).is_empty());
     let h = holds(&ds);
     let grace = h.iter().find(|d| d.finding == K::DeadBroker).unwrap();
-    assert_eq!(grace.rule, RULE_HEAL_GRACE);
+    assert_eq!(grace.rule, Rule::HealGrace);
     assert!(grace.reason.contains("dead for 0 s < heal_grace_secs 300"));
 
     // Still inside the grace: hold, and no second alert.
-    let ds = p.decide(&fs, NOW + 299 * S);
+    let ds = round(&mut p, &f, NOW + 299 * S);
     assert!(acts(&ds).is_empty());
     assert!(!ds.iter().any(|d| d.verdict == Verdict::Alert));
 
-    let ds = p.decide(&fs, NOW + 300 * S);
+    let ds = round(&mut p, &f, NOW + 300 * S);
     assert_eq!(
         acts(&ds),
         vec![&Action::Plan(Request::Heal { dead: vec![1] })]
     );
 
-    let ds = p.decide(&fs, NOW + 1800 * S);
+    let ds = round(&mut p, &f, NOW + 1800 * S);
     assert!(acts(&ds).contains(&&Action::ReplaceHost { broker: 1 }));
 }
 
 #[test]
 fn a_restart_within_the_grace_resets_the_clock() {
-    let dead = dead_cluster().findings();
-    let healthy = Fake::six().findings();
+    let dead = dead_cluster();
+    let healthy = Fake::six();
     let mut p = Policy::new("c", cfg());
-    p.decide(&dead, NOW);
-    p.decide(&healthy, NOW + 200 * S); // it came back
-    let ds = p.decide(&dead, NOW + 400 * S); // and failed again
+    round(&mut p, &dead, NOW);
+    round(&mut p, &healthy, NOW + 200 * S); // it came back
+    let ds = round(&mut p, &dead, NOW + 400 * S); // and failed again
     assert!(acts(&ds).is_empty(), "grace must restart: {ds:?}");
-    let ds = p.decide(&dead, NOW + 700 * S);
+    let ds = round(&mut p, &dead, NOW + 700 * S);
     assert_eq!(acts(&ds).len(), 1);
 }
 
@@ -85,36 +98,35 @@ fn the_confidence_gate_holds_healing_while_urps_are_unexplained() {
     let mut f = dead_cluster();
     f.add_partition("u", 0, &[2, 3, 5]);
     f.view.partitions.last_mut().unwrap().isr = vec![2, 3]; // 5 is alive but out of sync
-    let fs = f.findings();
     let mut p = Policy::new("c", cfg());
-    p.decide(&fs, NOW);
-    let ds = p.decide(&fs, NOW + 10_000 * S);
+    round(&mut p, &f, NOW);
+    let ds = round(&mut p, &f, NOW + 10_000 * S);
     assert!(acts(&ds).is_empty());
     let gate = holds(&ds)
         .into_iter()
         .find(|d| d.finding == K::DeadBroker)
         .unwrap();
-    assert_eq!(gate.rule, RULE_GATE);
+    assert_eq!(gate.rule, Rule::Gate);
     assert!(gate
         .reason
-        .contains("1 under-replicated partitions are not explained"));
+        .contains("1 under-replicated partitions are explained neither"));
 }
 
 #[test]
 fn maintenance_holds_and_dry_run_marks_without_acting() {
-    let fs = dead_cluster().findings();
+    let f = dead_cluster();
     let mut p = Policy::new("c", cfg());
     p.set_maintenance(true);
-    p.decide(&fs, NOW);
-    let ds = p.decide(&fs, NOW + 400 * S);
+    round(&mut p, &f, NOW);
+    let ds = round(&mut p, &f, NOW + 400 * S);
     assert!(acts(&ds).is_empty());
-    assert!(holds(&ds).iter().any(|d| d.rule == RULE_MAINT
+    assert!(holds(&ds).iter().any(|d| d.rule == Rule::Maintenance
         && d.reason.contains("Heal")
         && d.reason.contains("maintenance")));
 
     p.set_maintenance(false);
     p.set_dry_run(true);
-    let ds = p.decide(&fs, NOW + 500 * S);
+    let ds = round(&mut p, &f, NOW + 500 * S);
     assert!(acts(&ds).is_empty());
     assert!(ds
         .iter()
@@ -126,14 +138,13 @@ fn one_signal_never_moves_data() {
     let mut f = Fake::six();
     f.add_partition("t", 0, &[1, 2, 3]);
     f.fence(1);
-    let fs = f.findings();
     let mut p = Policy::new("c", cfg());
-    let ds = p.decide(&fs, NOW + 100_000 * S);
-    let ds2 = p.decide(&fs, NOW + 200_000 * S);
+    let ds = round(&mut p, &f, NOW + 100_000 * S);
+    let ds2 = round(&mut p, &f, NOW + 200_000 * S);
     assert!(acts(&ds).is_empty() && acts(&ds2).is_empty());
     assert!(ds2
         .iter()
-        .any(|d| d.finding == K::SuspectBroker && d.rule == RULE_ONE_SIGNAL));
+        .any(|d| d.finding == K::SuspectBroker && d.rule == Rule::OneSignal));
 }
 
 #[test]
@@ -142,12 +153,11 @@ fn sustained_overload_asks_for_a_balance() {
     f.limits.default_in_bytes_per_sec = 2_000;
     f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(2_001);
     f.agents.get_mut(&4).unwrap().net_rx_bytes_per_sec = Some(9_000);
-    let fs = f.findings();
     let mut p = Policy::new("c", cfg());
-    let ds = p.decide(&fs, NOW);
+    let ds = round(&mut p, &f, NOW);
     assert!(acts(&ds).is_empty());
-    assert!(holds(&ds).iter().any(|d| d.rule == RULE_SUSTAINED));
-    let ds = p.decide(&fs, NOW + 300 * S);
+    assert!(holds(&ds).iter().any(|d| d.rule == Rule::Sustained));
+    let ds = round(&mut p, &f, NOW + 300 * S);
     // Two overloaded brokers, one balance request naming both.
     assert_eq!(acts(&ds), vec![&Action::Plan(Request::Balance)]);
     let act = ds
@@ -155,6 +165,7 @@ fn sustained_overload_asks_for_a_balance() {
         .find(|d| matches!(d.verdict, Verdict::Act(_)))
         .unwrap();
     assert!(act.reason.contains("broker 3") && act.reason.contains("broker 4"));
+    assert_eq!(act.brokers, vec![3, 4]);
 }
 
 #[test]
@@ -165,7 +176,7 @@ fn every_finding_gets_a_decision_with_a_reason() {
     f.view.partitions.last_mut().unwrap().leader = None;
     let fs = f.findings();
     let mut p = Policy::new("c", cfg());
-    let ds = p.decide(&fs, NOW);
+    let ds = p.decide(&fs, &f.view, at(NOW));
     for finding in &fs {
         assert!(
             ds.iter().any(|d| d.finding == finding.kind
@@ -182,10 +193,9 @@ fn balance_and_spread_wait_for_a_stable_cluster() {
     let mut f = dead_cluster();
     f.limits.default_in_bytes_per_sec = 2_000;
     f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
-    let fs = f.findings();
     let mut p = Policy::new("c", cfg());
-    p.decide(&fs, NOW);
-    let ds = p.decide(&fs, NOW + 400 * S);
+    round(&mut p, &f, NOW);
+    let ds = round(&mut p, &f, NOW + 400 * S);
     // The heal goes ahead; the balance waits.
     assert_eq!(
         acts(&ds),
@@ -193,5 +203,5 @@ fn balance_and_spread_wait_for_a_stable_cluster() {
     );
     assert!(holds(&ds)
         .iter()
-        .any(|d| d.finding == K::Overloaded && d.rule == RULE_STABLE));
+        .any(|d| d.finding == K::Overloaded && d.rule == Rule::Stable));
 }

@@ -169,6 +169,10 @@ pub fn config(tb: &Testbed, stats_topic: &str, dir: &std::path::Path) -> MasterC
                 agent_silence_secs: 4,
                 dry_run: false,
                 maintenance: false,
+                // Seconds-long graces keep the test short; the fake agents beat every second.
+                allow_short_heal_grace: true,
+                agent_heartbeat_secs: 1,
+                ..PolicyConfig::default()
             },
             planner: Default::default(),
         }],

@@ -15,8 +15,9 @@
 //! [`peek`] without decoding it (the master skips full stats it cannot use yet, for example).
 //!
 //! RUSTSEC-2025-0141 marks bincode as unmaintained. bincode is used only here, behind
-//! [`encode`]/[`decode`], so it can be swapped for another format by adding a new schema version
-//! without touching the schema types or any caller.
+//! [`encode`]/[`decode`] (and [`encode_value`]/[`decode_value`] for the master's checkpoint
+//! header), so it can be swapped for another format by adding a new schema version without
+//! touching the schema types or any caller.
 
 use crate::stats::{FullStats, Heartbeat, StatsRecord};
 use serde::{de::DeserializeOwned, Serialize};
@@ -277,6 +278,52 @@ fn decode_payload<T: DeserializeOwned>(kind: Kind, payload: &[u8]) -> Result<T> 
     Ok(value)
 }
 
+/// Largest value [`decode_value`] accepts: 1 GiB (a checkpoint header at a million replicas is
+/// well under 100 MiB).
+pub const MAX_VALUE_BYTES: usize = 1 << 30;
+
+/// Encodes any serde value as bincode 2 (standard configuration), with no envelope: for the
+/// master's checkpoint, so that this module stays the only bincode user.
+pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    Ok(bincode::serde::encode_to_vec(
+        value,
+        bincode::config::standard(),
+    )?)
+}
+
+/// Decodes a value written by [`encode_value`]; every byte must be used.
+pub fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ValueError> {
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(
+        bytes,
+        bincode::config::standard().with_limit::<MAX_VALUE_BYTES>(),
+    )
+    .map_err(ValueError::Decode)?;
+    if used != bytes.len() {
+        return Err(ValueError::NotConsumed {
+            len: bytes.len(),
+            used,
+        });
+    }
+    Ok(value)
+}
+
+/// Why [`decode_value`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// The bytes do not decode as the type asked for.
+    #[error("does not decode: {0}")]
+    Decode(#[source] bincode::error::DecodeError),
+    /// The value decoded without using every byte.
+    #[error("{len} bytes decoded using only {used}")]
+    NotConsumed {
+        /// Bytes given.
+        len: usize,
+        /// Bytes used.
+        used: usize,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +364,24 @@ mod tests {
         let mut b = bytes;
         b[6] = 7;
         assert!(matches!(peek(&b), Err(CodecError::UnknownKind { kind: 7 })));
+    }
+
+    #[test]
+    fn values_round_trip_and_leftovers_are_refused() {
+        let v: (u64, String, Vec<i32>) = (7, "x".into(), vec![1, -2, 3]);
+        let bytes = encode_value(&v).unwrap();
+        // bincode 2 standard: varint 7, length-prefixed string, length-prefixed zigzag ints.
+        assert_eq!(bytes, [7, 1, b'x', 3, 2, 3, 6]);
+        assert_eq!(decode_value::<(u64, String, Vec<i32>)>(&bytes).unwrap(), v);
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(matches!(
+            decode_value::<(u64, String, Vec<i32>)>(&long),
+            Err(ValueError::NotConsumed { len: 8, used: 7 })
+        ));
+        assert!(matches!(
+            decode_value::<(u64, String, Vec<i32>)>(&bytes[..3]),
+            Err(ValueError::Decode(_))
+        ));
     }
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 pub use kmedic_common::connection::ConnectionSettings;
 
+mod ingest;
+pub use ingest::IngestConfig;
 mod policy;
 pub use policy::PolicyConfig;
 
@@ -60,6 +62,9 @@ pub struct MasterConfig {
     /// How often each cluster is observed through the admin client and checked, in seconds.
     #[serde(default = "default_poll_interval_secs")]
     pub poll_interval_secs: u64,
+    /// Bounds on what ingest accepts from agents (clock skew, record size).
+    #[serde(default)]
+    pub ingest: IngestConfig,
 }
 
 /// One Kafka cluster.
@@ -288,6 +293,7 @@ impl MasterConfig {
                 u16::MAX
             ));
         }
+        self.ingest.validate().map_err(Error::Invalid)?;
         if self.checkpoint.interval_secs == 0 {
             return bad("checkpoint.interval_secs = 0: set it to a few minutes (300)".into());
         }

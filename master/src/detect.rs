@@ -7,7 +7,9 @@
 //! and the first hit wins (dead, hung, suspect, no stats), as in pd's `ReplicaChecker.Check`, so
 //! one broker never produces two contradicting findings.
 
+pub mod clock_skew;
 pub mod dead_broker;
+pub mod duplicate_host;
 pub mod hung_broker;
 pub mod leader_skew;
 pub mod mass_failure;
@@ -24,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::NetworkLimits;
+use crate::config::{IngestConfig, NetworkLimits};
 use crate::model::AgentState;
 use crate::observe::{ClusterView, TopicPartition};
 
@@ -35,8 +37,12 @@ pub struct DetectInput<'a> {
     pub view: &'a ClusterView,
     /// The latest record from each broker's agent, by broker id.
     pub agents: &'a BTreeMap<i32, AgentState>,
-    /// Now, in ms since the epoch.
+    /// Now, in ms since the epoch (wall clock: for figures shown to people, never for timing).
     pub now_ms: u64,
+    /// Now on the master's monotonic clock (`clock::mono_ms`): agent silence is measured on it.
+    pub mono_ms: u64,
+    /// Clock-skew and duplicate-host thresholds (the `[ingest]` config section).
+    pub ingest: &'a IngestConfig,
     /// An agent silent for longer than this is the agent's "dead" signal.
     pub agent_silence_ms: u64,
     /// Per-broker network limits.
@@ -69,6 +75,12 @@ pub enum FindingKind {
     LeaderRackSkew,
     /// Partitions with two replicas in one rack although enough racks exist.
     RackViolation,
+    /// A reporting agent's clock is off from the master's by more than
+    /// `ingest.clock_skew_alert_secs` (alert only; see `clock_skew`).
+    ClockSkew,
+    /// Stats for one broker id from two hostnames close together: a cloned image with a
+    /// duplicate id (alert only; see `duplicate_host`).
+    DuplicateBrokerId,
     /// Registered and fenced, its agent silent or absent, and hosting nothing: shut down
     /// without being unregistered. Not a dead broker: alert only, and it does not block
     /// balance (see `stale_registration`).
@@ -124,6 +136,8 @@ pub fn run_all(input: &DetectInput<'_>) -> Vec<Finding> {
             out.push(f);
         }
     }
+    out.extend(clock_skew::detect(input, &health));
+    out.extend(duplicate_host::detect(input, &health));
     out.extend(overloaded::detect(input));
     out.extend(offline::detect(input));
     out.extend(under_replicated::detect(input, &health));
@@ -143,5 +157,7 @@ pub fn list_partitions(ps: &[TopicPartition], max: usize) -> String {
 
 #[cfg(test)]
 mod safety_tests;
+#[cfg(test)]
+mod signals_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -6,6 +6,12 @@
 //! consumer does not join a consumer group's offsets: where to start comes from the checkpoint
 //! (its watermark time, through `offsets_for_times`) or, on a cold start, from one window ago,
 //! so the model is rebuilt from exactly the stats it needs.
+//!
+//! Each record is stamped with the master's clocks when it is handled ([`Received`]): live
+//! records are evidence of life *now*; records replayed before the consumer caught up count as
+//! old as their timestamps say (see `model::agent`). Records whose agent timestamp is outside
+//! `ingest.max_clock_skew_secs`, and full records over the replica or topic caps, are refused,
+//! counted and logged rate-limited; they change nothing.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +24,9 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use crate::model::{lock, Fleet};
+use crate::clock::Now;
+use crate::config::IngestConfig;
+use crate::model::{lock, Applied, Fleet, Received};
 
 /// At most one log line per kind of bad record per this period.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -54,6 +62,10 @@ pub struct Counters {
     pub unknown_cluster: AtomicU64,
     /// Records with no payload.
     pub empty: AtomicU64,
+    /// Records refused because the agent's clock is outside `ingest.max_clock_skew_secs`.
+    pub skewed: AtomicU64,
+    /// Records refused for more replicas or topics than the `ingest.max_*_per_record` caps.
+    pub too_large: AtomicU64,
     /// Newest stats-topic record timestamp consumed (ms); the checkpoint's replay point.
     pub watermark_ms: AtomicU64,
     /// Set once the consumer has caught up with the topic's end as of start.
@@ -71,6 +83,10 @@ pub enum Outcome {
     UnknownCluster(String),
     /// No payload.
     Empty,
+    /// Refused: the agent's timestamp is this far (ms) from the master's reference.
+    Skewed(i64),
+    /// Refused: more replicas or topics than the caps.
+    TooLarge,
 }
 
 #[derive(Debug)]
@@ -98,13 +114,21 @@ pub struct Ingest {
     fleet: Fleet,
     /// The counters.
     pub counters: Arc<Counters>,
+    bounds: IngestConfig,
     bad_log: Mutex<Limiter>,
     unknown_log: Mutex<Limiter>,
+    skew_log: Mutex<Limiter>,
+    large_log: Mutex<Limiter>,
 }
 
 impl Ingest {
-    /// Ingest into `fleet`.
+    /// Ingest into `fleet` with the default [`IngestConfig`].
     pub fn new(fleet: Fleet) -> Self {
+        Self::with_config(fleet, IngestConfig::default())
+    }
+
+    /// Ingest into `fleet` with the given skew and size bounds (the `[ingest]` config section).
+    pub fn with_config(fleet: Fleet, bounds: IngestConfig) -> Self {
         let l = || {
             Mutex::new(Limiter {
                 last: None,
@@ -114,13 +138,27 @@ impl Ingest {
         Self {
             fleet,
             counters: Arc::new(Counters::default()),
+            bounds,
             bad_log: l(),
             unknown_log: l(),
+            skew_log: l(),
+            large_log: l(),
         }
     }
 
-    /// Handles one stats-topic record: decode, route by cluster id, apply. Never fails.
+    /// Handles one stats-topic record: decode, route by cluster id, apply. Never fails. Reads
+    /// the master's clocks; a record counts as replayed until `caught_up` is set.
     pub fn handle(&self, payload: Option<&[u8]>, record_ts_ms: Option<i64>) -> Outcome {
+        self.handle_at(payload, record_ts_ms, Now::read())
+    }
+
+    /// [`Ingest::handle`] at the given clocks (tests inject them).
+    pub fn handle_at(
+        &self,
+        payload: Option<&[u8]>,
+        record_ts_ms: Option<i64>,
+        now: Now,
+    ) -> Outcome {
         if let Some(ts) = record_ts_ms.and_then(|t| u64::try_from(t).ok()) {
             self.counters.watermark_ms.fetch_max(ts, Ordering::Relaxed);
         }
@@ -140,12 +178,43 @@ impl Ingest {
             }
         };
         let id = &rec.identity().cluster_id;
+        let broker = rec.identity().broker_id;
+        let rx = if self.counters.caught_up.load(Ordering::Relaxed) {
+            Received::live(now)
+        } else {
+            let kafka_ts = record_ts_ms.and_then(|t| u64::try_from(t).ok());
+            Received::replayed(now, kafka_ts, rec.timestamp_ms())
+        };
         match self.fleet.get(id) {
-            Some(m) => {
-                lock(&m).apply(&rec);
-                self.counters.applied.fetch_add(1, Ordering::Relaxed);
-                Outcome::Applied(id.clone())
-            }
+            Some(m) => match lock(&m).apply(&rec, rx, &self.bounds) {
+                Applied::Applied => {
+                    self.counters.applied.fetch_add(1, Ordering::Relaxed);
+                    Outcome::Applied(id.clone())
+                }
+                Applied::Skewed { skew_ms } => {
+                    let n = self.counters.skewed.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(suppressed) = lock(&self.skew_log).allow() {
+                        warn!(cluster_id = %id, broker, skew_ms,
+                            max_skew_secs = self.bounds.max_clock_skew_secs,
+                            agent_ts_ms = rec.timestamp_ms(), total_skewed = n, suppressed,
+                            "stats record refused: the agent's clock is too far from the \
+                             master's (fix NTP on that host); it updates nothing");
+                    }
+                    Outcome::Skewed(skew_ms)
+                }
+                Applied::TooLarge { replicas, topics } => {
+                    let n = self.counters.too_large.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(suppressed) = lock(&self.large_log).allow() {
+                        warn!(cluster_id = %id, broker, replicas, topics,
+                            max_replicas = self.bounds.max_replicas_per_record,
+                            max_topics = self.bounds.max_topics_per_record,
+                            total_too_large = n, suppressed,
+                            "stats record refused: more replicas or topics than one broker \
+                             can host (raise ingest.max_*_per_record if this is real)");
+                    }
+                    Outcome::TooLarge
+                }
+            },
             None => {
                 let n = self
                     .counters

@@ -9,42 +9,21 @@
 //! by the names and ids that cluster metadata reports (DESIGN.md rule 8), so a bogus name in a
 //! stats record can at worst create an entry nothing ever reads.
 
+pub mod agent;
 pub mod checkpoint;
+mod prune;
 pub mod window;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use kmedic_common::stats::{FullStats, Heartbeat, ProcessState, ReplicaRole, StatsRecord};
+use kmedic_common::stats::{FullStats, ReplicaRole, StatsRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::config::WindowConfig;
+use crate::config::{IngestConfig, WindowConfig};
+pub use agent::{AgentState, Received};
+pub use prune::Pruned;
 use window::{SampleOutcome, Windows};
-
-/// What the latest record from one broker's agent said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgentState {
-    /// The agent's sample time of the newest record (ms since the epoch).
-    pub last_seen_ms: u64,
-    /// The newest full-stats record's time, if any.
-    pub last_full_ms: Option<u64>,
-    /// Hostname reported.
-    pub hostname: String,
-    /// Rack reported (from server.properties).
-    pub rack: Option<String>,
-    /// Availability zone reported.
-    pub az: Option<String>,
-    /// The agent's record sequence number (a reset means the agent restarted).
-    pub seq: u64,
-    /// The Kafka process's state.
-    pub process: ProcessState,
-    /// The ApiVersions probe: `None` not run, `Some(Ok(latency_us))`, or `Some(Err(error))`.
-    pub probe: Option<Result<u64, String>>,
-    /// Host receive rate, bytes per second.
-    pub net_rx_bytes_per_sec: Option<u64>,
-    /// Host transmit rate, bytes per second.
-    pub net_tx_bytes_per_sec: Option<u64>,
-}
 
 /// Counts of what happened to replica samples (for metrics and logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +38,31 @@ pub struct SampleCounts {
     pub late: u64,
     /// Referenced a topic index outside the record's topic table.
     pub malformed: u64,
+    /// A follower's bytes in while it was out of sync (or its sync state unknown): catch-up
+    /// traffic, not demand.
+    #[serde(default)]
+    pub catching_up: u64,
+}
+
+/// What [`ClusterModel::apply`] did with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Applied (or, if older than the newest by the agent's clock, taken as evidence of life
+    /// only).
+    Applied,
+    /// Refused: the agent's timestamp is further than `ingest.max_clock_skew_secs` from the
+    /// master's reference. Nothing was updated.
+    Skewed {
+        /// The agent's clock minus the reference, ms.
+        skew_ms: i64,
+    },
+    /// Refused: more replicas or topics than `ingest.max_*_per_record`. Nothing was updated.
+    TooLarge {
+        /// Replicas in the record.
+        replicas: usize,
+        /// Topics in the record.
+        topics: usize,
+    },
 }
 
 /// One cluster's model.
@@ -89,69 +93,57 @@ impl ClusterModel {
         }
     }
 
-    /// Applies one decoded record from this cluster's agents.
-    pub fn apply(&mut self, rec: &StatsRecord) {
-        match rec {
-            StatsRecord::Heartbeat(h) => self.apply_heartbeat(h),
-            StatsRecord::Full(f) => self.apply_full(f),
+    /// Applies one decoded record from this cluster's agents, received as `rx` says (live or
+    /// replayed; see [`agent`] for the liveness rules). A record whose agent timestamp is
+    /// outside the skew bound, or that is larger than the bounds allow, is refused and changes
+    /// nothing.
+    pub fn apply(&mut self, rec: &StatsRecord, rx: Received, bounds: &IngestConfig) -> Applied {
+        let ts = rec.timestamp_ms();
+        let skew_ms = rx.skew_ms(ts);
+        let max_skew =
+            i64::try_from(bounds.max_clock_skew_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if skew_ms.unsigned_abs() > max_skew.unsigned_abs() {
+            return Applied::Skewed { skew_ms };
         }
-    }
-
-    fn agent_mut(&mut self, h: &AgentHeader<'_>) -> Option<&mut AgentState> {
-        let id = h.identity.broker_id;
-        let a = self.agents.entry(id).or_insert_with(|| AgentState {
-            last_seen_ms: 0,
-            last_full_ms: None,
-            hostname: String::new(),
-            rack: None,
-            az: None,
-            seq: 0,
-            process: ProcessState::Unknown,
-            probe: None,
-            net_rx_bytes_per_sec: None,
-            net_tx_bytes_per_sec: None,
-        });
-        // An older record (replay overlap, or reordering across stats partitions) must not
-        // overwrite what a newer one said.
-        if h.ts_ms < a.last_seen_ms {
-            return None;
+        if let StatsRecord::Full(f) = rec {
+            if f.replicas.len() > bounds.max_replicas_per_record as usize
+                || f.topics.len() > bounds.max_topics_per_record as usize
+            {
+                return Applied::TooLarge {
+                    replicas: f.replicas.len(),
+                    topics: f.topics.len(),
+                };
+            }
         }
-        a.last_seen_ms = h.ts_ms;
-        a.hostname.clone_from(&h.identity.hostname);
-        a.rack.clone_from(&h.identity.rack);
-        a.az.clone_from(&h.identity.az);
-        a.seq = h.seq;
-        a.process = h.process.state;
-        a.probe = match &h.process.probe {
-            kmedic_common::stats::Probe::Ok { latency_us } => Some(Ok(*latency_us)),
-            kmedic_common::stats::Probe::Failed { error } => Some(Err(error.clone())),
-            kmedic_common::stats::Probe::NotRun => None,
+        let (identity, seq, process, host) = match rec {
+            StatsRecord::Heartbeat(h) => (&h.identity, h.seq, &h.process, &h.host),
+            StatsRecord::Full(f) => (&f.identity, f.seq, &f.process, &f.host),
         };
-        a.net_rx_bytes_per_sec = h.host.net_rx_bytes_per_sec;
-        a.net_tx_bytes_per_sec = h.host.net_tx_bytes_per_sec;
-        Some(a)
-    }
-
-    fn apply_heartbeat(&mut self, h: &Heartbeat) {
-        self.agent_mut(&AgentHeader {
-            identity: &h.identity,
-            ts_ms: h.timestamp_ms,
-            seq: h.seq,
-            process: &h.process,
-            host: &h.host,
-        });
+        let a = self
+            .agents
+            .entry(identity.broker_id)
+            .or_insert_with(AgentState::unknown);
+        let newer = a.apply(
+            &agent::Header {
+                identity,
+                ts_ms: ts,
+                seq,
+                process,
+                host,
+            },
+            rx,
+        );
+        if let StatsRecord::Full(f) = rec {
+            a.full_heard_mono_ms = a.full_heard_mono_ms.max(Some(rx.heard_mono_ms));
+            if newer {
+                a.last_full_ms = Some(ts);
+            }
+            self.apply_full(f);
+        }
+        Applied::Applied
     }
 
     fn apply_full(&mut self, f: &FullStats) {
-        if let Some(a) = self.agent_mut(&AgentHeader {
-            identity: &f.identity,
-            ts_ms: f.timestamp_ms,
-            seq: f.seq,
-            process: &f.process,
-            host: &f.host,
-        }) {
-            a.last_full_ms = Some(f.timestamp_ms);
-        }
         // Intern the record's topic table once, not each replica's name.
         let ids: Vec<u32> = f.topics.iter().map(|t| self.windows.topic_id(t)).collect();
         for r in &f.replicas {
@@ -160,16 +152,25 @@ impl ClusterModel {
                 continue;
             };
             // Consumers read from the leader: a follower's bytes out is not partition demand.
-            let out = match r.role {
-                ReplicaRole::Leader => r.bytes_out_per_sec,
-                _ => None,
+            // A follower appends the leader's bytes in only once it is in sync; before that
+            // (catching up after a restart) its appends are replication backlog, not demand,
+            // and would inflate the partition's demand for a whole window. A follower whose
+            // sync state is unknown, or a replica outside the replica set, is left out too:
+            // the leader's figure is the partition's.
+            let (bytes_in, out) = match (r.role, r.in_sync) {
+                (ReplicaRole::Leader, _) => (r.bytes_in_per_sec, r.bytes_out_per_sec),
+                (ReplicaRole::Follower, Some(true)) => (r.bytes_in_per_sec, None),
+                _ => {
+                    self.counts.catching_up += 1;
+                    continue;
+                }
             };
             let reassigning = r.reassigning == Some(true) || r.future;
             match self.windows.record_id(
                 topic,
                 r.partition,
                 f.timestamp_ms,
-                r.bytes_in_per_sec,
+                bytes_in,
                 out,
                 reassigning,
             ) {
@@ -185,14 +186,6 @@ impl ClusterModel {
     pub fn heap_bytes(&self) -> usize {
         self.windows.heap_bytes() + self.agents.len() * (std::mem::size_of::<AgentState>() + 96)
     }
-}
-
-struct AgentHeader<'a> {
-    identity: &'a kmedic_common::stats::Identity,
-    ts_ms: u64,
-    seq: u64,
-    process: &'a kmedic_common::stats::ProcessStats,
-    host: &'a kmedic_common::stats::HostStats,
 }
 
 /// A shared handle to one cluster's model.

@@ -17,12 +17,13 @@ pub fn check(input: &DetectInput<'_>, h: &BrokerHealth) -> Option<Finding> {
         (AgentSignal::NeverSeen, _) => format!("broker {}: no agent report ever seen", h.id),
         (AgentSignal::Fresh, Some(a)) => {
             let limit = input.agent_silence_ms.saturating_mul(3);
-            match a.last_full_ms {
+            // On the master's monotonic clock, like silence.
+            match a.full_silent_ms(input.mono_ms) {
                 None => format!("broker {}: heartbeats only, no full stats yet", h.id),
-                Some(t) if input.now_ms.saturating_sub(t) > limit => format!(
+                Some(ago) if ago > limit => format!(
                     "broker {}: last full stats {} s ago > {} s",
                     h.id,
-                    input.now_ms.saturating_sub(t) / 1000,
+                    ago / 1000,
                     limit / 1000
                 ),
                 Some(_) => return None,

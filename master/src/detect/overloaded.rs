@@ -12,7 +12,7 @@ pub fn detect(input: &DetectInput<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for &id in input.view.brokers.keys() {
         let a = input.agents.get(&id);
-        if agent_signal(a, input.now_ms, input.agent_silence_ms) != AgentSignal::Fresh {
+        if agent_signal(a, input.mono_ms, input.agent_silence_ms) != AgentSignal::Fresh {
             continue;
         }
         let Some(a) = a else { continue };

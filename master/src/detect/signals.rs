@@ -1,5 +1,10 @@
 //! The two independent signals about each broker (DESIGN.md rule 3), computed once per round.
 //!
+//! Silence is measured on the master's monotonic clock (`DetectInput::mono_ms` against
+//! `AgentState::heard_mono_ms`, see `model::agent`), never on the agent's timestamps, so a
+//! record stamped in the future cannot keep a dead agent "fresh", and a wall-clock step cannot
+//! make a live one "silent".
+//!
 //! An agent that never reported gives no signal at all (neither alive nor dead): counting it as
 //! "silent" would let Kafka's signal alone confirm a death wherever agents are not deployed.
 
@@ -103,12 +108,12 @@ impl BrokerHealth {
     }
 }
 
-/// The agent's signal for `a` at `now_ms`.
-pub fn agent_signal(a: Option<&AgentState>, now_ms: u64, silence_ms: u64) -> AgentSignal {
+/// The agent's signal for `a` at master monotonic time `mono_ms` (not the wall clock).
+pub fn agent_signal(a: Option<&AgentState>, mono_ms: u64, silence_ms: u64) -> AgentSignal {
     match a {
         None => AgentSignal::NeverSeen,
         Some(a) => {
-            let silent_ms = now_ms.saturating_sub(a.last_seen_ms);
+            let silent_ms = a.silent_ms(mono_ms);
             if silent_ms > silence_ms {
                 AgentSignal::Silent { silent_ms }
             } else if a.process == ProcessState::Gone {
@@ -139,7 +144,7 @@ pub fn classify(input: &DetectInput<'_>) -> BTreeMap<i32, BrokerHealth> {
     // topic's leader is the broker that just hung): silence then says nothing about hosts.
     let signals: Vec<AgentSignal> = hosted
         .keys()
-        .map(|id| agent_signal(input.agents.get(id), input.now_ms, input.agent_silence_ms))
+        .map(|id| agent_signal(input.agents.get(id), input.mono_ms, input.agent_silence_ms))
         .collect();
     let seen = signals
         .iter()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use kmedic_common::stats::ProcessState;
 
 use super::*;
-use crate::config::NetworkLimits;
+use crate::config::{IngestConfig, NetworkLimits};
 use crate::model::AgentState;
 use crate::observe::{BrokerView, ClusterView, PartitionView};
 
@@ -17,6 +17,7 @@ pub(crate) struct Fake {
     pub view: ClusterView,
     pub agents: BTreeMap<i32, AgentState>,
     pub limits: NetworkLimits,
+    pub ingest: IngestConfig,
 }
 
 impl Fake {
@@ -29,6 +30,7 @@ impl Fake {
             },
             agents: BTreeMap::new(),
             limits: NetworkLimits::default(),
+            ingest: IngestConfig::default(),
         }
     }
 
@@ -57,6 +59,11 @@ impl Fake {
             AgentState {
                 last_seen_ms: NOW - 5_000,
                 last_full_ms: Some(NOW - 30_000),
+                // The Fake's monotonic clock reads NOW too (see `input`).
+                heard_mono_ms: (NOW - 5_000) as i64,
+                full_heard_mono_ms: Some((NOW - 30_000) as i64),
+                clock_skew_ms: 0,
+                other_host: None,
                 hostname: format!("h{id}"),
                 rack: Some(rack.into()),
                 az: Some(rack.into()),
@@ -99,6 +106,7 @@ impl Fake {
     pub fn silence_agent(&mut self, id: i32) -> &mut Self {
         if let Some(a) = self.agents.get_mut(&id) {
             a.last_seen_ms = NOW - 3 * SILENCE;
+            a.heard_mono_ms = (NOW - 3 * SILENCE) as i64;
         }
         self
     }
@@ -113,6 +121,8 @@ impl Fake {
             view: &self.view,
             agents: &self.agents,
             now_ms: NOW,
+            mono_ms: NOW,
+            ingest: &self.ingest,
             agent_silence_ms: SILENCE,
             limits: &self.limits,
         }
@@ -226,8 +236,8 @@ fn stopped_process_or_failing_probe_is_hung_and_wins_over_suspect() {
 fn missing_agent_or_full_stats_is_no_stats() {
     let mut f = Fake::six();
     f.agents.remove(&3);
-    f.agents.get_mut(&4).unwrap().last_full_ms = None;
-    f.agents.get_mut(&5).unwrap().last_full_ms = Some(NOW - 10 * SILENCE);
+    f.agents.get_mut(&4).unwrap().full_heard_mono_ms = None;
+    f.agents.get_mut(&5).unwrap().full_heard_mono_ms = Some((NOW - 10 * SILENCE) as i64);
     let fs = f.findings();
     let ids: Vec<_> = of(&fs, FindingKind::NoStats)
         .iter()

@@ -77,3 +77,98 @@ fn the_limiter_suppresses_within_the_period_and_reports_the_count() {
     l.last = Some(Instant::now() - LOG_EVERY - Duration::from_millis(1));
     assert_eq!(l.allow(), Some(2));
 }
+
+const T0: u64 = 1_800_000_000_000;
+
+#[test]
+fn records_outside_the_skew_bound_are_counted_and_change_nothing() {
+    let fleet = Fleet::new();
+    let model = fleet.register("known", &WindowConfig::default());
+    let ingest = Ingest::new(fleet);
+    ingest.counters.caught_up.store(true, Ordering::Relaxed);
+    let now = Now {
+        wall_ms: T0,
+        mono_ms: 50_000,
+    };
+    let ok = codec::encode(&heartbeat("known", 3, T0 - 1_000));
+    assert_eq!(
+        ingest.handle_at(Some(&ok), Some(T0 as i64), now),
+        Outcome::Applied("known".into())
+    );
+    let day = 24 * 3600 * 1000;
+    for ts in [T0 + day, T0 - day, T0 + 301_000] {
+        let bad = codec::encode(&heartbeat("known", 3, ts));
+        assert!(matches!(
+            ingest.handle_at(Some(&bad), Some(T0 as i64), now),
+            Outcome::Skewed(_)
+        ));
+    }
+    let c = &ingest.counters;
+    assert_eq!(c.skewed.load(Ordering::Relaxed), 3);
+    assert_eq!(c.applied.load(Ordering::Relaxed), 1);
+    let m = lock(&model);
+    assert_eq!(m.agents[&3].last_seen_ms, T0 - 1_000);
+    assert_eq!(m.agents[&3].heard_mono_ms, 50_000);
+    assert_eq!(m.agents[&3].clock_skew_ms, -1_000);
+}
+
+#[test]
+fn before_catch_up_records_count_as_replayed() {
+    let fleet = Fleet::new();
+    let model = fleet.register("known", &WindowConfig::default());
+    let ingest = Ingest::new(fleet);
+    let now = Now {
+        wall_ms: T0,
+        mono_ms: 2_000,
+    };
+    // Produced 15 minutes ago, read during the replay after a master restart.
+    let old = T0 - 900_000;
+    let rec = codec::encode(&heartbeat("known", 3, old));
+    ingest.handle_at(Some(&rec), Some(old as i64), now);
+    assert_eq!(lock(&model).agents[&3].silent_ms(now.mono_ms), 900_000);
+    // Once caught up, the same kind of record is evidence of life now.
+    ingest.counters.caught_up.store(true, Ordering::Relaxed);
+    let rec = codec::encode(&heartbeat("known", 3, T0));
+    ingest.handle_at(Some(&rec), Some(T0 as i64), now);
+    assert_eq!(lock(&model).agents[&3].silent_ms(now.mono_ms), 0);
+}
+
+#[test]
+fn records_over_the_caps_are_counted() {
+    let fleet = Fleet::new();
+    let model = fleet.register("known", &WindowConfig::default());
+    let ingest = Ingest::with_config(
+        fleet,
+        crate::config::IngestConfig {
+            max_topics_per_record: 1,
+            ..crate::config::IngestConfig::default()
+        },
+    );
+    ingest.counters.caught_up.store(true, Ordering::Relaxed);
+    let StatsRecord::Heartbeat(h) = heartbeat("known", 3, T0) else {
+        unreachable!()
+    };
+    let full = StatsRecord::Full(FullStats {
+        identity: h.identity,
+        timestamp_ms: T0,
+        seq: 2,
+        interval_ms: 60_000,
+        process: h.process,
+        host: h.host,
+        log_dirs: vec![],
+        topics: vec!["a".into(), "b".into()],
+        replicas: vec![],
+        bytes_out_provenance: Provenance::Estimated,
+        missing: vec![],
+    });
+    let now = Now {
+        wall_ms: T0,
+        mono_ms: 1,
+    };
+    assert_eq!(
+        ingest.handle_at(Some(&codec::encode(&full)), None, now),
+        Outcome::TooLarge
+    );
+    assert_eq!(ingest.counters.too_large.load(Ordering::Relaxed), 1);
+    assert!(lock(&model).agents.is_empty());
+}

@@ -9,10 +9,16 @@
 //! intents) live in the action log, not here.
 //!
 //! **Format** (little-endian): magic `KMEDICCK`, format version `u32`, header length `u64`, the
-//! header (bincode: times, per-cluster topics, partition keys, bookkeeping and agent state), then
+//! header (`kmedic_common::codec::encode_value`: times, per-cluster topics, partition keys,
+//! bookkeeping and agent state), then
 //! per cluster the bucket ring as raw `u16`s with a `u64` length, and a CRC-32 of everything
 //! before it. A file with another version, a bad CRC or a different window shape is refused or
 //! its windows dropped, with a log line saying why; the master then rebuilds from the stats topic.
+//!
+//! Version 2 (this one) added each agent's clock skew and the catch-up sample count; version 1
+//! files are refused (a cold start). Monotonic times are not persisted: restored agents get
+//! theirs from the age of their newest record (see `model::agent`), so a checkpoint never makes
+//! a dead agent look fresh.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -23,11 +29,12 @@ use tracing::{info, warn};
 
 use super::window::{PartitionKey, SlotMeta, Windows};
 use super::{AgentState, ClusterModel, SampleCounts};
+use crate::clock::Now;
 use crate::config::WindowConfig;
 
 const MAGIC: &[u8; 8] = b"KMEDICCK";
 /// The checkpoint format version; bump it when the layout changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Errors from writing or reading a checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -110,8 +117,8 @@ pub fn encode(models: &[&ClusterModel], written_at_ms: u64, watermark_ms: u64) -
             })
             .collect(),
     };
-    let head = bincode::serde::encode_to_vec(&header, bincode::config::standard())
-        .map_err(|e| Error::Encode(e.to_string()))?;
+    let head =
+        kmedic_common::codec::encode_value(&header).map_err(|e| Error::Encode(e.to_string()))?;
     let ring_bytes: usize = models.iter().map(|m| m.windows.buckets.len() * 2 + 8).sum();
     let mut out = Vec::with_capacity(8 + 4 + 8 + head.len() + ring_bytes + 4);
     out.extend_from_slice(MAGIC);
@@ -209,8 +216,19 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Decodes checkpoint bytes; the error says why they are unusable.
+/// Decodes checkpoint bytes, restoring agents' monotonic times against the clocks now; the
+/// error says why they are unusable.
 pub fn decode(bytes: &[u8], w: &WindowConfig) -> std::result::Result<Checkpoint, String> {
+    decode_at(bytes, w, Now::read())
+}
+
+/// [`decode`] with the clocks given: each agent's evidence of life is as old as its newest
+/// record by the wall clock (at least as old as the checkpoint), never "received now".
+pub fn decode_at(
+    bytes: &[u8],
+    w: &WindowConfig,
+    now: Now,
+) -> std::result::Result<Checkpoint, String> {
     if bytes.len() < 8 + 4 + 8 + 4 || &bytes[..8] != MAGIC {
         return Err("not a kmedic checkpoint (bad magic)".into());
     }
@@ -227,9 +245,8 @@ pub fn decode(bytes: &[u8], w: &WindowConfig) -> std::result::Result<Checkpoint,
         ));
     }
     let head_len = c.u64()? as usize;
-    let (header, _): (Header, usize) =
-        bincode::serde::decode_from_slice(c.take(head_len)?, bincode::config::standard())
-            .map_err(|e| format!("header: {e}"))?;
+    let header: Header = kmedic_common::codec::decode_value(c.take(head_len)?)
+        .map_err(|e| format!("header: {e}"))?;
     let mut models = Vec::with_capacity(header.clusters.len());
     for h in header.clusters {
         let len = c.u64()? as usize;
@@ -248,6 +265,9 @@ pub fn decode(bytes: &[u8], w: &WindowConfig) -> std::result::Result<Checkpoint,
         }
         let mut model = ClusterModel::new(h.cluster_id.clone(), w);
         model.agents = h.agents;
+        for a in model.agents.values_mut() {
+            a.restore_clocks(now, header.written_at_ms);
+        }
         model.counts = h.counts;
         if !model.windows.has_shape(h.bucket_ms, n) {
             warn!(

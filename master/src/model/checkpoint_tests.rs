@@ -1,4 +1,5 @@
 use super::*;
+use crate::clock::Now;
 use crate::config::WindowConfig;
 use crate::model::window::Demand;
 
@@ -86,15 +87,10 @@ fn another_window_shape_drops_windows_but_keeps_agents() {
         1,
         AgentState {
             last_seen_ms: 5,
-            last_full_ms: None,
             hostname: "h".into(),
-            rack: None,
-            az: None,
             seq: 1,
             process: kmedic_common::stats::ProcessState::Running,
-            probe: None,
-            net_rx_bytes_per_sec: None,
-            net_tx_bytes_per_sec: None,
+            ..AgentState::unknown()
         },
     );
     let bytes = encode(&[&m], 1, 2).unwrap();
@@ -105,4 +101,58 @@ fn another_window_shape_drops_windows_but_keeps_agents() {
     let ck = decode(&bytes, &w).unwrap();
     assert!(ck.models[0].windows.is_empty());
     assert_eq!(ck.models[0].agents.len(), 1);
+}
+
+#[test]
+fn the_file_layout_is_the_documented_one_and_the_header_goes_through_the_codec() {
+    let m = model();
+    let bytes = encode(&[&m], 7, 9).unwrap();
+    assert_eq!(&bytes[..8], b"KMEDICCK");
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 2);
+    let head_len = u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
+    let header: Header = kmedic_common::codec::decode_value(&bytes[20..20 + head_len]).unwrap();
+    assert_eq!((header.written_at_ms, header.watermark_ms), (7, 9));
+    assert_eq!(header.clusters[0].keys.len(), 50);
+    let ring_len = u64::from_le_bytes(bytes[20 + head_len..28 + head_len].try_into().unwrap());
+    assert_eq!(ring_len as usize, 50 * 2 * 96);
+    assert_eq!(bytes.len(), 28 + head_len + 50 * 2 * 96 * 2 + 4);
+    // A version-1 file (same layout, older header) is refused with the reason.
+    let mut v1 = bytes.clone();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let body = v1.len() - 4;
+    let crc = crc32fast::hash(&v1[..body]);
+    v1[body..].copy_from_slice(&crc.to_le_bytes());
+    assert!(decode(&v1, &WindowConfig::default())
+        .unwrap_err()
+        .contains("format version 1"));
+}
+
+#[test]
+fn restored_agents_are_as_old_as_their_records_never_fresh_at_mono_zero() {
+    let mut m = model();
+    let wall = T0 + 5 * B;
+    let mut a = AgentState::unknown();
+    a.last_seen_ms = wall - 10 * 60_000;
+    a.last_full_ms = Some(wall - 11 * 60_000);
+    a.hostname = "h1".into();
+    a.clock_skew_ms = -1_500;
+    m.agents.insert(1, a.clone());
+    // An agent stamped in the future (within the skew bound) is no fresher than the checkpoint.
+    a.last_seen_ms = wall + 60_000;
+    m.agents.insert(2, a);
+    let bytes = encode(&[&m], wall, wall).unwrap();
+    // Restored 30 s after the write, in a process whose monotonic clock is at 1 s.
+    let now = Now {
+        wall_ms: wall + 30_000,
+        mono_ms: 1_000,
+    };
+    let ck = decode_at(&bytes, &WindowConfig::default(), now).unwrap();
+    let r = &ck.models[0].agents;
+    assert_eq!(r[&1].silent_ms(now.mono_ms), 10 * 60_000 + 30_000);
+    assert_eq!(
+        r[&1].full_silent_ms(now.mono_ms),
+        Some(11 * 60_000 + 30_000)
+    );
+    assert_eq!(r[&1].clock_skew_ms, -1_500);
+    assert_eq!(r[&2].silent_ms(now.mono_ms), 30_000);
 }

@@ -16,7 +16,10 @@
 //! consumers read from the leader.
 //!
 //! Samples flagged as reassigning, and samples within the cool-down after one, are ignored:
-//! catch-up replication traffic is not demand.
+//! catch-up replication traffic is not demand. So are followers out of sync (see `ClusterModel`).
+//!
+//! All arithmetic on rates and times saturates: no sample or query, however extreme, panics or
+//! wraps (a wrapped sum would read as a tiny demand).
 
 use std::collections::HashMap;
 
@@ -166,7 +169,8 @@ impl Windows {
         self.keys.reserve(partitions);
         self.index.reserve(partitions);
         self.meta.reserve(partitions);
-        self.buckets.reserve(partitions * 2 * self.n);
+        self.buckets
+            .reserve(partitions.saturating_mul(2).saturating_mul(self.n));
     }
 
     /// Heap bytes held, counted from capacities (hash maps estimated from their capacity).
@@ -260,7 +264,9 @@ impl Windows {
         let b = (ts_ms / self.bucket_ms).min(u32::MAX as u64) as u32;
         let m = &mut self.meta[s];
         if reassigning {
-            m.excluded_until_ms = m.excluded_until_ms.max(ts_ms + self.cooldown_ms);
+            m.excluded_until_ms = m
+                .excluded_until_ms
+                .max(ts_ms.saturating_add(self.cooldown_ms));
             return SampleOutcome::Reassigning;
         }
         if ts_ms < m.excluded_until_ms {
@@ -293,13 +299,15 @@ impl Windows {
                 ..SlotMeta::default()
             };
         }
+        // Saturating: a hostile or broken agent's u64::MAX must not wrap a sum to a small
+        // demand (or panic a debug build); a saturated sum reads as the largest code.
         if let Some(v) = in_bps {
-            m.in_sum += v;
-            m.in_n += 1;
+            m.in_sum = m.in_sum.saturating_add(v);
+            m.in_n = m.in_n.saturating_add(1);
         }
         if let Some(v) = out_bps {
-            m.out_sum += v;
-            m.out_n += 1;
+            m.out_sum = m.out_sum.saturating_add(v);
+            m.out_n = m.out_n.saturating_add(1);
         }
         SampleOutcome::Recorded
     }
@@ -309,7 +317,9 @@ impl Windows {
     pub fn mark_reassigning(&mut self, topic: &str, partition: i32, ts_ms: u64) {
         let s = self.slot_of(topic, partition);
         let m = &mut self.meta[s];
-        m.excluded_until_ms = m.excluded_until_ms.max(ts_ms + self.cooldown_ms);
+        m.excluded_until_ms = m
+            .excluded_until_ms
+            .max(ts_ms.saturating_add(self.cooldown_ms));
     }
 
     /// The partition's demand at `now_ms`, or `None` if it has no sample inside the window.
@@ -321,14 +331,14 @@ impl Windows {
         }
         let n = self.n as u64;
         let now_b = (now_ms / self.bucket_ms).max(m.cur_bucket as u64);
-        let oldest = now_b + 1 - n.min(now_b + 1); // first bucket number inside the window
+        let oldest = now_b.saturating_sub(n - 1); // first bucket number inside the window
         let cur = m.cur_bucket as u64;
         if cur < oldest {
             return None;
         }
         let ring = &self.buckets[s * 2 * self.n..(s + 1) * 2 * self.n];
         let (mut din, mut dout) = (None::<u16>, None::<u16>);
-        for b in oldest.max(cur + 1 - n.min(cur + 1))..cur {
+        for b in oldest.max(cur.saturating_sub(n - 1))..cur {
             let i = (b % n) as usize;
             for (acc, code) in [(&mut din, ring[i]), (&mut dout, ring[self.n + i])] {
                 if code != EMPTY {

@@ -127,3 +127,70 @@ fn memory_is_compact_per_partition() {
     // 96 x 2 buckets x 2 bytes = 384, plus bookkeeping.
     assert!((384..520).contains(&per), "{per} bytes per partition");
 }
+
+#[test]
+fn extreme_rates_and_times_saturate_instead_of_panicking() {
+    // Two samples at u64::MAX in one bucket: the sum used to overflow (a panic in debug, a
+    // wrap to a tiny demand in release).
+    let mut w = w();
+    w.record("t", 0, T0, Some(u64::MAX), Some(u64::MAX), false);
+    w.record("t", 0, T0 + 1, Some(u64::MAX), Some(u64::MAX), false);
+    let d = w.demand("t", 0, T0 + 1).unwrap();
+    assert_eq!(d.in_bytes_per_sec, decode(MAX_CODE));
+    // A reassigning sample stamped at the end of time: the cool-down end used to overflow.
+    w.record("t", 1, u64::MAX - 5, Some(1), None, true);
+    assert_eq!(
+        w.record("t", 1, u64::MAX - 1, Some(1), None, false),
+        SampleOutcome::CoolingDown
+    );
+    // A query at the end of time.
+    assert_eq!(w.demand("t", 0, u64::MAX), None);
+    let mut one = Windows::new(1, 1, u64::MAX);
+    one.record("t", 0, u64::MAX - 1, Some(5), None, false);
+    assert_eq!(one.demand("t", 0, u64::MAX), None, "a full window ago");
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn extreme() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            Just(u64::MAX),
+            Just(u64::MAX - 1),
+            Just(u64::MAX / 2),
+            any::<u64>(),
+            0u64..10_000_000,
+        ]
+    }
+
+    proptest! {
+        /// Whatever the rates, times and shapes, recording, querying and pruning never panic
+        /// (overflow panics in debug builds, which tests use), and no demand wraps past the
+        /// largest storable rate.
+        #[test]
+        fn window_arithmetic_never_panics(
+            bucket_ms in prop_oneof![Just(1u64), Just(u64::MAX), 1u64..10_000_000],
+            n in 1usize..8,
+            cooldown in extreme(),
+            samples in proptest::collection::vec(
+                (extreme(), proptest::option::of(extreme()), proptest::option::of(extreme()),
+                 any::<bool>(), 0i32..3),
+                1..20,
+            ),
+            query in extreme(),
+        ) {
+            let mut w = Windows::new(bucket_ms, n, cooldown);
+            for (ts, inb, outb, reassigning, p) in samples {
+                w.record("t", p, ts, inb, outb, reassigning);
+                if let Some(d) = w.demand("t", p, query) {
+                    prop_assert!(d.in_bytes_per_sec <= decode(MAX_CODE));
+                    prop_assert!(d.out_bytes_per_sec <= decode(MAX_CODE));
+                }
+            }
+            let _ = w.retain(|_, p| p != 1);
+            let _ = w.demand("t", 0, query);
+        }
+    }
+}

@@ -3,9 +3,9 @@
 //! executor and the action log refer to.
 //!
 //! A decision keeps its id while the same finding gets the same verdict under the same rule
-//! round after round (a heal requested every round until it is carried out is one decision, not
-//! one per poll); the id changes when the verdict or the rule changes, or when the finding
-//! clears and comes back. Ids increase per cluster policy and are never reused within a run.
+//! about the same brokers round after round (a heal requested every round until it is carried
+//! out is one decision, not one per poll); the id changes when the verdict, the rule or the
+//! brokers change, or when the finding clears and comes back. Ids increase per cluster policy and are never reused within a run.
 
 use std::fmt;
 
@@ -186,7 +186,8 @@ impl Serialize for Rule {
 /// One decision, with its id, rule and reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
-    /// Stable while the same finding gets the same verdict under the same rule.
+    /// Stable while the same finding gets the same verdict under the same rule about the same
+    /// brokers.
     pub id: DecisionId,
     /// The verdict.
     pub verdict: Verdict,

@@ -58,7 +58,7 @@ pub struct Policy {
     cfg: PolicyConfig,
     first_seen_ms: BTreeMap<Key, u64>,
     alerted: BTreeSet<Key>,
-    ids: BTreeMap<Ident, (Verdict, Rule, DecisionId)>,
+    ids: BTreeMap<Ident, (Verdict, Rule, Vec<i32>, DecisionId)>,
     next_id: u64,
 }
 
@@ -380,8 +380,9 @@ impl Policy {
         h
     }
 
-    /// Gives each decision its id (kept while the same finding gets the same verdict and
-    /// rule), and returns for each whether it is new (to log at info) or a repeat (debug).
+    /// Gives each decision its id (kept while the same finding gets the same verdict and rule
+    /// about the same brokers), and returns for each whether it is new (to log at info) or a
+    /// repeat (debug). A mass failure that spreads to more brokers is a new decision.
     fn assign_ids(&mut self, out: &mut [Decision]) -> Vec<bool> {
         let mut seen = BTreeSet::new();
         let mut fresh = Vec::with_capacity(out.len());
@@ -393,15 +394,15 @@ impl Policy {
             let same = self
                 .ids
                 .get(&ident)
-                .filter(|(v, r, _)| *v == d.verdict && *r == d.rule)
-                .map(|e| e.2);
+                .filter(|(v, r, b, _)| *v == d.verdict && *r == d.rule && *b == d.brokers)
+                .map(|e| e.3);
             d.id = match same {
                 Some(id) => id,
                 None => {
                     let id = DecisionId(self.next_id);
                     self.next_id += 1;
-                    self.ids
-                        .insert(ident.clone(), (d.verdict.clone(), d.rule, id));
+                    let sig = (d.verdict.clone(), d.rule, d.brokers.clone(), id);
+                    self.ids.insert(ident.clone(), sig);
                     id
                 }
             };

@@ -2,6 +2,7 @@ use super::*;
 use crate::detect::tests::{Fake, NOW};
 use crate::detect::FindingKind as K;
 
+mod props;
 mod safety;
 
 const S: u64 = 1000;

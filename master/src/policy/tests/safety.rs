@@ -321,3 +321,30 @@ fn rules_serialize_as_stable_names_and_display_as_sentences() {
     let j = serde_json::to_value(&ds[0]).unwrap();
     assert!(j["id"].is_u64() && j["rule"].is_string(), "{j}");
 }
+
+#[test]
+fn a_mass_failure_that_spreads_is_a_new_decision_but_not_a_new_alert() {
+    let mut f = spread_six();
+    f.kill(1).kill(4);
+    let mut p = Policy::new("c", cfg());
+    let hold = |ds: &[Decision]| {
+        ds.iter()
+            .find(|d| d.finding == K::MassFailure && d.verdict == Verdict::Hold)
+            .map(|d| (d.id, d.brokers.clone()))
+            .unwrap()
+    };
+    let a = hold(&round(&mut p, &f, NOW));
+    assert_eq!(
+        a,
+        hold(&round(&mut p, &f, NOW + 10 * S)),
+        "unchanged: same id"
+    );
+    f.kill(2);
+    let ds = round(&mut p, &f, NOW + 20 * S);
+    let b = hold(&ds);
+    assert!(b.0 > a.0, "spread: a new decision, logged again");
+    assert_eq!(b.1, vec![1, 2, 4]);
+    assert!(!ds
+        .iter()
+        .any(|d| d.finding == K::MassFailure && d.verdict == Verdict::Alert));
+}

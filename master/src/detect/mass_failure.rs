@@ -11,8 +11,10 @@
 //! - a whole rack failed: every broker of a rack with at least two brokers (a rack of one
 //!   broker losing it is a single broker failure);
 //! - more than `mass_failure_max_per_rack` failed brokers in one rack (default 1);
-//! - more than `mass_failure_max_percent` of the cluster's brokers failed (default 10 %), once
-//!   at least two have: one broker alone is what healing is for, whatever the cluster's size.
+//! - more than `mass_failure_max_percent` of the cluster's brokers failed (default 10 %).
+//!
+//! One failed broker alone is never a mass failure, whatever the thresholds and the cluster's
+//! size: it is what healing is for.
 //!
 //! Stale registrations (fenced, hosting nothing) are neither failed nor counted in the
 //! cluster's size.

@@ -1,7 +1,8 @@
 //! Duplicate broker id: stats for one broker id from two hostnames, both heard within
 //! `ingest.duplicate_host_window_secs` (on the master's monotonic clock). Most likely a cloned
 //! image that kept `node.id`: the two agents' figures are mixed in the model, so its view of
-//! that broker cannot be trusted. Alert only.
+//! that broker cannot be trusted. Alert only. A host renamed once (or a replacement under a new
+//! name) also shows here until the old name has been quiet for the window; then it clears.
 
 use std::collections::BTreeMap;
 

@@ -100,12 +100,12 @@ impl AgentState {
     /// Sets the monotonic times of state restored from a checkpoint written at
     /// `written_at_ms` (wall), read at `now`: see the module docs.
     pub fn restore_clocks(&mut self, now: Now, written_at_ms: u64) {
-        let heard = |agent_ts: u64| {
+        fn heard(now: Now, written_at_ms: u64, agent_ts: u64) -> i64 {
             let age = now.wall_ms.saturating_sub(agent_ts.min(written_at_ms));
             mono_minus(now.mono_ms, age)
-        };
-        self.heard_mono_ms = heard(self.last_seen_ms);
-        self.full_heard_mono_ms = self.last_full_ms.map(heard);
+        }
+        self.heard_mono_ms = heard(now, written_at_ms, self.last_seen_ms);
+        self.full_heard_mono_ms = self.last_full_ms.map(|t| heard(now, written_at_ms, t));
         self.other_host = None;
     }
 }
@@ -143,12 +143,15 @@ impl Received {
     }
 
     /// A record replayed from the stats topic: heard as long ago as the older of its Kafka
-    /// timestamp and its agent timestamp says (never fresher than its own age).
+    /// timestamp and its agent timestamp says (never fresher than its own age). Its skew is
+    /// measured against the Kafka timestamp; without one (it should not happen with Kafka's
+    /// record format v2), against the agent's own stamp capped at the master's clock, so a
+    /// stamp in the future is still refused while an old one is not mistaken for skew.
     pub fn replayed(now: Now, kafka_ts_ms: Option<u64>, agent_ts_ms: u64) -> Self {
         let produced = kafka_ts_ms.map_or(agent_ts_ms, |k| k.min(agent_ts_ms));
         Self {
             heard_mono_ms: mono_minus(now.mono_ms, now.wall_ms.saturating_sub(produced)),
-            reference_wall_ms: kafka_ts_ms.unwrap_or(now.wall_ms),
+            reference_wall_ms: kafka_ts_ms.unwrap_or(agent_ts_ms.min(now.wall_ms)),
         }
     }
 

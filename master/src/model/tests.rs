@@ -241,6 +241,18 @@ fn a_replayed_record_counts_as_old_as_it_is() {
         m.apply(&hb(7, "h7", produced + DAY), rx, &bounds()),
         Applied::Skewed { .. }
     ));
+    // Without a Kafka timestamp: an old record is old, not skewed; a future one is refused.
+    let rx = Received::replayed(NOW, None, produced);
+    assert_eq!(
+        m.apply(&hb(8, "h8", produced), rx, &bounds()),
+        Applied::Applied
+    );
+    assert_eq!(m.agents[&8].silent_ms(NOW.mono_ms), 600_000);
+    let rx = Received::replayed(NOW, None, T0 + DAY);
+    assert!(matches!(
+        m.apply(&hb(8, "h8", T0 + DAY), rx, &bounds()),
+        Applied::Skewed { .. }
+    ));
 }
 
 #[test]

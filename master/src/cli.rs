@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::config::{ConnectionSettings, MasterConfig, NetworkLimits};
 use crate::model::{checkpoint, ClusterModel};
@@ -256,23 +255,6 @@ pub fn plan_view(
         notes,
         plan,
     })
-}
-
-/// The plan's moves in the `kafka-reassign-partitions.sh --reassignment-json-file` format.
-pub fn reassignment_json(plan: &Plan) -> serde_json::Value {
-    let partitions: Vec<serde_json::Value> = plan
-        .moves
-        .iter()
-        .map(|m| {
-            json!({
-                "topic": &*m.topic,
-                "partition": m.partition,
-                "replicas": m.new_replicas,
-                "log_dirs": vec!["any"; m.new_replicas.len()],
-            })
-        })
-        .collect();
-    json!({ "version": 1, "partitions": partitions })
 }
 
 /// A readable rendering of a report: header, moves, elections, unplaceable, totals.

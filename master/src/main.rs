@@ -16,6 +16,31 @@ use kmedic_master::config::MasterConfig;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Log format on stderr: `text` (colour only on a terminal) or `json` (one object a line,
+    /// for log shippers).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,rdkafka=warn".into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        // Colours only on a terminal: journald and log files get plain text.
+        LogFormat::Text => b
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => b.json().flatten_event(true).with_current_span(false).init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -60,13 +85,9 @@ enum Cmd {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().cmd {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match cli.cmd {
         Cmd::Run { config } => {
             let cfg = MasterConfig::load(&config)?;
             kmedic_master::service::run(cfg, shutdown_signal()).await?;
@@ -87,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
             let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
             let report = cli::plan_once(&target, request, &brokers, &assume_dead).await?;
             print!("{}", cli::render_table(&report));
-            let json = serde_json::to_string_pretty(&cli::reassignment_json(&report.plan))?;
+            let json = serde_json::to_string_pretty(&report.plan.reassignment_json())?;
             println!("\nkafka-reassign-partitions JSON:\n{json}");
             if let Some(path) = json_out {
                 std::fs::write(&path, &json)

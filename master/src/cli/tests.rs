@@ -42,7 +42,7 @@ fn heal_moves_every_replica_off_the_fenced_broker_and_json_is_reassign_format() 
             assert_eq!(m.new_replicas[slot], 4, "{m}");
         }
     }
-    let j = reassignment_json(&r.plan);
+    let j = r.plan.reassignment_json();
     assert_eq!(j["version"], 1);
     let ps = j["partitions"].as_array().unwrap();
     assert_eq!(ps.len(), 3);

@@ -157,8 +157,11 @@ impl Plan {
         self.moves.is_empty() && self.elections.is_empty()
     }
 
-    /// The moves in `kafka-reassign-partitions.sh --reassignment-json-file` format:
-    /// `{"version":1,"partitions":[{"topic":..,"partition":..,"replicas":[..]}]}`.
+    /// The moves in `kafka-reassign-partitions.sh --reassignment-json-file` format, as that
+    /// tool's own `--generate` writes it:
+    /// `{"version":1,"partitions":[{"topic":..,"partition":..,"replicas":[..],"log_dirs":["any",..]}]}`.
+    /// `"any"` lets each broker pick its log dir; a plan never moves replicas between dirs.
+    /// This is the only reassignment-JSON writer (the CLI and later the executor use it).
     pub fn reassignment_json(&self) -> serde_json::Value {
         let partitions: Vec<serde_json::Value> = self
             .moves
@@ -168,6 +171,7 @@ impl Plan {
                     "topic": &*m.topic,
                     "partition": m.partition,
                     "replicas": m.new_replicas,
+                    "log_dirs": vec!["any"; m.new_replicas.len()],
                 })
             })
             .collect();
@@ -204,5 +208,33 @@ impl fmt::Display for Plan {
             writeln!(f, "warning   {w}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::MoveReason;
+
+    #[test]
+    fn reassignment_json_is_what_kafka_reassign_partitions_generates() {
+        let plan = Plan {
+            moves: vec![Move {
+                topic: Arc::from("orders"),
+                partition: 2,
+                old_replicas: vec![1, 2, 3],
+                new_replicas: vec![4, 2, 3],
+                bytes_to_copy: 10,
+                reason: MoveReason::Heal { from: 1 },
+            }],
+            ..Plan::default()
+        };
+        assert_eq!(
+            plan.reassignment_json(),
+            serde_json::json!({"version": 1, "partitions": [
+                {"topic": "orders", "partition": 2, "replicas": [4, 2, 3],
+                 "log_dirs": ["any", "any", "any"]}
+            ]})
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Ingest against a real Kafka 4.3 broker: encoded stats records published to a stats topic
 //! reach the model; undecodable and foreign records are counted; a start time skips older
-//! records (the warm-start replay path through `offsets_for_times`).
+//! records (the warm-start replay path through `offsets_for_times`); a record stamped a day
+//! ahead is refused and counted, and a replayed record counts only as fresh as its age.
 //!
 //! Starts its own one-broker testbed on KMEDIC_MASTER_TEST_PORT_BASE (default 19400).
 
@@ -17,6 +18,8 @@ use kmedic_master::model::{lock, Fleet};
 use kmedic_tests::{random_topic, wait_until, Testbed, TestbedConfig};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
+
+const DAY: u64 = 24 * 3600 * 1000;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -117,6 +120,8 @@ fn stats_on_a_real_topic_update_the_model_and_bad_records_are_counted() {
             (codec::encode(&full(&cluster_id, 1, now, 5_000)), now),
             (b"not a stats record".to_vec(), now),
             (codec::encode(&full("some-other-cluster", 7, now, 1)), now),
+            // Stamped a day ahead by a broken agent clock: refused, changes nothing.
+            (codec::encode(&full(&cluster_id, 1, now + DAY, 77_777)), now),
         ],
     );
 
@@ -147,6 +152,7 @@ fn stats_on_a_real_topic_update_the_model_and_bad_records_are_counted() {
         Ok(c.applied.load(Ordering::Relaxed) >= 1
             && c.undecodable.load(Ordering::Relaxed) >= 1
             && c.unknown_cluster.load(Ordering::Relaxed) >= 1
+            && c.skewed.load(Ordering::Relaxed) >= 1
             && c.caught_up.load(Ordering::Relaxed))
     })
     .unwrap();
@@ -160,10 +166,19 @@ fn stats_on_a_real_topic_update_the_model_and_bad_records_are_counted() {
         assert_eq!(d.in_bytes_per_sec, 5_000);
         assert_eq!(m.agents[&1].process, ProcessState::Running);
         assert_eq!(m.agents[&1].last_seen_ms, now);
+        // Replayed before catch-up: as old as its timestamps, not "heard now" (a little slack
+        // for the time the test took since `now`).
+        let silent = m.agents[&1].silent_ms(kmedic_master::clock::mono_ms());
+        let age = now_ms() - now;
+        assert!(
+            silent + 1_000 >= age && silent <= age + 1_000,
+            "{silent} vs {age}"
+        );
     }
     assert_eq!(c.applied.load(Ordering::Relaxed), 1);
     assert_eq!(c.undecodable.load(Ordering::Relaxed), 1);
     assert_eq!(c.unknown_cluster.load(Ordering::Relaxed), 1);
+    assert_eq!(c.skewed.load(Ordering::Relaxed), 1);
     assert!(c.watermark_ms.load(Ordering::Relaxed) >= now);
 
     let _ = stop.send(());

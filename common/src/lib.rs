@@ -6,9 +6,11 @@
 //!   into both the admin client's and rdkafka's configuration.
 //! - [`backoff`]: the one retry helper, with a deadline.
 //! - [`admin`]: the admin client over the `kafka-protocol` crate: every admin request goes here.
+//! - [`imds`]: EC2 instance metadata (IMDSv2): the host's AZ, for the agent and the client library.
 
 pub mod admin;
 pub mod backoff;
 pub mod codec;
 pub mod connection;
+pub mod imds;
 pub mod stats;

@@ -6,6 +6,24 @@
 //!
 //! Every figure that can be measured or estimated says which, and every collector that failed is
 //! named in `missing`, so the master never mistakes "no data" for "zero".
+//!
+//! # Per-replica traffic figures (the one definition; agent, model and planner follow it)
+//!
+//! - [`ReplicaStats::bytes_in_per_sec`]: bytes appended to this replica's log per second. Every
+//!   in-sync replica of a partition appends the same bytes (the leader from producers, each
+//!   follower by fetching them), so this is the partition's producer rate.
+//! - [`ReplicaStats::bytes_out_per_sec`] of a **leader**: everything the leader sends for the
+//!   partition, i.e. replication to its followers **plus** consumer fetches:
+//!   `bytes_in x (RF - 1) + consumer bytes`. Estimated as `bytes_in x ((RF - 1) + fan-out)`, or
+//!   measured (the broker's consumer counter plus `bytes_in x (RF - 1)`); see
+//!   [`FullStats::bytes_out_provenance`].
+//! - [`ReplicaStats::bytes_out_per_sec`] of a **follower**: 0 (consumers read from leaders), or
+//!   whatever the agent sends; the master ignores it.
+//!
+//! The master keeps the leader's figure as the partition's bytes out. The planner's snapshot
+//! splits it back into its two parts, because they move differently: the consumer part
+//! (`bytes_out - bytes_in x (RF - 1)`) moves with leadership, and the replication part depends
+//! on the number of followers. It is therefore counted once, never added on top again.
 
 use serde::{Deserialize, Serialize};
 
@@ -286,7 +304,9 @@ pub struct ReplicaStats {
     /// Bytes appended per second since the previous full sample, measured from log growth on disk;
     /// `None` on the first sample.
     pub bytes_in_per_sec: Option<u64>,
-    /// Bytes read by consumers and followers per second; see [`FullStats::bytes_out_provenance`].
+    /// Bytes sent per second for this partition: on a leader, replication to followers plus
+    /// consumer fetches; on a follower, 0 (see the module docs, "Per-replica traffic figures",
+    /// and [`FullStats::bytes_out_provenance`]).
     pub bytes_out_per_sec: Option<u64>,
     /// Leader or follower, from cluster metadata.
     pub role: ReplicaRole,

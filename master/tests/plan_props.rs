@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kmedic_master::plan::{plan, BrokerState, Capacity, Limits, Plan, Request, Snapshot};
+use kmedic_master::plan::{
+    plan, plan_round, BrokerState, Capacity, Limits, Plan, Request, Snapshot,
+};
 use kmedic_master::sim::{cluster_racks, generate, health, rack_name, Cluster, Spec};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -28,6 +30,16 @@ fn cluster(seed: u64, brokers: usize, racks: usize, partitions: usize, rf: usize
             _ => BrokerState::Alive,
         };
         c.set_state(i as i32 + 1, state);
+        match rng.random_range(0..8) {
+            0 => {
+                c.set_disk_unknown(i as i32 + 1);
+            }
+            1 => {
+                let used = rng.random_range(0..=cap.disk_bytes);
+                c.set_disk_used(i as i32 + 1, used);
+            }
+            _ => {}
+        }
     }
     let ids: Vec<i32> = (1..=brokers as i32).collect();
     for i in 0..partitions {
@@ -89,7 +101,8 @@ fn request(kind: u8, c: &Cluster, seed: u64) -> Request {
             Request::Decommission { brokers }
         }
         2 => Request::Balance,
-        _ => Request::SpreadLeaders,
+        3 => Request::SpreadLeaders,
+        _ => Request::PreferredLeaders,
     }
 }
 
@@ -162,6 +175,10 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
                 accepts(a),
                 "moved onto broker {a} that accepts nothing: {m}"
             );
+            assert!(
+                broker[&a].disk_known,
+                "moved onto broker {a} whose disk capacity is unknown: {m}"
+            );
             *incoming.entry(a).or_default() += 1;
             // Racks distinct whenever the cluster has enough racks.
             if racks >= m.new_replicas.len() {
@@ -198,6 +215,14 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
                     "slot changed: {m}"
                 );
             }
+        }
+    }
+    // Preferred-leader elections move nothing, not even a reorder.
+    if matches!(req, Request::PreferredLeaders) {
+        assert!(p.moves.is_empty(), "{p}");
+        for e in &p.elections {
+            let q = part[&(&*e.topic, e.partition)];
+            assert_eq!(Some(&e.new_leader), q.replicas.first(), "{e}");
         }
     }
     // Spreading leaders moves no data: its only moves are zero-copy reorders.
@@ -240,6 +265,18 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
         snapshot: snap.clone(),
     };
     after.apply(p);
+    let mut disk_before: BTreeMap<i32, u64> = BTreeMap::new();
+    for q in &snap.partitions {
+        for r in &q.replicas {
+            *disk_before.entry(*r).or_default() += q.size_bytes;
+        }
+    }
+    for m in &snap.in_flight {
+        let q = part[&(&**snap.topic_name(m.topic), m.partition)];
+        for r in m.new_replicas.iter().filter(|r| !q.replicas.contains(r)) {
+            *disk_before.entry(*r).or_default() += q.size_bytes;
+        }
+    }
     let mut load: BTreeMap<i32, (u64, u64, u64)> = BTreeMap::new();
     for q in &after.snapshot.partitions {
         for r in &q.replicas {
@@ -263,6 +300,16 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
             );
             let disk_limit = limits.max_disk_utilization * cap.disk_bytes as f64;
             assert!(d as f64 <= disk_limit, "broker {b} disk {d} over limit");
+            // Reported used bytes count too: the larger of used and replica sizes, plus what
+            // the plan added.
+            if let Some(used) = info.disk_used_bytes {
+                let before = disk_before.get(&b).copied().unwrap_or(0);
+                let projected = used.max(before) as f64 + d as f64 - before as f64;
+                assert!(
+                    projected <= disk_limit,
+                    "broker {b} disk {projected} (used {used}) over limit"
+                );
+            }
         }
         if new_leaders.contains(&b) {
             assert!(
@@ -301,7 +348,7 @@ proptest! {
         racks in 1usize..5,
         partitions in 0usize..40,
         rf in 1usize..4,
-        kind in 0u8..4,
+        kind in 0u8..5,
         budget_gb in 1u64..2_000,
         max_moves in 1u32..8,
         ratio in 1.0f64..1.5,
@@ -369,5 +416,64 @@ proptest! {
         check(&c.snapshot, &limits, &req, &p);
         c.apply(&p);
         prop_assert_eq!(health(&c.snapshot).rack_violations, 0, "{}", p);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `plan_round` over any sequence of requests: one move and one election per partition at
+    /// most, elections agree with moves, frozen partitions untouched, targets healthy and with
+    /// known disk, racks distinct whenever the cluster has enough racks.
+    #[test]
+    fn a_round_plan_is_consistent(
+        seed in any::<u64>(),
+        brokers in 3usize..12,
+        racks in 1usize..5,
+        partitions in 0usize..40,
+        rf in 1usize..4,
+        kinds in proptest::collection::vec(0u8..5, 1..5),
+    ) {
+        let rf = rf.min(brokers);
+        let c = cluster(seed, brokers, racks, partitions, rf);
+        let reqs: Vec<Request> = kinds.iter().map(|&k| request(k, &c, seed)).collect();
+        let limits = Limits::default();
+        let p = plan_round(&c.snapshot, &limits, &reqs);
+        let snap = &c.snapshot;
+        let excluded: BTreeSet<i32> = reqs.iter().flat_map(excluded).collect();
+        let broker: HashMap<i32, _> = snap.brokers.iter().map(|b| (b.id, b)).collect();
+        let rack_count = cluster_racks(snap);
+        let frozen: BTreeSet<(&str, i32)> = snap
+            .partitions
+            .iter()
+            .filter(|q| q.reassigning)
+            .map(|q| (&**snap.topic_name(q.topic), q.partition))
+            .chain(snap.in_flight.iter().map(|m| (&**snap.topic_name(m.topic), m.partition)))
+            .collect();
+        let mut moved = BTreeMap::new();
+        for m in &p.moves {
+            prop_assert!(moved.insert((&*m.topic, m.partition), m).is_none(), "two moves: {}", m);
+            prop_assert!(!frozen.contains(&(&*m.topic, m.partition)), "frozen moved: {}", m);
+            for a in m.new_replicas.iter().filter(|r| !m.old_replicas.contains(r)) {
+                let b = broker[a];
+                prop_assert!(b.state == BrokerState::Alive && b.disk_known, "{}", m);
+                prop_assert!(!excluded.contains(a), "onto a drained broker: {}", m);
+                if rack_count >= m.new_replicas.len() {
+                    let same = m.new_replicas.iter().filter(|r| broker.get(r).map(|x| &x.rack) == Some(&b.rack)).count();
+                    prop_assert_eq!(same, 1, "rack shared: {}", m);
+                }
+            }
+        }
+        let mut elected = BTreeSet::new();
+        for e in &p.elections {
+            prop_assert!(elected.insert((&*e.topic, e.partition)), "two elections: {}", e);
+            prop_assert!(!frozen.contains(&(&*e.topic, e.partition)), "frozen elected: {}", e);
+            if let Some(m) = moved.get(&(&*e.topic, e.partition)) {
+                prop_assert_eq!(m.new_replicas[0], e.new_leader, "{} vs {}", m, e);
+            }
+        }
+        prop_assert!(p.totals.bytes_moved <= limits.max_bytes_to_move);
+        // One request alone is the same as `plan`.
+        prop_assert_eq!(&plan_round(snap, &limits, &reqs[..1]), &plan(snap, &limits, &reqs[0]));
     }
 }

@@ -2,7 +2,7 @@
 //! preferred-leader elections, one plan per round, in-flight partitions.
 
 use kmedic_master::plan::{
-    plan, BrokerState, ElectionReason, Limits, Request, UnplaceableReason, Warning,
+    plan, plan_round, BrokerState, ElectionReason, Limits, Request, UnplaceableReason, Warning,
 };
 use kmedic_master::sim::{assert_elects, assert_moves, health, Cluster};
 
@@ -143,4 +143,183 @@ fn heal_with_fewer_racks_than_rf_may_share_a_rack() {
         &Request::Heal { dead: vec![1] },
     );
     assert_moves(&p, "t", 0, 1, 2);
+}
+
+/// Item 7, planner side: a leader at 1 MiB/s in, RF 3, consumers 1 MiB/s (fan-out 1) projects
+/// 3 MiB/s out on its broker: 1 consumer stream and 2 replication streams, counted once.
+#[test]
+fn leader_net_out_is_consumers_plus_one_stream_per_follower() {
+    const MIB: u64 = 1 << 20;
+    let mut c = Cluster::new();
+    for (id, rack) in [(1, "az-a"), (2, "az-b"), (3, "az-c")] {
+        c.add_broker_with(
+            id,
+            rack,
+            kmedic_master::plan::Capacity {
+                net_in_bytes_per_sec: 10 * MIB,
+                net_out_bytes_per_sec: 10 * MIB,
+                disk_bytes: 1 << 40,
+            },
+        );
+    }
+    let p = c.add_partition("t", 1, &[1, 2, 3], 1_000);
+    c.set_rates(p, MIB, MIB);
+    let plan = plan(&c.snapshot, &Limits::default(), &Request::PreferredLeaders);
+    let out = plan.totals.before.net_out_max_utilization * (10 * MIB) as f64;
+    assert!((out - (3 * MIB) as f64).abs() < 1.0, "{out}");
+}
+
+/// Item 10: unknown disk capacity excludes a broker as a target, with the reason counted.
+#[test]
+fn heal_skips_a_broker_with_unknown_disk_capacity() {
+    let mut c = six();
+    c.add_broker(7, "az-a");
+    c.add_partition("t", 3, &[1, 3, 5], 1_000);
+    c.set_disk_unknown(2).kill(1);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert_moves(&p, "t", 0, 1, 7);
+    c.set_disk_unknown(7);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert!(p.moves.is_empty(), "{p}");
+    assert!(
+        matches!(&p.unplaceable[0].reason, UnplaceableReason::NoTarget(r) if r.disk_unknown == 2),
+        "{p}"
+    );
+}
+
+/// Item 10: used disk as the volumes report it (not only replica sizes) counts against the
+/// disk limit: a broker whose volume is nearly full of other data takes nothing.
+#[test]
+fn reported_used_disk_counts_against_the_disk_limit() {
+    let mut c = six();
+    c.add_broker(7, "az-a");
+    c.add_partition("t", 3, &[1, 3, 5], 1_000_000);
+    // Broker 2 looks empty by replica sizes, but its volume is 95 % used.
+    c.set_disk_used(2, 7_600_000_000_000).kill(1);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert_moves(&p, "t", 0, 1, 7);
+}
+
+/// Item 11: balance and spread-leaders in one round never give one partition two elections,
+/// and every election agrees with the partition's move (if any).
+#[test]
+fn one_round_elects_at_most_one_leader_per_partition() {
+    let mut c = six();
+    // Broker 1 leads everything of topic "hot" from az-a: over its net out, and the topic's
+    // leaders all sit in one rack. Balance and spread-leaders both want to move leadership.
+    for r in [[1, 3, 5], [1, 4, 6], [1, 3, 6], [1, 4, 5]] {
+        let p = c.add_partition("hot", 1, &r, 1_000);
+        c.set_rates(p, 1_000_000, 5_000_000);
+    }
+    // Broker 3 (az-b) already leads a little, so balance prefers 5 (az-c) for hot-0, while
+    // spread-leaders fills az-b, the first quiet rack, with 3.
+    for r in [[3, 2, 6], [4, 2, 6], [6, 4, 2]] {
+        let p = c.add_partition("cold", r[0], &r, 1_000);
+        c.set_rates(p, 1_000_000, 1_000_000);
+    }
+    let limits = Limits {
+        target_ratio: 1.2,
+        ..Limits::default()
+    };
+    let requests = [
+        Request::Balance,
+        Request::SpreadLeaders,
+        Request::PreferredLeaders,
+    ];
+    // Planned separately on one snapshot, the two requests can pick different leaders.
+    let separate: Vec<_> = requests[..2]
+        .iter()
+        .map(|r| plan(&c.snapshot, &limits, r))
+        .collect();
+    let leaders_of = |p: &kmedic_master::plan::Plan, n: i32| -> Vec<i32> {
+        p.elections
+            .iter()
+            .filter(|e| &*e.topic == "hot" && e.partition == n)
+            .map(|e| e.new_leader)
+            .collect()
+    };
+    assert_eq!(
+        (leaders_of(&separate[0], 0), leaders_of(&separate[1], 0)),
+        (vec![5], vec![3]),
+        "the case should make balance and spread-leaders disagree on hot-0"
+    );
+
+    let p = plan_round(&c.snapshot, &limits, &requests);
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &p.elections {
+        assert!(
+            seen.insert((e.topic.clone(), e.partition)),
+            "two elections: {e}"
+        );
+        if let Some(m) = p
+            .moves
+            .iter()
+            .find(|m| m.topic == e.topic && m.partition == e.partition)
+        {
+            assert_eq!(m.new_replicas[0], e.new_leader, "{m} vs {e}");
+        }
+    }
+    let mut moved = std::collections::BTreeSet::new();
+    for m in &p.moves {
+        assert!(
+            moved.insert((m.topic.clone(), m.partition)),
+            "two moves: {m}"
+        );
+    }
+    assert!(!p.elections.is_empty(), "{p}");
+    // Applying the round's plan leaves nothing for another round of the same requests to
+    // undo: the leaders it picked stay.
+    c.apply(&p);
+    let again = plan_round(&c.snapshot, &limits, &requests);
+    for e in &again.elections {
+        assert!(
+            !seen.contains(&(e.topic.clone(), e.partition)),
+            "flip-flop: {e}"
+        );
+    }
+}
+
+/// Item 11: a heal and an election request in one round: the heal is planned first whatever
+/// the order given, and its partition gets no election.
+#[test]
+fn one_round_heals_first_and_does_not_elect_a_healed_partition() {
+    let mut c = six();
+    // t-0 is led by 3 though 1 is preferred; 1 is dead.
+    c.add_partition("t", 3, &[1, 3, 5], 1_000);
+    c.add_partition("t", 4, &[2, 4, 6], 1_000);
+    c.kill(1);
+    let p = plan_round(
+        &c.snapshot,
+        &Limits::default(),
+        &[Request::PreferredLeaders, Request::Heal { dead: vec![1] }],
+    );
+    assert_moves(&p, "t", 0, 1, 2);
+    assert!(
+        p.elections.iter().all(|e| e.partition != 0),
+        "{:#?}",
+        p.elections
+    );
+    assert_elects(&p, "t", 1, 2);
+}
+
+/// Partitions in flight (ours) are untouchable and their adding replicas count on the target.
+#[test]
+fn in_flight_partitions_get_no_election_and_count_on_their_target() {
+    let mut c = six();
+    let a = c.add_partition("t", 3, &[1, 3, 5], 1_000);
+    c.add_in_flight(a, &[2, 3, 5]);
+    let p = plan(&c.snapshot, &Limits::default(), &Request::PreferredLeaders);
+    assert!(p.is_empty(), "{p}");
 }

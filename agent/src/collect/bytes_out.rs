@@ -1,5 +1,8 @@
 //! Bytes out per replica: measured from a JMX exporter when one is configured, otherwise
-//! estimated.
+//! estimated. The figure is defined once in `kmedic_common::stats` ("Per-replica traffic
+//! figures"): a leader's bytes out **includes** replication to its followers as well as consumer
+//! fetches; the master's planner splits the two parts apart again and does not add replication
+//! a second time.
 //!
 //! # The estimate (`Provenance::Estimated`)
 //!

@@ -1,17 +1,26 @@
 //! Builds the planner's [`Snapshot`] from a [`ClusterView`], the health verdicts and the model's
 //! demand windows.
+//!
+//! - **Bytes out.** The model keeps the leader's bytes out as the stats define it (replication
+//!   to followers plus consumers, see `kmedic_common::stats`). The planner wants the consumer
+//!   part alone, since it moves with leadership while replication depends on the followers, so
+//!   `bytes_in x (RF - 1)` is taken off here and the planner adds it back once per follower.
+//! - **Disk.** A broker whose log dirs were not described this round has unknown capacity: it is
+//!   marked so, and the planner places no replica on it (it used to count as 1 PiB and attract
+//!   every move).
+//! - **In flight.** Each reassignment Kafka reports becomes an [`InFlightMove`] (old = replicas
+//!   without the adding ones, new = replicas without the removing ones): the partition is left
+//!   alone and the adding replicas' load counts on their brokers.
 
 use std::collections::BTreeSet;
 
 use crate::config::NetworkLimits;
 use crate::model::ClusterModel;
-use crate::plan::{BrokerInfo, BrokerState, Capacity, PartitionInfo, Snapshot, TopicTable};
+use crate::plan::{
+    BrokerInfo, BrokerState, Capacity, InFlightMove, PartitionInfo, Snapshot, TopicTable,
+};
 
 use super::{ClusterView, TopicPartition};
-
-/// Disk capacity assumed for a broker that does not report its volume size (DescribeLogDirs
-/// before v4): 1 PiB, so disk never constrains a plan on a guess.
-pub const UNKNOWN_DISK_BYTES: u64 = 1 << 50;
 
 /// Health verdicts that decide each broker's [`BrokerState`].
 #[derive(Debug, Clone, Default)]
@@ -51,6 +60,7 @@ pub fn build(
                 BrokerState::Alive
             };
             let (net_in, net_out) = limits.for_broker(id);
+            let disk_total = view.disk_total_bytes.get(&id).copied();
             BrokerInfo {
                 id,
                 rack: b.and_then(|b| b.rack.clone()).unwrap_or_default(),
@@ -58,16 +68,15 @@ pub fn build(
                 capacity: Capacity {
                     net_in_bytes_per_sec: net_in,
                     net_out_bytes_per_sec: net_out,
-                    disk_bytes: view
-                        .disk_total_bytes
-                        .get(&id)
-                        .copied()
-                        .unwrap_or(UNKNOWN_DISK_BYTES),
+                    disk_bytes: disk_total.unwrap_or(0),
                 },
+                disk_known: disk_total.is_some(),
+                disk_used_bytes: None,
             }
         })
         .collect();
     let mut topics = TopicTable::default();
+    let mut in_flight = Vec::new();
     let partitions = view
         .partitions
         .iter()
@@ -77,16 +86,32 @@ pub fn build(
                 partition: p.partition,
             };
             let demand = model.and_then(|m| m.windows.demand(&p.topic, p.partition, now_ms));
+            let bytes_in = demand.map_or(0, |d| d.in_bytes_per_sec);
+            let followers = p.replicas.len().saturating_sub(1) as u64;
+            let consumers = demand.map_or(0, |d| {
+                d.out_bytes_per_sec
+                    .saturating_sub(bytes_in.saturating_mul(followers))
+            });
+            let topic = topics.intern(&p.topic);
+            let reassignment = view.reassignments.get(&tp);
+            if let Some(r) = reassignment {
+                in_flight.push(InFlightMove {
+                    topic,
+                    partition: p.partition,
+                    old_replicas: without(&p.replicas, &r.adding),
+                    new_replicas: without(&p.replicas, &r.removing),
+                });
+            }
             PartitionInfo {
-                topic: topics.intern(&p.topic),
+                topic,
                 partition: p.partition,
                 replicas: p.replicas.clone(),
                 leader: p.leader,
                 isr: p.isr.clone(),
                 size_bytes: view.sizes_bytes.get(&tp).copied().unwrap_or(0),
-                bytes_in_per_sec: demand.map_or(0, |d| d.in_bytes_per_sec),
-                bytes_out_per_sec: demand.map_or(0, |d| d.out_bytes_per_sec),
-                reassigning: view.reassignments.contains_key(&tp),
+                bytes_in_per_sec: bytes_in,
+                bytes_out_per_sec: consumers,
+                reassigning: reassignment.is_some(),
             }
         })
         .collect();
@@ -94,8 +119,17 @@ pub fn build(
         brokers,
         topics,
         partitions,
-        in_flight: Vec::new(),
+        in_flight,
     }
+}
+
+/// `replicas` without the ids in `drop`, order kept.
+fn without(replicas: &[i32], drop: &[i32]) -> Vec<i32> {
+    replicas
+        .iter()
+        .copied()
+        .filter(|r| !drop.contains(r))
+        .collect()
 }
 
 #[cfg(test)]
@@ -128,7 +162,8 @@ mod tests {
             },
         );
         let mut m = ClusterModel::new("c", &WindowConfig::default());
-        m.windows.record("t", 0, NOW, Some(500), Some(800), false);
+        // Leader bytes out 1800 = replication 2 x 500 + consumers 800.
+        m.windows.record("t", 0, NOW, Some(500), Some(1800), false);
         let v = Verdicts {
             dead: [1].into(),
             ..Verdicts::default()
@@ -151,5 +186,108 @@ mod tests {
         assert!(s.partitions[1].reassigning);
         assert_eq!(s.partitions[1].bytes_in_per_sec, 0);
         assert_eq!(s.replica_count(), 6);
+    }
+
+    /// Issue 7 item 7: the agent's leader bytes out already holds replication (estimate:
+    /// bytes in x ((RF - 1) + fan-out)). A leader at 1 MiB/s in, RF 3, fan-out 1 sends 3 MiB/s,
+    /// and the planner must project 3 MiB/s on its broker, not 3 + 2 = 5.
+    #[test]
+    fn leader_net_out_counts_replication_once() {
+        const MIB: u64 = 1 << 20;
+        let mut f = Fake::six();
+        f.add_partition("t", 0, &[1, 2, 3]);
+        f.limits.default_out_bytes_per_sec = 10 * MIB;
+        let mut m = ClusterModel::new("c", &WindowConfig::default());
+        m.windows
+            .record("t", 0, NOW, Some(MIB), Some(MIB * (2 + 1)), false);
+        let s = build(&f.view, &f.limits, &Verdicts::default(), Some(&m), NOW);
+        let p0 = &s.partitions[0];
+        assert_eq!(p0.bytes_in_per_sec, MIB);
+        assert_eq!(p0.bytes_out_per_sec, MIB, "consumer part only");
+        let plan = crate::plan::plan(
+            &s,
+            &crate::plan::Limits::default(),
+            &crate::plan::Request::PreferredLeaders,
+        );
+        let leader_out = plan.totals.before.net_out_max_utilization * (10 * MIB) as f64;
+        assert!(
+            (leader_out - (3 * MIB) as f64).abs() < 1.0,
+            "leader projected at {leader_out} B/s out, not 3 MiB/s"
+        );
+    }
+
+    /// Kafka's reassignments become in-flight moves: the partition is left alone and the
+    /// adding replica's load counts on its broker.
+    #[test]
+    fn reassignments_in_kafka_are_in_flight() {
+        let mut f = Fake::six();
+        // Moving t-0 from [1, 2, 3] to [4, 2, 3]: Kafka lists target + removing replicas.
+        f.add_partition("t", 0, &[4, 2, 3, 1]);
+        let tp = TopicPartition {
+            topic: "t".into(),
+            partition: 0,
+        };
+        f.view.reassignments.insert(
+            tp,
+            crate::observe::ReassignmentView {
+                adding: vec![4],
+                removing: vec![1],
+            },
+        );
+        let s = build(&f.view, &f.limits, &Verdicts::default(), None, NOW);
+        assert_eq!(s.in_flight.len(), 1);
+        let m = &s.in_flight[0];
+        assert_eq!(&**s.topic_name(m.topic), "t");
+        assert_eq!(
+            (m.partition, &m.old_replicas, &m.new_replicas),
+            (0, &vec![2, 3, 1], &vec![4, 2, 3])
+        );
+        let v = Verdicts {
+            dead: [1].into(),
+            ..Verdicts::default()
+        };
+        let s = build(&f.view, &f.limits, &v, None, NOW);
+        let p = crate::plan::plan(
+            &s,
+            &crate::plan::Limits::default(),
+            &crate::plan::Request::Heal { dead: vec![1] },
+        );
+        assert!(p.moves.is_empty(), "{p}");
+        assert_eq!(
+            p.unplaceable[0].reason,
+            crate::plan::UnplaceableReason::Reassigning
+        );
+    }
+
+    /// Issue 7 item 10: a broker whose log dirs were not described this round has unknown
+    /// disk capacity: it must not look like 1 PiB of free space and attract every heal move.
+    #[test]
+    fn a_broker_without_described_log_dirs_gets_no_replicas() {
+        let mut f = Fake::six();
+        // az-a holds 1 and 4. 1 dies; 4 is the only same-rack target, and its DescribeLogDirs
+        // failed this round. Every other broker reports 1 TB.
+        f.add_partition("t", 0, &[1, 2, 3]);
+        for id in [2, 3, 5, 6] {
+            f.view.disk_total_bytes.insert(id, 1_000_000_000_000);
+        }
+        f.view.log_dirs_failed.push(4);
+        let v = Verdicts {
+            dead: [1].into(),
+            ..Verdicts::default()
+        };
+        let s = build(&f.view, &f.limits, &v, None, NOW);
+        let p = crate::plan::plan(
+            &s,
+            &crate::plan::Limits::default(),
+            &crate::plan::Request::Heal { dead: vec![1] },
+        );
+        assert!(p.moves.is_empty(), "{p}");
+        let text = p.to_string();
+        assert!(
+            text.contains("1 disk capacity unknown this round"),
+            "{text}"
+        );
+        assert!(!s.broker(4).unwrap().disk_known);
+        assert!(s.broker(2).unwrap().disk_known);
     }
 }

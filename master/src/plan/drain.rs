@@ -63,6 +63,9 @@ fn drain_partition(st: &mut State, p: u32, is_src: &[bool], kind: Drain) {
     if let Some(reason) = st.frozen[p as usize].reason() {
         return fail(st, reason);
     }
+    if st.touched[p as usize] {
+        return fail(st, UnplaceableReason::AlreadyPlanned);
+    }
     if !has_data_source(st, p, is_src, kind) {
         return fail(st, UnplaceableReason::Offline);
     }

@@ -8,7 +8,9 @@
 //! - every replica's broker gets `in(p)` of net in (the leader from producers, each follower by
 //!   fetching the same bytes from the leader) and `size(p)` of disk;
 //! - the leader's broker gets `out(p) + in(p) x (RF - 1)` of net out (consumers, plus one
-//!   replication stream per follower).
+//!   replication stream per follower). `out(p)` is the consumer part only: the stats' leader
+//!   bytes out already holds replication, and the snapshot builder takes it off, so it is
+//!   counted once (see `kmedic_common::stats`, "Per-replica traffic figures").
 //!
 //! So a leadership change moves net out only, and a replica move moves net in and disk (and net
 //! out too when the leader's replica moves). In-flight moves count on their targets as if done.
@@ -25,12 +27,16 @@
 //! - [`Request::PreferredLeaders`] (`preferred.rs`): elect each partition's preferred leader
 //!   where it is alive and in sync but not leading; elections only.
 //!
+//! [`plan_round`] plans several requests of one round into one plan, one after another on the
+//! updated state, so no partition gets two elections or a move and an election that disagree.
+//!
 //! Target choice for any move is in `place.rs`; the incremental bookkeeping in `state.rs`.
 //!
 //! # Safety rules (DESIGN.md), never traded for balance
 //!
-//! Replicas are replaced in place, so RF is kept; racks stay distinct whenever at least RF racks
-//! have live brokers; a partition that is reassigning or has a move in flight is never touched;
+//! Replicas are replaced in place, so RF is kept; racks stay distinct whenever the cluster has
+//! at least RF racks (a replica whose rack has no healthy broker is unplaceable, never
+//! co-located); a partition that is reassigning or has a move in flight is never touched;
 //! nothing is placed on a broker that is dead, suspect, draining or unknown; leadership only goes
 //! to in-sync replicas; moves only replace replicas (Kafka adds the new one and drops the old one
 //! once it is in sync), so no action shrinks the ISR. A replica that cannot be placed within the
@@ -60,45 +66,73 @@ pub use snapshot::{
 
 use state::State;
 
-/// Plans `request` on `snapshot` within `limits`. Pure and deterministic.
+/// Plans `request` on `snapshot` within `limits`. Pure and deterministic. The same as
+/// [`plan_round`] with one request.
 pub fn plan(snapshot: &Snapshot, limits: &Limits, request: &Request) -> Plan {
-    let excluded: &[i32] = match request {
-        Request::Heal { dead } => dead,
-        Request::Decommission { brokers } => brokers,
-        _ => &[],
-    };
-    let mut st = State::new(snapshot, limits, excluded);
+    plan_round(snapshot, limits, std::slice::from_ref(request))
+}
+
+/// Plans a round's `requests` one after another, each on the snapshot as the earlier ones
+/// leave it, into **one** [`Plan`]. Pure and deterministic. Use this, not one [`plan`] per
+/// request, whenever a round asks for several things (issue 7 item 11):
+///
+/// - each partition gets at most one move and one election in the whole plan, so balance and
+///   spread-leaders can never elect two different leaders for one partition, and an election
+///   never disagrees with a move (a later request leaves a partition an earlier one touched);
+/// - later requests see the earlier ones' projected load (a balance after a heal counts the
+///   healed replicas on their new brokers);
+/// - brokers any request drains (heal's dead, decommission's) receive nothing from any request;
+/// - the byte budget and per-broker move limits hold for the round, not per request.
+///
+/// Order matters: heal and decommission are planned first (a replica on a dead broker must not
+/// wait behind an election), then the other requests in the caller's order (policy's order is
+/// balance, spread-leaders, preferred-leaders). A replica a drain could not move because an
+/// earlier drain of the round already moved its partition is reported as
+/// [`UnplaceableReason::AlreadyPlanned`]; the next round picks it up.
+pub fn plan_round(snapshot: &Snapshot, limits: &Limits, requests: &[Request]) -> Plan {
+    let mut excluded: Vec<i32> = requests.iter().flat_map(drained).copied().collect();
+    excluded.sort_unstable();
+    excluded.dedup();
+    let mut st = State::new(snapshot, limits, &excluded);
     let before = st.summary();
-    let mut sources = Vec::new();
-    for &id in excluded {
-        match st.idx(id) {
-            Some(b) => sources.push(b),
-            None => st.plan.warnings.push(Warning::UnknownBroker { id }),
+    // Drains first: a replica on a dead broker must not wait behind an election.
+    let mut ordered: Vec<&Request> = requests.iter().collect();
+    ordered.sort_by_key(|r| drained(r).is_empty());
+    for request in ordered {
+        let mut sources = Vec::new();
+        for &id in drained(request) {
+            match st.idx(id) {
+                Some(b) => sources.push(b),
+                None => st.plan.warnings.push(Warning::UnknownBroker { id }),
+            }
+        }
+        sources.sort_unstable();
+        sources.dedup();
+        match request {
+            Request::Heal { .. } => drain::drain(&mut st, &sources, drain::Drain::Heal),
+            Request::Decommission { .. } => {
+                drain::drain(&mut st, &sources, drain::Drain::Decommission)
+            }
+            Request::Balance => balance::balance(&mut st),
+            Request::SpreadLeaders => leaders::spread(&mut st),
+            Request::PreferredLeaders => preferred::elect_preferred(&mut st),
         }
     }
-    sources.sort_unstable();
-    sources.dedup();
-    match request {
-        Request::Heal { .. } => drain::drain(&mut st, &sources, drain::Drain::Heal),
-        Request::Decommission { .. } => drain::drain(&mut st, &sources, drain::Drain::Decommission),
-        Request::Balance => balance::balance(&mut st),
-        Request::SpreadLeaders => leaders::spread(&mut st),
-        Request::PreferredLeaders => preferred::elect_preferred(&mut st),
-    }
     let plan = st.finish(before);
+    let requests = Requests(requests);
     if let Some(first) = plan.unplaceable.first() {
         tracing::warn!(
-            %request,
+            %requests,
             count = plan.unplaceable.len(),
             first = %first,
             "replicas could not be placed"
         );
     }
     for w in &plan.warnings {
-        tracing::warn!(%request, warning = %w, "plan warning");
+        tracing::warn!(%requests, warning = %w, "plan warning");
     }
     tracing::info!(
-        %request,
+        %requests,
         moves = plan.moves.len(),
         elections = plan.elections.len(),
         unplaceable = plan.unplaceable.len(),
@@ -106,4 +140,28 @@ pub fn plan(snapshot: &Snapshot, limits: &Limits, request: &Request) -> Plan {
         "plan made"
     );
     plan
+}
+
+/// The brokers a request drains (they receive nothing).
+fn drained(request: &Request) -> &[i32] {
+    match request {
+        Request::Heal { dead } => dead,
+        Request::Decommission { brokers } => brokers,
+        _ => &[],
+    }
+}
+
+/// Requests joined with "; " for one log field.
+struct Requests<'a>(&'a [Request]);
+
+impl std::fmt::Display for Requests<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
 }

@@ -75,6 +75,8 @@ pub(super) fn pick_target(
                     rej.considered += 1;
                     if !st.accepts[b as usize] {
                         rej.not_alive += 1;
+                    } else if !st.disk_known[b as usize] {
+                        rej.disk_unknown += 1;
                     } else if st.moves[b as usize].incoming >= st.limits.max_moves_per_broker {
                         rej.move_limit += 1;
                     } else {
@@ -130,6 +132,9 @@ fn evaluate(st: &State, p: u32, k: usize, b: u32, score: Score) -> Result<f64, R
     }
     if st.replicas(p).contains(&b) {
         return Err(|r| r.hosts_partition += 1);
+    }
+    if !st.disk_known[bu] {
+        return Err(|r| r.disk_unknown += 1);
     }
     if st.moves[bu].incoming >= st.limits.max_moves_per_broker {
         return Err(|r| r.move_limit += 1);

@@ -152,6 +152,8 @@ pub struct Rejections {
     pub not_alive: u32,
     /// Already host a replica of the partition.
     pub hosts_partition: u32,
+    /// Their disk capacity is unknown this round (log dirs not described): they may be full.
+    pub disk_unknown: u32,
     /// In a rack the partition already uses (with enough racks for distinct placement).
     pub rack_conflict: u32,
     /// Would go over net in capacity or balance limit.
@@ -168,10 +170,11 @@ impl fmt::Display for Rejections {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} brokers considered: {} not alive, {} host the partition, {} rack conflict, {} net in full, {} net out full, {} disk full, {} at move limit",
+            "{} brokers considered: {} not alive, {} host the partition, {} disk capacity unknown this round, {} rack conflict, {} net in full, {} net out full, {} disk full, {} at move limit",
             self.considered,
             self.not_alive,
             self.hosts_partition,
+            self.disk_unknown,
             self.rack_conflict,
             self.net_in_full,
             self.net_out_full,
@@ -208,6 +211,9 @@ pub enum UnplaceableReason {
         /// Bytes left in the budget.
         remaining_bytes: u64,
     },
+    /// An earlier request of the same round already moved this partition (one move per
+    /// partition per plan); the next round moves this replica.
+    AlreadyPlanned,
     /// The source broker reached its per-plan move limit.
     SourceMoveLimit {
         /// The limit.
@@ -220,6 +226,9 @@ impl fmt::Display for UnplaceableReason {
         match self {
             UnplaceableReason::Reassigning => f.write_str("partition is reassigning"),
             UnplaceableReason::InFlight => f.write_str("a move for this partition is in flight"),
+            UnplaceableReason::AlreadyPlanned => f.write_str(
+                "partition already moved by an earlier request of this round; next round",
+            ),
             UnplaceableReason::Offline => {
                 f.write_str("partition is offline: no leader to copy from")
             }

@@ -67,6 +67,14 @@ pub struct BrokerInfo {
     pub state: BrokerState,
     /// Limits the planner keeps load under.
     pub capacity: Capacity,
+    /// Whether `capacity.disk_bytes` was reported this round. A broker whose log dirs could not
+    /// be described receives no replicas (its disk may be full: rejected as "disk capacity
+    /// unknown this round"); it keeps what it has and may still lead.
+    pub disk_known: bool,
+    /// Bytes in use on its log-dir volumes (size minus usable, DescribeLogDirs v4), when
+    /// reported. Besides replicas this holds whatever else fills the volumes; the planner counts
+    /// the larger of this and the sum of its replicas' sizes as the broker's disk load.
+    pub disk_used_bytes: Option<u64>,
 }
 
 /// An interned topic: index into [`Snapshot::topics`].
@@ -136,15 +144,20 @@ pub struct PartitionInfo {
     pub size_bytes: u64,
     /// Bytes appended per second (producer traffic into the leader; each follower fetches the same).
     pub bytes_in_per_sec: u64,
-    /// Bytes per second read by consumers from the leader (excluding replication).
+    /// Bytes per second read by consumers from the leader, **excluding** replication. The stats'
+    /// leader bytes out includes replication (see `kmedic_common::stats`); the snapshot builder
+    /// takes `bytes_in x (RF - 1)` off it, and the planner adds one replication stream per
+    /// follower back on the leader's broker, so replication is counted once.
     pub bytes_out_per_sec: u64,
     /// Kafka reports a reassignment in progress: the planner never touches it (DESIGN.md rule 2).
     pub reassigning: bool,
 }
 
-/// A reassignment the master already started and has not seen finish. Its partition is left
-/// alone, and its load is counted as if it had completed, on both old and new replicas, until
-/// it does (pd's `influence.go`): the same load is never planned twice.
+/// A reassignment in progress: one the master started and has not seen finish, or one Kafka
+/// reports (ListPartitionReassignments: `old` = replicas without the adding ones, `new` =
+/// replicas without the removing ones). Its partition is left alone (DESIGN.md rule 2), and its
+/// load is counted as if it had completed, on both old and new replicas, until it does (pd's
+/// `influence.go`): the same load is never planned twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InFlightMove {
     /// The topic, interned in [`Snapshot::topics`].

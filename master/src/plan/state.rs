@@ -62,6 +62,8 @@ pub(super) struct State<'a> {
     pub cap: Vec<Capacity>,
     /// May receive replicas and leadership (alive, and not excluded by the request).
     pub accepts: Vec<bool>,
+    /// Disk capacity reported this round; a broker without it receives no replicas.
+    pub disk_known: Vec<bool>,
     pub load: Vec<Load>,
     /// Net in and out each broker may reach: capacity, tightened by balance to the target ratio.
     pub lim_in: Vec<u64>,
@@ -104,6 +106,14 @@ impl<'a> State<'a> {
             .iter()
             .map(|b| (b.id, Some(b.rack.as_str()), b.state, b.capacity))
             .collect();
+        // Disk figures by id (first entry wins, as for the rest of a duplicated broker).
+        let mut disk: Vec<(i32, bool, Option<u64>)> = snap
+            .brokers
+            .iter()
+            .map(|b| (b.id, b.disk_known, b.disk_used_bytes))
+            .collect();
+        disk.sort_by_key(|d| d.0);
+        disk.dedup_by_key(|d| d.0);
         brokers.sort_by_key(|b| b.0);
         brokers.dedup_by_key(|b| b.0);
         // Replica ids missing from the broker list become unknown brokers.
@@ -157,6 +167,13 @@ impl<'a> State<'a> {
                 .iter()
                 .map(|b| b.1.is_some() && b.2.accepts_load() && !excluded.contains(&b.0))
                 .collect(),
+            disk_known: brokers
+                .iter()
+                .map(|b| {
+                    disk.binary_search_by_key(&b.0, |d| d.0)
+                        .is_ok_and(|i| disk[i].1)
+                })
+                .collect(),
             load: vec![Load::default(); n],
             lim_in: brokers.iter().map(|b| b.3.net_in_bytes_per_sec).collect(),
             lim_out: brokers.iter().map(|b| b.3.net_out_bytes_per_sec).collect(),
@@ -199,6 +216,7 @@ impl<'a> State<'a> {
             st.rack_names.len()
         };
         st.index_partitions();
+        st.count_disk_used(&disk);
         st.count_in_flight();
         st.refresh_all_rooms();
         st
@@ -216,7 +234,9 @@ impl<'a> State<'a> {
         self.rack_brokers[rack as usize]
             .iter()
             .map(|&b| b as usize)
-            .filter(|&b| self.accepts[b] && self.moves[b].incoming < max_moves)
+            .filter(|&b| {
+                self.accepts[b] && self.disk_known[b] && self.moves[b].incoming < max_moves
+            })
             .map(|b| self.lim_in[b].saturating_sub(self.load[b].net_in))
             .max()
             .unwrap_or(0)
@@ -251,8 +271,21 @@ impl<'a> State<'a> {
         }
     }
 
+    /// Disk in use that replicas do not explain (other files on the volumes) counts as load:
+    /// a broker's disk load is the larger of its reported used bytes and its replicas' sizes.
+    fn count_disk_used(&mut self, disk: &[(i32, bool, Option<u64>)]) {
+        for &(id, _, used) in disk {
+            let (Some(used), Some(b)) = (used, self.idx_of.get(id)) else {
+                continue;
+            };
+            let l = &mut self.load[b as usize];
+            l.disk = l.disk.max(used);
+        }
+    }
+
     /// In-flight moves: their partitions are frozen, and replicas they add count on the target
-    /// as if already there (pd's influence), so that load is not planned onto twice.
+    /// as if already there (pd's influence), so that load is not planned onto twice. A
+    /// partition Kafka reports as reassigning keeps that reason.
     fn count_in_flight(&mut self) {
         if self.snap.in_flight.is_empty() {
             return;
@@ -269,7 +302,9 @@ impl<'a> State<'a> {
                 continue;
             };
             let p = &self.snap.partitions[pi as usize];
-            self.frozen[pi as usize] = Frozen::InFlight;
+            if self.frozen[pi as usize] == Frozen::No {
+                self.frozen[pi as usize] = Frozen::InFlight;
+            }
             for r in &m.new_replicas {
                 if p.replicas.contains(r) {
                     continue;

@@ -37,19 +37,36 @@ impl Cluster {
             rack: rack.to_owned(),
             state: BrokerState::Alive,
             capacity,
+            disk_known: true,
+            disk_used_bytes: None,
         });
         self
     }
 
-    /// Sets a broker's state. Panics on an unknown id (a test bug).
-    pub fn set_state(&mut self, id: i32, state: BrokerState) -> &mut Self {
-        let b = self
-            .snapshot
+    /// Marks a broker's disk capacity as not reported this round (its log dirs were not
+    /// described). Panics on an unknown id (a test bug).
+    pub fn set_disk_unknown(&mut self, id: i32) -> &mut Self {
+        self.broker_mut(id).disk_known = false;
+        self
+    }
+
+    /// Sets the bytes in use on a broker's volumes, as DescribeLogDirs v4 reports them.
+    pub fn set_disk_used(&mut self, id: i32, used_bytes: u64) -> &mut Self {
+        self.broker_mut(id).disk_used_bytes = Some(used_bytes);
+        self
+    }
+
+    fn broker_mut(&mut self, id: i32) -> &mut BrokerInfo {
+        self.snapshot
             .brokers
             .iter_mut()
             .find(|b| b.id == id)
-            .unwrap_or_else(|| panic!("no broker {id}"));
-        b.state = state;
+            .unwrap_or_else(|| panic!("no broker {id}"))
+    }
+
+    /// Sets a broker's state. Panics on an unknown id (a test bug).
+    pub fn set_state(&mut self, id: i32, state: BrokerState) -> &mut Self {
+        self.broker_mut(id).state = state;
         self
     }
 

@@ -119,23 +119,14 @@ pub fn plan_round(snapshot: &Snapshot, limits: &Limits, requests: &[Request]) ->
         }
     }
     let plan = st.finish(before);
-    let requests = Requests(requests);
-    if let Some(first) = plan.unplaceable.first() {
-        tracing::warn!(
-            %requests,
-            count = plan.unplaceable.len(),
-            first = %first,
-            "replicas could not be placed"
-        );
-    }
-    for w in &plan.warnings {
-        tracing::warn!(%requests, warning = %w, "plan warning");
-    }
-    tracing::info!(
-        %requests,
+    // Debug only: the caller (the round) logs a plan once when it changes, with the decisions
+    // it answers; logging here too would repeat it every poll.
+    tracing::debug!(
+        requests = %Requests(requests),
         moves = plan.moves.len(),
         elections = plan.elections.len(),
         unplaceable = plan.unplaceable.len(),
+        warnings = plan.warnings.len(),
         bytes = plan.totals.bytes_moved,
         "plan made"
     );

@@ -1,0 +1,49 @@
+//! The client's own AZ: from configuration, else from EC2 IMDSv2 (the agent's client, shared
+//! through [`kmedic_common::imds`]), else unknown; and `client.rack` for consumers (KIP-392).
+
+use kmedic_common::imds::{self, ImdsSettings};
+use rdkafka::ClientConfig;
+
+/// Where the AZ came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AzSource {
+    /// Given in configuration.
+    Configured,
+    /// Read from EC2 instance metadata.
+    Imds,
+    /// Unknown: the reason (IMDS disabled, not on EC2...). Records fall back to all partitions.
+    Unknown(String),
+}
+
+/// Resolves the AZ: `configured` when set (trimmed, non-empty), else IMDSv2 per `imds`. Logs the
+/// outcome once, with where it came from.
+pub async fn resolve_az(
+    configured: Option<&str>,
+    imds: &ImdsSettings,
+) -> (Option<String>, AzSource) {
+    if let Some(az) = configured.map(str::trim).filter(|a| !a.is_empty()) {
+        tracing::info!(az, "client AZ from configuration");
+        return (Some(az.to_string()), AzSource::Configured);
+    }
+    match imds::fetch_az(imds).await {
+        Ok(az) => {
+            tracing::info!(%az, "client AZ from EC2 IMDSv2");
+            (Some(az), AzSource::Imds)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "client AZ unknown: records go to all partitions, as without kmedic-client");
+            (None, AzSource::Unknown(e.to_string()))
+        }
+    }
+}
+
+/// Sets `client.rack` on a consumer's configuration, so that brokers running
+/// `replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector` let it
+/// fetch from a replica in its AZ (KIP-392). The value must equal the brokers' `broker.rack`
+/// naming (on EC2, the AZ name such as `eu-west-1a`, or the AZ id if racks use ids).
+///
+/// Without the selector on the brokers, or without a replica in the AZ, the consumer reads from
+/// the leader as before: setting it is never harmful.
+pub fn consumer_rack<'a>(config: &'a mut ClientConfig, az: &str) -> &'a mut ClientConfig {
+    config.set("client.rack", az)
+}

@@ -62,6 +62,10 @@ pub struct MasterConfig {
     /// How often each cluster is observed through the admin client and checked, in seconds.
     #[serde(default = "default_poll_interval_secs")]
     pub poll_interval_secs: u64,
+    /// Seconds between the one-line status summary each cluster logs (brokers by state, URPs,
+    /// findings, in-flight moves); 0 logs it only once, at the first round.
+    #[serde(default = "default_log_summary_secs")]
+    pub log_summary_secs: u64,
     /// Bounds on what ingest accepts from agents (clock skew, record size).
     #[serde(default)]
     pub ingest: IngestConfig,
@@ -207,6 +211,9 @@ impl WindowConfig {
     }
 }
 
+fn default_log_summary_secs() -> u64 {
+    300
+}
 fn default_poll_interval_secs() -> u64 {
     15
 }

@@ -27,6 +27,14 @@ pub enum Error {
         /// The admin client's error.
         source: Box<kmedic_common::admin::Error>,
     },
+    /// The observation did not finish within its budget.
+    #[error("observing cluster {cluster}: no complete answer within {budget_ms} ms")]
+    TimedOut {
+        /// The configured cluster name.
+        cluster: String,
+        /// The budget.
+        budget_ms: u64,
+    },
     /// The cluster reports another id than configured.
     #[error(
         "cluster {cluster}: configured cluster_id {expected:?} but the brokers report {found:?}; \
@@ -45,12 +53,39 @@ pub enum Error {
 /// `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch ([`crate::clock::wall_ms`]).
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::clock::wall_ms()
+}
+
+/// The service's observation source: one cluster through its admin client, each observation
+/// bounded by `budget` so a dying broker that swallows requests cannot stall a round.
+pub struct AdminSource {
+    /// The configured cluster name.
+    pub cluster: String,
+    /// The configured cluster id, if any.
+    pub expected_id: Option<String>,
+    /// The cluster's admin client.
+    pub admin: AdminClient,
+    /// The most one observation may take.
+    pub budget: std::time::Duration,
+}
+
+impl AdminSource {
+    /// [`observe_once`] within `budget`.
+    pub async fn observe_once(&self) -> Result<ClusterView> {
+        let observed = tokio::time::timeout(
+            self.budget,
+            observe_once(&self.cluster, self.expected_id.as_deref(), &self.admin),
+        )
+        .await;
+        observed.unwrap_or_else(|_| {
+            Err(Error::TimedOut {
+                cluster: self.cluster.clone(),
+                budget_ms: u64::try_from(self.budget.as_millis()).unwrap_or(u64::MAX),
+            })
+        })
+    }
 }
 
 /// Observes `cluster` once. DescribeCluster, Metadata and ListPartitionReassignments must
@@ -120,12 +155,15 @@ pub async fn observe_once(
         match res {
             Ok(dirs) => {
                 let mut total = 0u64;
+                // None once an online dir does not report it (DescribeLogDirs before v4).
+                let mut usable = Some(0u64);
                 for d in dirs {
                     if let Some(e) = d.error {
                         warn!(cluster, broker = id, dir = %d.path, error = ?e, "log dir offline");
                         continue;
                     }
                     total += d.total_bytes.unwrap_or(0);
+                    usable = usable.zip(d.usable_bytes).map(|(a, b)| a.saturating_add(b));
                     for r in d.replicas.into_iter().filter(|r| !r.is_future) {
                         let size = u64::try_from(r.size_bytes).unwrap_or(0);
                         let e = view
@@ -140,6 +178,9 @@ pub async fn observe_once(
                 }
                 if total > 0 {
                     view.disk_total_bytes.insert(id, total);
+                    if let Some(u) = usable {
+                        view.disk_usable_bytes.insert(id, u);
+                    }
                 }
             }
             Err(e) => {
@@ -201,6 +242,7 @@ pub fn assemble(desc: &ClusterDescription, meta: &ClusterMetadata) -> ClusterVie
         reassignments: BTreeMap::new(),
         sizes_bytes: HashMap::new(),
         disk_total_bytes: BTreeMap::new(),
+        disk_usable_bytes: BTreeMap::new(),
         log_dirs_failed: Vec::new(),
     }
 }

@@ -10,7 +10,7 @@ use kmedic_master::detect::FindingKind;
 use kmedic_master::model::checkpoint;
 use kmedic_master::plan::Request;
 use kmedic_master::policy::{self, Action, Verdict};
-use kmedic_master::service::RoundReport;
+use kmedic_master::service::Board;
 use kmedic_tests::random_topic;
 use support::*;
 
@@ -30,7 +30,7 @@ fn wait_healthy_round(m: &mut Master) {
     }
 }
 
-fn acts(r: &RoundReport) -> bool {
+fn acts(r: &Board) -> bool {
     r.decisions
         .iter()
         .any(|d| matches!(d.verdict, Verdict::Act(_) | Verdict::DryRun(_)))
@@ -72,11 +72,16 @@ fn killed_broker_is_held_through_the_grace_then_healed_in_its_rack() {
     }
     assert!(held_in_grace, "the heal must wait for the grace first");
     let r = healed.unwrap();
-    let (_, plan) = r
-        .plans
+    let work = r.plan.as_ref().expect("a plan");
+    let heal = Request::Heal { dead: vec![KILLED] };
+    // The plan records the decision it answers.
+    let asked = r
+        .decisions
         .iter()
-        .find(|(q, _)| matches!(q, Request::Heal { .. }))
-        .expect("a heal plan");
+        .find(|d| d.request() == Some(&heal))
+        .expect("the heal decision");
+    assert_eq!(work.decision_for(&heal), Some(asked.id));
+    let plan = &work.plan;
     let ours: Vec<_> = plan.moves.iter().filter(|m| *m.topic == *data).collect();
     assert!(!ours.is_empty(), "no move for {data}: {plan:?}");
     for mv in ours {

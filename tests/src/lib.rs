@@ -31,7 +31,7 @@ pub use client::{metadata, MetadataView, PartitionView};
 pub use config::{TestbedConfig, CONTROLLER_ID, DEFAULT_PORT_BASE, PORT_BASE_ENV};
 pub use error::{Error, Result};
 pub use kafka_files::{ensure_jars, jars_dir, JVM_OPTS_ENV, KAFKA_DIR_ENV};
-pub use process::{process_alive, process_state};
+pub use process::{process_alive, process_state, OwnedChild};
 pub use testbed::Testbed;
 pub use wait::{random_topic, wait_until};
 

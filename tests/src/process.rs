@@ -135,3 +135,52 @@ pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
         Err(e) => format!("(no log at {}: {e})", path.display()),
     }
 }
+
+/// A child process the test owns (a kmedic binary): forked with PR_SET_PDEATHSIG=SIGKILL from
+/// its own spawner thread, so it dies even if the test process is SIGKILLed; on drop it gets
+/// SIGTERM (a clean shutdown, up to 10 s), then SIGKILL, and is reaped.
+pub struct OwnedChild {
+    child: Child,
+    // Dropped after the child is reaped: its thread is the child's parent for PDEATHSIG.
+    _spawner: Spawner,
+}
+
+impl OwnedChild {
+    /// Spawns `cmd`.
+    pub fn spawn(cmd: Command) -> io::Result<Self> {
+        let spawner = Spawner::new()?;
+        let child = spawner.spawn(cmd)?;
+        Ok(Self {
+            child,
+            _spawner: spawner,
+        })
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited (reaping it if so).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)) | Err(_))
+    }
+
+    /// SIGTERM, then up to `grace` for a clean exit, then SIGKILL. True if it exited cleanly.
+    pub fn stop(&mut self, grace: Duration) -> bool {
+        let _ = signal(self.child.id(), Signal::SIGTERM);
+        if wait_exit(&mut self.child, grace) {
+            return true;
+        }
+        kill_and_reap(&mut self.child);
+        false
+    }
+}
+
+impl Drop for OwnedChild {
+    fn drop(&mut self) {
+        if !self.exited() {
+            self.stop(Duration::from_secs(10));
+        }
+    }
+}

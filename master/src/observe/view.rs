@@ -79,6 +79,9 @@ pub struct ClusterView {
     pub sizes_bytes: HashMap<TopicPartition, u64>,
     /// Usable log-dir bytes per broker (total across its dirs), where the broker reports them.
     pub disk_total_bytes: BTreeMap<i32, u64>,
+    /// Free bytes on each broker's log-dir volumes (sum of DescribeLogDirs v4 `usable_bytes` over
+    /// its online dirs), where every online dir reports it.
+    pub disk_usable_bytes: BTreeMap<i32, u64>,
     /// Brokers whose DescribeLogDirs failed (their sizes are missing).
     pub log_dirs_failed: Vec<i32>,
 }

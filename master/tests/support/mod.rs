@@ -11,7 +11,7 @@ use kmedic_common::codec;
 use kmedic_common::connection::ConnectionSettings;
 use kmedic_common::stats::*;
 use kmedic_master::config::*;
-use kmedic_master::service::{self, RoundReport};
+use kmedic_master::service::{self, board::Status, Board, Boards};
 use kmedic_tests::{random_topic, Testbed, TestbedConfig};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
@@ -208,44 +208,57 @@ pub fn stats_topic_avoiding(tb: &Testbed, avoid: i32) -> String {
     t
 }
 
-/// A master running in the background, with its round reports.
+/// A master running in the background, with its cluster's status board.
 pub struct Master {
     rt: Option<tokio::runtime::Runtime>,
-    rx: tokio::sync::mpsc::UnboundedReceiver<RoundReport>,
+    board: tokio::sync::watch::Receiver<Board>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), service::Error>>>,
 }
 
 impl Master {
-    /// Starts `service::run_with(cfg)`.
+    /// Starts `service::run_with(cfg)`, subscribed to the board of its first cluster.
     pub fn start(cfg: MasterConfig) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let boards = Boards::new(&cfg);
+        let board = boards
+            .subscribe(&cfg.clusters[0].name)
+            .expect("a board per configured cluster");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = rt.spawn(service::run_with(
             cfg,
             async {
                 let _ = stopped.await;
             },
-            Some(tx),
+            boards,
         ));
         Master {
             rt: Some(rt),
-            rx,
+            board,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
-    /// The next round report, or `None` at `until`.
-    pub fn next(&mut self, until: Instant) -> Option<RoundReport> {
-        let rx = &mut self.rx;
+    /// The board after the next full round (observe, detect, decide, plan), or `None` at
+    /// `until`.
+    pub fn next(&mut self, until: Instant) -> Option<Board> {
+        let board = &mut self.board;
         self.rt.as_ref()?.block_on(async {
-            tokio::time::timeout(until.saturating_duration_since(Instant::now()), rx.recv())
+            let wait = async {
+                loop {
+                    board.changed().await.ok()?;
+                    let b = board.borrow_and_update().clone();
+                    if b.status == Status::Ran {
+                        return Some(b);
+                    }
+                }
+            };
+            tokio::time::timeout(until.saturating_duration_since(Instant::now()), wait)
                 .await
                 .ok()
                 .flatten()

@@ -8,6 +8,7 @@ mod admin;
 mod agent;
 mod harness;
 mod master;
+mod product;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
     trials.extend(admin::trials(&ctx));
     trials.extend(agent::trials(&ctx));
     trials.extend(master::trials(&ctx));
+    trials.extend(product::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

@@ -1,0 +1,219 @@
+//! The running master: wiring and shutdown only. Warm start from the checkpoint, the stats
+//! ingest task, one task per cluster that runs a [`Round`] every `poll_interval_secs`, and
+//! periodic checkpoints, until the shutdown future resolves.
+//!
+//! - [`round`]: one observe -> detect -> decide -> plan pass of one cluster, as one function.
+//! - [`board`]: the per-cluster status board (a `watch`) each round publishes to.
+//!
+//! Execution is a later issue: an `Act` decision is planned and the plan logged and put on the
+//! board; nothing is changed on the cluster.
+
+pub mod board;
+pub mod round;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kmedic_common::admin::AdminClient;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::clock::{self, Now};
+use crate::config::MasterConfig;
+use crate::ingest::{self, Ingest};
+use crate::model::{checkpoint, lock, Fleet};
+use crate::observe::AdminSource;
+
+pub use board::{Board, Boards};
+pub use round::{Round, RoundConfig, Source};
+
+/// Errors that stop the master from starting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stats consumer could not be set up.
+    #[error(transparent)]
+    Ingest(#[from] ingest::Error),
+    /// A cluster's admin client could not be built.
+    #[error("cluster {0}: {1}")]
+    Admin(String, Box<kmedic_common::admin::Error>),
+}
+
+/// Runs the master until `shutdown` resolves, then writes a last checkpoint.
+pub async fn run(
+    cfg: MasterConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    let boards = Boards::new(&cfg);
+    run_with(cfg, shutdown, boards).await
+}
+
+/// [`run`], publishing each cluster's rounds on `boards` (subscribe before calling).
+pub async fn run_with(
+    cfg: MasterConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    boards: Boards,
+) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    let fleet = Fleet::new();
+    let mut start_ms = clock::wall_ms().saturating_sub(cfg.window.window_secs * 1000);
+    match checkpoint::load(&cfg.checkpoint.path, &cfg.window) {
+        Ok(Some(ck)) => {
+            info!(
+                path = %cfg.checkpoint.path.display(),
+                clusters = ck.models.len(),
+                watermark_ms = ck.watermark_ms,
+                load_ms = started.elapsed().as_millis() as u64,
+                "warm start from checkpoint; replaying only newer stats"
+            );
+            start_ms = start_ms.max(ck.watermark_ms);
+            for m in ck.models {
+                fleet.insert(m);
+            }
+        }
+        Ok(None) => info!("no checkpoint: cold start, replaying one window of stats"),
+        Err(e) => warn!(error = %e, "checkpoint unusable: cold start, replaying one window"),
+    }
+    // Models must exist before the replay starts, or the replayed stats of a cluster whose id
+    // is not configured would be dropped as "unknown cluster". Learn such ids now.
+    let mut sources = Vec::new();
+    for c in &cfg.clusters {
+        let admin = AdminClient::new(c.connection.clone())
+            .map_err(|e| Error::Admin(c.name.clone(), Box::new(e)))?;
+        match &c.cluster_id {
+            Some(id) => {
+                fleet.register(id, &cfg.window);
+            }
+            None => match admin.describe_cluster(false).await {
+                Ok(d) => {
+                    info!(cluster = %c.name, cluster_id = %d.cluster_id, "learned cluster id");
+                    fleet.register(&d.cluster_id, &cfg.window);
+                }
+                Err(e) => warn!(cluster = %c.name, error = %e,
+                    "cluster id unknown at start: its stats are skipped until it answers; set \
+                     cluster_id in the config to avoid this"),
+            },
+        }
+        let source = AdminSource {
+            cluster: c.name.clone(),
+            expected_id: c.cluster_id.clone(),
+            admin,
+            // A round must end even if a dying broker swallows admin requests.
+            budget: c.connection.request_timeout() * 3,
+        };
+        let round = RoundConfig {
+            cluster: c.clone(),
+            window: cfg.window,
+            ingest: cfg.ingest,
+            summary_every_ms: cfg.log_summary_secs.saturating_mul(1000),
+        };
+        let board = boards
+            .sender(&c.name)
+            .unwrap_or_else(|| watch::Sender::new(Board::default()));
+        sources.push((Round::new(round, board), source));
+    }
+    let ingest = Arc::new(Ingest::with_config(fleet.clone(), cfg.ingest));
+    ingest
+        .counters
+        .watermark_ms
+        .fetch_max(start_ms, Ordering::Relaxed);
+    let consumer = ingest::consumer(&cfg.stats.connection, "kmedic-master")?;
+    let ends = ingest::assign_from(
+        &consumer,
+        &cfg.stats.topic,
+        start_ms,
+        cfg.stats.connection.request_timeout(),
+    )?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(ingest::run(
+        consumer,
+        ingest.clone(),
+        ends,
+        stopped(stop_rx.clone()),
+    ));
+    let poll = Duration::from_secs(cfg.poll_interval_secs);
+    for (round, source) in sources {
+        tasks.spawn(cluster_loop(
+            round,
+            source,
+            poll,
+            fleet.clone(),
+            ingest.clone(),
+            stopped(stop_rx.clone()),
+        ));
+    }
+    let ck_every = Duration::from_secs(cfg.checkpoint.interval_secs);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + ck_every, ck_every);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => save_checkpoint(&cfg, &fleet, &ingest).await,
+        }
+    }
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    save_checkpoint(&cfg, &fleet, &ingest).await;
+    Ok(())
+}
+
+/// Writes a checkpoint of every model. Each model is encoded under its own lock (short), the
+/// file is written off the async threads. Logged at debug when it works (it happens every
+/// `checkpoint.interval_secs`); a failure is an error.
+pub async fn save_checkpoint(cfg: &MasterConfig, fleet: &Fleet, ingest: &Ingest) {
+    let t = std::time::Instant::now();
+    let watermark = ingest.counters.watermark_ms.load(Ordering::Relaxed);
+    let models: Vec<_> = fleet.all().into_iter().map(|m| lock(&m).clone()).collect();
+    let refs: Vec<_> = models.iter().collect();
+    let path = cfg.checkpoint.path.clone();
+    let bytes = match checkpoint::encode(&refs, clock::wall_ms(), watermark) {
+        Ok(b) => b,
+        Err(e) => return error!(error = %e, "checkpoint not written"),
+    };
+    let len = bytes.len();
+    match tokio::task::spawn_blocking(move || checkpoint::write_atomic(&path, &bytes)).await {
+        Ok(Ok(())) => tracing::debug!(
+            bytes = len,
+            clusters = models.len(),
+            watermark_ms = watermark,
+            took_ms = t.elapsed().as_millis() as u64,
+            "checkpoint written"
+        ),
+        Ok(Err(e)) => error!(error = %e, path = %cfg.checkpoint.path.display(),
+            "checkpoint not written"),
+        Err(e) => error!(error = %e, "checkpoint task failed"),
+    }
+}
+
+/// Runs `round` every `poll` until `stop` resolves. Rounds never overlap: a slow round delays
+/// the next tick rather than queueing a burst.
+async fn cluster_loop(
+    mut round: Round,
+    source: AdminSource,
+    poll: Duration,
+    fleet: Fleet,
+    ingest: Arc<Ingest>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        let caught_up = ingest.counters.caught_up.load(Ordering::Relaxed);
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = round.run(&source, &fleet, caught_up, Now::read) => {}
+        }
+    }
+}

@@ -6,6 +6,7 @@
 
 mod admin;
 mod agent;
+mod client;
 mod harness;
 mod master;
 mod product;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     trials.extend(agent::trials(&ctx));
     trials.extend(master::trials(&ctx));
     trials.extend(product::trials(&ctx));
+    trials.extend(client::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

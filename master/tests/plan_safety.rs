@@ -323,3 +323,30 @@ fn in_flight_partitions_get_no_election_and_count_on_their_target() {
     let p = plan(&c.snapshot, &Limits::default(), &Request::PreferredLeaders);
     assert!(p.is_empty(), "{p}");
 }
+
+/// A dead broker missing from DescribeCluster has no rack (""): its replica goes to the rack
+/// the partition lacks, and the "" rack does not count as a rack of the cluster.
+#[test]
+fn heal_of_a_broker_without_rack_fills_the_missing_rack() {
+    let mut c = six();
+    c.add_broker(9, "");
+    c.add_partition("t", 3, &[9, 3, 5], 1_000);
+    c.kill(9);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![9] },
+    );
+    assert_moves(&p, "t", 0, 9, 1);
+    // RF 4 over 3 named racks: diversity is impossible, so a shared rack is allowed.
+    let mut c = six();
+    c.add_broker(9, "");
+    c.add_partition("u", 3, &[9, 3, 5, 1], 1_000);
+    c.kill(9);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![9] },
+    );
+    assert_eq!(p.moves.len(), 1, "{p}");
+}

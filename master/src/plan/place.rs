@@ -109,17 +109,23 @@ pub(super) fn pick_target(
                 .any(|&b| st.accepts[b as usize])
         });
         if !healthy {
-            let mut racks: Vec<String> = allowed
-                .iter()
-                .map(|&r| st.rack_names[r as usize].clone())
-                .collect();
+            let mut racks: Vec<String> = allowed.iter().map(|&r| rack_label(st, r)).collect();
             if racks.is_empty() && from_rack != NONE {
-                racks.push(st.rack_names[from_rack as usize].clone());
+                racks.push(rack_label(st, from_rack));
             }
             return Err(UnplaceableReason::RackUnavailable { racks });
         }
     }
     Err(UnplaceableReason::NoTarget(rej))
+}
+
+/// A rack's name for a reason; the "" rack (no `broker.rack`, or a broker missing from
+/// DescribeCluster) reads "(no rack)".
+fn rack_label(st: &State, r: u32) -> String {
+    match st.rack_names[r as usize].as_str() {
+        "" => "(no rack)".to_owned(),
+        name => name.to_owned(),
+    }
 }
 
 type Reject = fn(&mut Rejections);

@@ -16,6 +16,12 @@ mod ingest;
 pub use ingest::IngestConfig;
 mod policy;
 pub use policy::PolicyConfig;
+mod actionlog;
+pub use actionlog::ActionLogConfig;
+mod alert;
+pub use alert::{AlertConfig, WebhookConfig, WebhookFormat};
+mod replace;
+pub use replace::ReplaceConfig;
 
 /// Errors from loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,15 @@ pub struct MasterConfig {
     /// Bounds on what ingest accepts from agents (clock skew, record size).
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// The action-log topic (written before every action; the fence between masters).
+    #[serde(default)]
+    pub action_log: ActionLogConfig,
+    /// Alert sinks, de-duplication and paging graces.
+    #[serde(default)]
+    pub alert: AlertConfig,
+    /// Host replacement: the user's command and its rate limits.
+    #[serde(default)]
+    pub replace: ReplaceConfig,
 }
 
 /// One Kafka cluster.
@@ -301,6 +316,9 @@ impl MasterConfig {
             ));
         }
         self.ingest.validate().map_err(Error::Invalid)?;
+        self.action_log.validate().map_err(Error::Invalid)?;
+        self.alert.validate().map_err(Error::Invalid)?;
+        self.replace.validate().map_err(Error::Invalid)?;
         if self.checkpoint.interval_secs == 0 {
             return bad("checkpoint.interval_secs = 0: set it to a few minutes (300)".into());
         }

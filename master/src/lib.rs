@@ -10,8 +10,13 @@
 //! - [`policy`]: findings -> planner requests, with grace periods and the confidence gate.
 //! - [`service`]: the running master: warm start, ingest, poll loop, checkpoints.
 //! - [`clock`]: the monotonic clock every decision is timed on, and the wall clock.
+//! - [`actionlog`]: the action-log topic (records, transactional writer = the fence, replay).
+//! - [`alert`]: alert kinds, de-duplication and sinks (webhooks, command).
+//! - [`replace`]: host replacement (rate limits, the user's command, catch-up watch).
 //! - [`cli`]: the one-shot `plan` command (observe, snapshot, plan, print; never executes).
 
+pub mod actionlog;
+pub mod alert;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -21,5 +26,6 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod policy;
+pub mod replace;
 pub mod service;
 pub mod sim;

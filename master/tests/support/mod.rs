@@ -187,6 +187,9 @@ pub fn config(tb: &Testbed, stats_topic: &str, dir: &std::path::Path) -> MasterC
         window: WindowConfig::default(),
         poll_interval_secs: 1,
         ingest: Default::default(),
+        action_log: Default::default(),
+        alert: Default::default(),
+        replace: Default::default(),
     };
     cfg.validate().unwrap();
     cfg

@@ -7,7 +7,8 @@
 //!   `bytes_in x (RF - 1)` is taken off here and the planner adds it back once per follower.
 //! - **Disk.** A broker whose log dirs were not described this round has unknown capacity: it is
 //!   marked so, and the planner places no replica on it (it used to count as 1 PiB and attract
-//!   every move).
+//!   every move). Used disk is the volume's size minus its usable bytes (DescribeLogDirs v4)
+//!   when reported, so data other than replicas counts too.
 //! - **In flight.** Each reassignment Kafka reports becomes an [`InFlightMove`] (old = replicas
 //!   without the adding ones, new = replicas without the removing ones): the partition is left
 //!   alone and the adding replicas' load counts on their brokers.
@@ -71,7 +72,9 @@ pub fn build(
                     disk_bytes: disk_total.unwrap_or(0),
                 },
                 disk_known: disk_total.is_some(),
-                disk_used_bytes: None,
+                disk_used_bytes: disk_total
+                    .zip(view.disk_usable_bytes.get(&id))
+                    .map(|(total, usable)| total.saturating_sub(*usable)),
             }
         })
         .collect();
@@ -289,5 +292,34 @@ mod tests {
         );
         assert!(!s.broker(4).unwrap().disk_known);
         assert!(s.broker(2).unwrap().disk_known);
+    }
+
+    /// Issue 7 item 10: used disk comes from the volume (size minus usable), not only from the
+    /// replicas' sizes: a broker whose volume is full of other data takes no replica.
+    #[test]
+    fn used_disk_counts_what_the_volume_reports() {
+        let mut f = Fake::six();
+        // 1 dies; az-a also holds 4, whose 1 TB volume has 20 GB left, though it hosts nothing.
+        f.add_partition("t", 0, &[1, 2, 3]);
+        for id in [2, 3, 4, 5, 6] {
+            f.view.disk_total_bytes.insert(id, 1_000_000_000_000);
+            f.view.disk_usable_bytes.insert(id, 900_000_000_000);
+        }
+        f.view.disk_usable_bytes.insert(4, 20_000_000_000);
+        let v = Verdicts {
+            dead: [1].into(),
+            ..Verdicts::default()
+        };
+        let s = build(&f.view, &f.limits, &v, None, NOW);
+        let p = crate::plan::plan(
+            &s,
+            &crate::plan::Limits::default(),
+            &crate::plan::Request::Heal { dead: vec![1] },
+        );
+        assert!(p.moves.is_empty(), "{p}");
+        let text = p.to_string();
+        assert!(text.contains("1 disk full"), "{text}");
+        assert_eq!(s.broker(4).unwrap().disk_used_bytes, Some(980_000_000_000));
+        assert_eq!(s.broker(2).unwrap().disk_used_bytes, Some(100_000_000_000));
     }
 }

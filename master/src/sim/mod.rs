@@ -8,6 +8,7 @@
 //! - [`scenario`]: events by tick and a convergence check.
 
 pub mod bound;
+pub mod cc_tsv;
 pub mod check;
 pub mod cluster;
 pub mod generate;

@@ -141,15 +141,24 @@ pub async fn read_all(
     topic: &str,
     timeout: Duration,
 ) -> Result<Restored, Error> {
-    let conn = conn.clone();
-    let topic = topic.to_string();
-    let (records, unparsable) =
-        tokio::task::spawn_blocking(move || read_blocking(&conn, &topic, timeout))
-            .await
-            .map_err(|e| Error::Task(e.to_string()))??;
+    let (records, unparsable) = read_records(conn, topic, timeout).await?;
     let mut restored = restore(records);
     restored.unparsable = unparsable;
     Ok(restored)
+}
+
+/// The committed records themselves, in log order, and how many did not parse (for tools and
+/// tests; [`read_all`] folds them).
+pub async fn read_records(
+    conn: &ConnectionSettings,
+    topic: &str,
+    timeout: Duration,
+) -> Result<(Vec<ActionRecord>, usize), Error> {
+    let conn = conn.clone();
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || read_blocking(&conn, &topic, timeout))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
 }
 
 fn read_blocking(

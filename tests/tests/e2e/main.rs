@@ -4,6 +4,7 @@
 //! Run: `cargo test -p kmedic-tests --test e2e` (filter like libtest: `-- harness::`).
 //! Ports: KMEDIC_TESTBED_PORT_BASE (default 19500) to +99.
 
+mod actionlog;
 mod admin;
 mod agent;
 mod client;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     let ctx = Arc::new(Ctx::from_env());
     let mut trials = Vec::new();
     trials.extend(harness::trials(&ctx));
+    trials.extend(actionlog::trials(&ctx));
     trials.extend(admin::trials(&ctx));
     trials.extend(agent::trials(&ctx));
     trials.extend(master::trials(&ctx));

@@ -11,6 +11,7 @@ pub mod bound;
 pub mod cc_tsv;
 pub mod check;
 pub mod cluster;
+pub mod file;
 pub mod generate;
 pub mod scenario;
 

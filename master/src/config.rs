@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 pub use kmedic_common::connection::ConnectionSettings;
 
+mod execute;
+pub use execute::ExecuteConfig;
 mod ingest;
 pub use ingest::IngestConfig;
 mod policy;
@@ -84,6 +86,9 @@ pub struct MasterConfig {
     /// Host replacement: the user's command and its rate limits.
     #[serde(default)]
     pub replace: ReplaceConfig,
+    /// How plans are carried out: throttle, concurrency, progress, stuck moves.
+    #[serde(default)]
+    pub execute: ExecuteConfig,
 }
 
 /// One Kafka cluster.
@@ -319,6 +324,7 @@ impl MasterConfig {
         self.action_log.validate().map_err(Error::Invalid)?;
         self.alert.validate().map_err(Error::Invalid)?;
         self.replace.validate().map_err(Error::Invalid)?;
+        self.execute.validate().map_err(Error::Invalid)?;
         if self.checkpoint.interval_secs == 0 {
             return bad("checkpoint.interval_secs = 0: set it to a few minutes (300)".into());
         }

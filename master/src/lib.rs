@@ -8,6 +8,7 @@
 //! - [`observe`]: the admin-client poll loop per cluster.
 //! - [`detect`]: one detector per anomaly kind.
 //! - [`policy`]: findings -> planner requests, with grace periods and the confidence gate.
+//! - [`execute`]: the executor, the only code that changes a cluster (throttle, moves, progress).
 //! - [`service`]: the running master: warm start, ingest, poll loop, checkpoints.
 //! - [`clock`]: the monotonic clock every decision is timed on, and the wall clock.
 //! - [`actionlog`]: the action-log topic (records, transactional writer = the fence, replay).
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod detect;
+pub mod execute;
 pub mod ingest;
 pub mod model;
 pub mod observe;

@@ -190,6 +190,7 @@ pub fn config(tb: &Testbed, stats_topic: &str, dir: &std::path::Path) -> MasterC
         action_log: Default::default(),
         alert: Default::default(),
         replace: Default::default(),
+        execute: Default::default(),
     };
     cfg.validate().unwrap();
     cfg

@@ -1,0 +1,177 @@
+//! The `[execute]` section: how the executor carries out plans (throttle, concurrency, progress,
+//! stuck moves, timeouts). Defaults are safe: a throttled copy, a few moves at a time.
+
+use serde::{Deserialize, Serialize};
+
+/// How plans are carried out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteConfig {
+    /// Replication throttle in bytes per second, set as `leader.replication.throttled.rate` and
+    /// `follower.replication.throttled.rate` on the broker-default resource while a plan moves
+    /// data, and removed afterwards (default 50 MiB/s).
+    #[serde(default = "default_throttle_bytes_per_sec")]
+    pub throttle_bytes_per_sec: u64,
+    /// At most this many moves in flight that add or remove a replica on one broker (default 2).
+    #[serde(default = "default_max_moves_per_broker")]
+    pub max_moves_per_broker: u32,
+    /// At most this many moves in flight in the cluster (default 10).
+    #[serde(default = "default_max_moves_per_cluster")]
+    pub max_moves_per_cluster: u32,
+    /// At most this many bytes being copied at once (default 200 GiB). A single move larger
+    /// than this still runs, alone.
+    #[serde(default = "default_max_bytes_in_flight")]
+    pub max_bytes_in_flight: u64,
+    /// How often progress is read from the cluster, in milliseconds (default 5000).
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// A progress line is logged at most this often, in seconds, or when a plan crosses a
+    /// 10 % step (default 30).
+    #[serde(default = "default_progress_log_secs")]
+    pub progress_log_secs: u64,
+    /// A move whose new replicas gained no bytes for this many seconds is stuck: reported
+    /// once (default 600).
+    #[serde(default = "default_stuck_after_secs")]
+    pub stuck_after_secs: u64,
+    /// Whether a stuck move is cancelled (its partition goes back to its old replicas and is
+    /// reported for re-planning). Default false: report only.
+    #[serde(default)]
+    pub cancel_stuck: bool,
+    /// A move is cancelled when it takes longer than
+    /// max(bytes in flight at its submission / throttle x `timeout_factor`, this floor), in
+    /// seconds (default 600).
+    #[serde(default = "default_timeout_floor_secs")]
+    pub timeout_floor_secs: u64,
+    /// Slack over the ideal copy time before a move times out (default 3.0).
+    #[serde(default = "default_timeout_factor")]
+    pub timeout_factor: f64,
+}
+
+fn default_throttle_bytes_per_sec() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_max_moves_per_broker() -> u32 {
+    2
+}
+fn default_max_moves_per_cluster() -> u32 {
+    10
+}
+fn default_max_bytes_in_flight() -> u64 {
+    200 * 1024 * 1024 * 1024
+}
+fn default_poll_interval_ms() -> u64 {
+    5000
+}
+fn default_progress_log_secs() -> u64 {
+    30
+}
+fn default_stuck_after_secs() -> u64 {
+    600
+}
+fn default_timeout_floor_secs() -> u64 {
+    600
+}
+fn default_timeout_factor() -> f64 {
+    3.0
+}
+
+impl Default for ExecuteConfig {
+    fn default() -> Self {
+        Self {
+            throttle_bytes_per_sec: default_throttle_bytes_per_sec(),
+            max_moves_per_broker: default_max_moves_per_broker(),
+            max_moves_per_cluster: default_max_moves_per_cluster(),
+            max_bytes_in_flight: default_max_bytes_in_flight(),
+            poll_interval_ms: default_poll_interval_ms(),
+            progress_log_secs: default_progress_log_secs(),
+            stuck_after_secs: default_stuck_after_secs(),
+            cancel_stuck: false,
+            timeout_floor_secs: default_timeout_floor_secs(),
+            timeout_factor: default_timeout_factor(),
+        }
+    }
+}
+
+impl ExecuteConfig {
+    /// Checks; the message names the key and the fix.
+    pub fn validate(&self) -> Result<(), String> {
+        let zero = |key: &str, fix: &str| Err(format!("execute.{key} = 0: {fix}"));
+        if self.throttle_bytes_per_sec == 0 {
+            return zero(
+                "throttle_bytes_per_sec",
+                "a zero throttle stops replication; set a rate in bytes per second (52428800 = 50 MiB/s)",
+            );
+        }
+        if self.max_moves_per_broker == 0 {
+            return zero(
+                "max_moves_per_broker",
+                "nothing could ever move; set 1 or more (2)",
+            );
+        }
+        if self.max_moves_per_cluster == 0 {
+            return zero(
+                "max_moves_per_cluster",
+                "nothing could ever move; set 1 or more (10)",
+            );
+        }
+        if self.max_bytes_in_flight == 0 {
+            return zero(
+                "max_bytes_in_flight",
+                "set a byte budget (214748364800 = 200 GiB)",
+            );
+        }
+        if self.poll_interval_ms < 100 {
+            return Err(format!(
+                "execute.poll_interval_ms = {} would poll the cluster too hard: set 100 or more (5000)",
+                self.poll_interval_ms
+            ));
+        }
+        if self.stuck_after_secs == 0 {
+            return zero(
+                "stuck_after_secs",
+                "every move would be stuck at once; set minutes (600)",
+            );
+        }
+        if self.timeout_floor_secs == 0 {
+            return zero("timeout_floor_secs", "set a floor in seconds (600)");
+        }
+        if !self.timeout_factor.is_finite() || self.timeout_factor < 1.0 {
+            return Err(format!(
+                "execute.timeout_factor = {} must be a number >= 1.0 (3.0): below 1 a move \
+                 running exactly at the throttle times out",
+                self.timeout_factor
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_bad_values_name_their_key() {
+        ExecuteConfig::default().validate().unwrap();
+        type Case = (fn(&mut ExecuteConfig), &'static str);
+        let cases: [Case; 5] = [
+            (
+                |c| c.throttle_bytes_per_sec = 0,
+                "execute.throttle_bytes_per_sec",
+            ),
+            (
+                |c| c.max_moves_per_broker = 0,
+                "execute.max_moves_per_broker",
+            ),
+            (|c| c.poll_interval_ms = 10, "execute.poll_interval_ms"),
+            (|c| c.timeout_factor = f64::NAN, "execute.timeout_factor"),
+            (|c| c.timeout_factor = 0.5, "execute.timeout_factor"),
+        ];
+        for (set, key) in cases {
+            let mut c = ExecuteConfig::default();
+            set(&mut c);
+            let err = c.validate().unwrap_err();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! One move as the executor tracks it, and the pure checks against fresh cluster state: may it
+//! be submitted (the view it was planned on still holds), and where is it now.
+
+use super::ops::Fresh;
+use super::progress::MoveProgress;
+use super::status::{CancelReason, Status};
+use crate::observe::TopicPartition;
+
+/// A move being carried out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracked {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Replicas before.
+    pub old: Vec<i32>,
+    /// Replicas after.
+    pub new: Vec<i32>,
+    /// Replicas added (in `new`, not in `old`).
+    pub adding: Vec<i32>,
+    /// Replicas removed.
+    pub removing: Vec<i32>,
+    /// The planner's bytes to copy.
+    pub planned_bytes: u64,
+    /// Where it is.
+    pub status: Status,
+    /// A submission was sent (even if its answer was lost): a reassignment to exactly this
+    /// target found in Kafka is ours.
+    pub submitted: bool,
+    /// Total bytes the new replicas must hold (leader size x adding), once read.
+    pub total_bytes: u64,
+    /// Bytes the new replicas hold.
+    pub copied_bytes: u64,
+    /// Mono ms of submission (or of adoption on resume).
+    pub started_ms: u64,
+    /// Its timeout, seconds.
+    pub timeout_secs: u64,
+    /// Mono ms when `copied_bytes` last grew.
+    pub progress_ms: u64,
+    /// The stuck event was sent.
+    pub stuck_reported: bool,
+    /// Started by an earlier run of kmedic (resume): tracked, never submitted again.
+    pub resumed: bool,
+}
+
+impl Tracked {
+    /// A pending move.
+    pub fn new(tp: TopicPartition, old: Vec<i32>, new: Vec<i32>, planned_bytes: u64) -> Self {
+        let adding = new.iter().filter(|b| !old.contains(b)).copied().collect();
+        let removing = old.iter().filter(|b| !new.contains(b)).copied().collect();
+        Self {
+            tp,
+            old,
+            new,
+            adding,
+            removing,
+            planned_bytes,
+            status: Status::Pending,
+            submitted: false,
+            total_bytes: planned_bytes,
+            copied_bytes: 0,
+            started_ms: 0,
+            timeout_secs: 0,
+            progress_ms: 0,
+            stuck_reported: false,
+            resumed: false,
+        }
+    }
+
+    /// Brokers gaining or losing a replica (for the concurrency limits).
+    pub fn brokers(&self) -> Vec<i32> {
+        let mut b: Vec<i32> = self.adding.iter().chain(&self.removing).copied().collect();
+        b.sort_unstable();
+        b.dedup();
+        b
+    }
+
+    /// `(topic, partition)` for admin calls.
+    pub fn key(&self) -> (String, i32) {
+        (self.tp.topic.clone(), self.tp.partition)
+    }
+
+    /// Whether Kafka's reassignment `adding`/`removing` is exactly this move's.
+    fn matches(&self, adding: &[i32], removing: &[i32]) -> bool {
+        let sorted = |v: &[i32]| {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v
+        };
+        sorted(adding) == sorted(&self.adding) && sorted(removing) == sorted(&self.removing)
+    }
+
+    /// The progress snapshot of this move.
+    pub fn progress(&self) -> MoveProgress {
+        MoveProgress {
+            partition: self.tp.clone(),
+            old_replicas: self.old.clone(),
+            new_replicas: self.new.clone(),
+            total_bytes: self.total_bytes,
+            copied_bytes: self.copied_bytes,
+            status: self.status.clone(),
+        }
+    }
+}
+
+/// What to do with a pending move, judged on fresh state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Submit it.
+    Submit,
+    /// Kafka already runs exactly this move, and we sent it (an answer was lost): track it.
+    Adopt,
+    /// Kafka already shows the target: nothing to submit.
+    AlreadyDone,
+    /// Do not submit.
+    Drop(CancelReason),
+}
+
+/// Whether a pending move still makes sense on `fresh`: the partition exists with the replicas
+/// it was planned from, nobody else reassigns it, and every destination is alive. Work planned
+/// on a view that no longer holds is dropped, never forced.
+pub fn admission(m: &Tracked, fresh: &Fresh) -> Admission {
+    let Some(p) = fresh.partitions.get(&m.tp) else {
+        return Admission::Drop(CancelReason::PartitionGone);
+    };
+    if let Some(r) = fresh.reassigning.get(&m.tp) {
+        if m.submitted && m.matches(&r.adding, &r.removing) {
+            return Admission::Adopt;
+        }
+        return Admission::Drop(CancelReason::ReassigningByOthers);
+    }
+    if m.submitted && p.replicas == m.new {
+        return Admission::AlreadyDone;
+    }
+    if m.resumed {
+        return Admission::Drop(CancelReason::EndedBeforeResume {
+            found: p.replicas.clone(),
+        });
+    }
+    if p.replicas != m.old {
+        return Admission::Drop(CancelReason::ViewChanged {
+            expected: m.old.clone(),
+            found: p.replicas.clone(),
+        });
+    }
+    if let Some(&b) = m.adding.iter().find(|b| !fresh.live.contains(b)) {
+        return Admission::Drop(CancelReason::DestinationDead { broker: b });
+    }
+    Admission::Submit
+}
+
+/// Where a running move is, on fresh state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// Still copying.
+    Running,
+    /// Kafka no longer reassigns it and the replicas are the target.
+    Done,
+    /// Kafka no longer reassigns it but the replicas are not the target (cancelled or
+    /// overridden by someone else).
+    EndedElsewhere {
+        /// The replicas found.
+        found: Vec<i32>,
+    },
+    /// A destination is dead: cancel this partition only.
+    DestinationDead {
+        /// The dead broker.
+        broker: i32,
+    },
+}
+
+/// Judges a running move on `fresh`.
+pub fn observe(m: &Tracked, fresh: &Fresh) -> Observed {
+    if fresh.reassigning.contains_key(&m.tp) {
+        return match m.adding.iter().find(|b| !fresh.live.contains(b)) {
+            Some(&broker) => Observed::DestinationDead { broker },
+            None => Observed::Running,
+        };
+    }
+    match fresh.partitions.get(&m.tp) {
+        Some(p) if p.replicas == m.new => Observed::Done,
+        Some(p) => Observed::EndedElsewhere {
+            found: p.replicas.clone(),
+        },
+        None => Observed::EndedElsewhere { found: Vec::new() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execute::ops::PartitionState;
+    use kmedic_common::admin::OngoingReassignment;
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition {
+            topic: "t".into(),
+            partition: p,
+        }
+    }
+
+    fn fresh(replicas: &[i32], live: &[i32]) -> Fresh {
+        let mut f = Fresh {
+            live: live.iter().copied().collect(),
+            ..Fresh::default()
+        };
+        f.partitions.insert(
+            tp(0),
+            PartitionState {
+                replicas: replicas.to_vec(),
+                leader: replicas.first().copied(),
+                isr: replicas.to_vec(),
+            },
+        );
+        f
+    }
+
+    fn reassigning(f: &mut Fresh, adding: &[i32], removing: &[i32]) {
+        f.reassigning.insert(
+            tp(0),
+            OngoingReassignment {
+                topic: "t".into(),
+                partition: 0,
+                replicas: vec![],
+                adding: adding.to_vec(),
+                removing: removing.to_vec(),
+            },
+        );
+    }
+
+    #[test]
+    fn a_move_planned_on_a_view_that_no_longer_holds_is_dropped() {
+        let m = Tracked::new(tp(0), vec![1, 2, 3], vec![4, 2, 3], 10);
+        assert_eq!(
+            admission(&m, &fresh(&[1, 2, 3], &[2, 3, 4])),
+            Admission::Submit
+        );
+        assert_eq!(
+            admission(&m, &fresh(&[5, 2, 3], &[2, 3, 4, 5])),
+            Admission::Drop(CancelReason::ViewChanged {
+                expected: vec![1, 2, 3],
+                found: vec![5, 2, 3]
+            })
+        );
+        assert_eq!(
+            admission(&m, &fresh(&[1, 2, 3], &[2, 3])),
+            Admission::Drop(CancelReason::DestinationDead { broker: 4 })
+        );
+        assert_eq!(
+            admission(&m, &Fresh::default()),
+            Admission::Drop(CancelReason::PartitionGone)
+        );
+    }
+
+    #[test]
+    fn a_reassignment_by_someone_else_is_left_alone_but_our_own_is_adopted() {
+        let mut m = Tracked::new(tp(0), vec![1, 2, 3], vec![4, 2, 3], 10);
+        let mut f = fresh(&[1, 2, 3, 4], &[2, 3, 4]);
+        reassigning(&mut f, &[4], &[1]);
+        assert_eq!(
+            admission(&m, &f),
+            Admission::Drop(CancelReason::ReassigningByOthers)
+        );
+        m.submitted = true;
+        assert_eq!(admission(&m, &f), Admission::Adopt);
+        reassigning(&mut f, &[5], &[1]);
+        assert_eq!(
+            admission(&m, &f),
+            Admission::Drop(CancelReason::ReassigningByOthers)
+        );
+    }
+
+    #[test]
+    fn running_moves_are_judged_from_fresh_state() {
+        let m = Tracked::new(tp(0), vec![1, 2, 3], vec![4, 2, 3], 10);
+        let mut f = fresh(&[1, 2, 3, 4], &[2, 3, 4]);
+        reassigning(&mut f, &[4], &[1]);
+        assert_eq!(observe(&m, &f), Observed::Running);
+        f.live.remove(&4);
+        assert_eq!(observe(&m, &f), Observed::DestinationDead { broker: 4 });
+        assert_eq!(observe(&m, &fresh(&[4, 2, 3], &[2, 3, 4])), Observed::Done);
+        assert_eq!(
+            observe(&m, &fresh(&[1, 2, 3], &[2, 3, 4])),
+            Observed::EndedElsewhere {
+                found: vec![1, 2, 3]
+            }
+        );
+    }
+}

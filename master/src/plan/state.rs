@@ -98,57 +98,81 @@ pub(super) struct State<'a> {
     pub plan: Plan,
 }
 
+/// One broker as [`State::new`] reads it from the snapshot.
+struct Row<'s> {
+    id: i32,
+    /// `None` for a replica id missing from the snapshot's brokers.
+    rack: Option<&'s str>,
+    state: BrokerState,
+    cap: Capacity,
+    disk_known: bool,
+    disk_used: Option<u64>,
+}
+
+impl Row<'_> {
+    /// A replica id the snapshot has no broker for: no rack, suspect, no capacity.
+    fn unknown(id: i32) -> Self {
+        let zero = Capacity {
+            net_in_bytes_per_sec: 0,
+            net_out_bytes_per_sec: 0,
+            disk_bytes: 0,
+        };
+        Row {
+            id,
+            rack: None,
+            state: BrokerState::Suspect,
+            cap: zero,
+            disk_known: false,
+            disk_used: None,
+        }
+    }
+}
+
 impl<'a> State<'a> {
     /// Indexes the snapshot. `excluded` brokers (dead or draining per the request) accept nothing.
     pub fn new(snap: &'a Snapshot, limits: &'a Limits, excluded: &[i32]) -> Self {
-        let mut brokers: Vec<(i32, Option<&str>, BrokerState, Capacity)> = snap
+        let mut brokers: Vec<Row<'a>> = snap
             .brokers
             .iter()
-            .map(|b| (b.id, Some(b.rack.as_str()), b.state, b.capacity))
+            .map(|b| Row {
+                id: b.id,
+                rack: Some(b.rack.as_str()),
+                state: b.state,
+                cap: b.capacity,
+                disk_known: b.disk_known,
+                disk_used: b.disk_used_bytes,
+            })
             .collect();
-        // Disk figures by id (first entry wins, as for the rest of a duplicated broker).
-        let mut disk: Vec<(i32, bool, Option<u64>)> = snap
-            .brokers
-            .iter()
-            .map(|b| (b.id, b.disk_known, b.disk_used_bytes))
-            .collect();
-        disk.sort_by_key(|d| d.0);
-        disk.dedup_by_key(|d| d.0);
-        brokers.sort_by_key(|b| b.0);
-        brokers.dedup_by_key(|b| b.0);
+        brokers.sort_by_key(|b| b.id);
+        brokers.dedup_by_key(|b| b.id);
         // Replica ids missing from the broker list become unknown brokers.
         let max_id = snap
             .partitions
             .iter()
             .flat_map(|p| p.replicas.iter().copied())
-            .chain(brokers.iter().map(|b| b.0))
+            .chain(brokers.iter().map(|b| b.id))
             .max()
             .unwrap_or(0);
         let mut known = IdIndex::with_max(max_id);
         for b in &brokers {
-            known.insert(b.0, 0);
+            known.insert(b.id, 0);
         }
         for p in &snap.partitions {
             for &r in &p.replicas {
                 if known.get(r).is_none() {
                     known.insert(r, 0);
-                    let zero = Capacity {
-                        net_in_bytes_per_sec: 0,
-                        net_out_bytes_per_sec: 0,
-                        disk_bytes: 0,
-                    };
-                    brokers.push((r, None, BrokerState::Suspect, zero));
+                    brokers.push(Row::unknown(r));
                 }
             }
         }
-        brokers.sort_by_key(|b| b.0);
+        brokers.sort_by_key(|b| b.id);
         let mut idx_of = known;
         for (i, b) in brokers.iter().enumerate() {
-            idx_of.insert(b.0, i as u32);
+            idx_of.insert(b.id, i as u32);
         }
         let mut rack_names: Vec<String> = brokers
             .iter()
-            .filter_map(|b| b.1.map(str::to_owned))
+            .filter_map(|b| b.rack.map(str::to_owned))
             .collect();
         rack_names.sort();
         rack_names.dedup();
@@ -156,27 +180,24 @@ impl<'a> State<'a> {
         let mut st = State {
             snap,
             limits,
-            ids: brokers.iter().map(|b| b.0).collect(),
+            ids: brokers.iter().map(|b| b.id).collect(),
             idx_of,
             rack: Vec::with_capacity(n),
             rack_brokers: vec![Vec::new(); rack_names.len()],
             rack_names,
-            state: brokers.iter().map(|b| b.2).collect(),
-            cap: brokers.iter().map(|b| b.3).collect(),
+            state: brokers.iter().map(|b| b.state).collect(),
+            cap: brokers.iter().map(|b| b.cap).collect(),
             accepts: brokers
                 .iter()
-                .map(|b| b.1.is_some() && b.2.accepts_load() && !excluded.contains(&b.0))
+                .map(|b| b.rack.is_some() && b.state.accepts_load() && !excluded.contains(&b.id))
                 .collect(),
-            disk_known: brokers
-                .iter()
-                .map(|b| {
-                    disk.binary_search_by_key(&b.0, |d| d.0)
-                        .is_ok_and(|i| disk[i].1)
-                })
-                .collect(),
+            disk_known: brokers.iter().map(|b| b.disk_known).collect(),
             load: vec![Load::default(); n],
-            lim_in: brokers.iter().map(|b| b.3.net_in_bytes_per_sec).collect(),
-            lim_out: brokers.iter().map(|b| b.3.net_out_bytes_per_sec).collect(),
+            lim_in: brokers.iter().map(|b| b.cap.net_in_bytes_per_sec).collect(),
+            lim_out: brokers
+                .iter()
+                .map(|b| b.cap.net_out_bytes_per_sec)
+                .collect(),
             moves: vec![BrokerMoves::default(); n],
             hosted: vec![Vec::new(); n],
             live_racks: 0,
@@ -192,7 +213,7 @@ impl<'a> State<'a> {
             plan: Plan::default(),
         };
         for (i, b) in brokers.iter().enumerate() {
-            let r = match b.1 {
+            let r = match b.rack {
                 Some(name) => st.rack_names.binary_search_by(|x| x.as_str().cmp(name)),
                 None => Err(0),
             };
@@ -216,7 +237,14 @@ impl<'a> State<'a> {
             st.rack_names.len()
         };
         st.index_partitions();
-        st.count_disk_used(&disk);
+        // Disk in use that replicas do not explain (other files on the volumes) counts as
+        // load: a broker's disk load is the larger of its reported used bytes and its
+        // replicas' sizes.
+        for (b, row) in brokers.iter().enumerate() {
+            if let Some(used) = row.disk_used {
+                st.load[b].disk = st.load[b].disk.max(used);
+            }
+        }
         st.count_in_flight();
         st.refresh_all_rooms();
         st
@@ -268,18 +296,6 @@ impl<'a> State<'a> {
                 self.frozen[pi] = Frozen::Reassigning;
             }
             self.add_partition_load(pi as u32, 1);
-        }
-    }
-
-    /// Disk in use that replicas do not explain (other files on the volumes) counts as load:
-    /// a broker's disk load is the larger of its reported used bytes and its replicas' sizes.
-    fn count_disk_used(&mut self, disk: &[(i32, bool, Option<u64>)]) {
-        for &(id, _, used) in disk {
-            let (Some(used), Some(b)) = (used, self.idx_of.get(id)) else {
-                continue;
-            };
-            let l = &mut self.load[b as usize];
-            l.disk = l.disk.max(used);
         }
     }
 

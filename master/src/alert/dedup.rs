@@ -37,6 +37,7 @@ pub struct Dedup {
     suspect_grace_ms: u64,
     urp_grace_ms: u64,
     mass_grace_ms: u64,
+    prolonged_urps_ms: u64,
     keys: BTreeMap<String, KeyState>,
 }
 
@@ -48,6 +49,7 @@ impl Dedup {
             suspect_grace_ms: cfg.suspect_broker_grace_secs.saturating_mul(1000),
             urp_grace_ms: cfg.unexplained_urps_grace_secs.saturating_mul(1000),
             mass_grace_ms: cfg.mass_failure_grace_secs.saturating_mul(1000),
+            prolonged_urps_ms: cfg.prolonged_urps_secs.saturating_mul(1000),
             keys: BTreeMap::new(),
         }
     }
@@ -57,6 +59,7 @@ impl Dedup {
             AlertKind::SuspectBroker => self.suspect_grace_ms,
             AlertKind::UnexplainedUrps => self.urp_grace_ms,
             AlertKind::MassFailure => self.mass_grace_ms,
+            AlertKind::ProlongedUrps => self.prolonged_urps_ms,
             _ => 0,
         }
     }
@@ -157,7 +160,7 @@ mod tests {
         }
     }
     fn urp() -> Alert {
-        Alert::new(AlertKind::ProlongedUrps, "c", "orders-1", "urp")
+        Alert::new(AlertKind::HealImpossible, "c", "orders-1", "unplaceable")
     }
     fn suspect(b: i32) -> Alert {
         Alert::new(

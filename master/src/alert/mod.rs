@@ -2,16 +2,20 @@
 //! and a cool-off ([`Dedup`], pure, monotonic time injected), and sinks ([`Notifier`]: generic
 //! JSON / Slack / PagerDuty v2 webhooks and a command).
 //!
+//! [`from_decisions`] turns a round's policy decisions into the active alerts.
+//!
 //! Use: one [`Alerter`] per master. Each round, `alerter.update(&active, now.mono_ms)` with every
 //! alert active in the cluster(s); one-off events (fenced master, failed or held-back
 //! replacement) with `alerter.event(&alert, now.mono_ms)`. Both return the deliveries, already
 //! de-duplicated; hand them to `alerter.notifier().send(&d)` (spawn it: delivery retries for up
 //! to `alert.retry.deadline_ms`).
 
+pub mod decisions;
 pub mod dedup;
 pub mod kind;
 pub mod sink;
 
+pub use decisions::from_decisions;
 pub use dedup::{Dedup, Delivery};
 pub use kind::{Alert, AlertKind, Severity};
 pub use sink::{Notifier, SendError};

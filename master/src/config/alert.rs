@@ -31,6 +31,10 @@ pub struct AlertConfig {
     /// few seconds is not an outage).
     #[serde(default = "default_mass_failure_grace_secs")]
     pub mass_failure_grace_secs: u64,
+    /// Under-replicated partitions explained by dead brokers (being healed) page as
+    /// `prolonged_urps` only after this long (default 1800 s: a heal normally ends sooner).
+    #[serde(default = "default_prolonged_urps_secs")]
+    pub prolonged_urps_secs: u64,
     /// Milliseconds one delivery attempt may take.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -75,6 +79,7 @@ impl Default for AlertConfig {
             suspect_broker_grace_secs: default_suspect_broker_grace_secs(),
             unexplained_urps_grace_secs: default_unexplained_urps_grace_secs(),
             mass_failure_grace_secs: default_mass_failure_grace_secs(),
+            prolonged_urps_secs: default_prolonged_urps_secs(),
             timeout_ms: default_timeout_ms(),
             retry: default_retry(),
         }
@@ -122,6 +127,9 @@ fn default_unexplained_urps_grace_secs() -> u64 {
 }
 fn default_mass_failure_grace_secs() -> u64 {
     60
+}
+fn default_prolonged_urps_secs() -> u64 {
+    1800
 }
 fn default_timeout_ms() -> u64 {
     5_000

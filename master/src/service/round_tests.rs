@@ -304,7 +304,9 @@ fn board_shows_waiting_in_flight_and_failed_observations() {
 
 /// What a decision is, without its id and reason figures (ages in seconds differ by design
 /// when the wall clock is in the text; none may differ in kind).
-fn shape(d: &Decision) -> (String, String, Vec<i32>, Option<i32>, String) {
+type Shape = (String, String, Vec<i32>, Option<i32>, String);
+
+fn shape(d: &Decision) -> Shape {
     let v = match &d.verdict {
         Verdict::Alert => "alert".to_string(),
         Verdict::Hold => "hold".to_string(),
@@ -321,12 +323,7 @@ fn shape(d: &Decision) -> (String, String, Vec<i32>, Option<i32>, String) {
 }
 
 /// Runs the kill scenario and returns each round's decisions (shape) and plans.
-fn scenario(
-    wall_steps: &[i64],
-) -> Vec<(
-    Vec<(String, String, Vec<i32>, Option<i32>, String)>,
-    Vec<Plan>,
-)> {
+fn scenario(wall_steps: &[i64]) -> Vec<(Vec<Shape>, Vec<Plan>)> {
     let mut f = twelve();
     let agents = ids(&f);
     let mut h = Harness::new();

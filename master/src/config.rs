@@ -24,6 +24,8 @@ mod alert;
 pub use alert::{AlertConfig, WebhookConfig, WebhookFormat};
 mod replace;
 pub use replace::ReplaceConfig;
+mod serve;
+pub use serve::ServeConfig;
 
 /// Errors from loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,10 @@ pub struct MasterConfig {
     /// Host replacement: the user's command and its rate limits.
     #[serde(default)]
     pub replace: ReplaceConfig,
+    /// The HTTP server: REST API, web UI and `/metrics` (loopback by default; mutations need a
+    /// token).
+    #[serde(default)]
+    pub serve: ServeConfig,
     /// How plans are carried out: throttle, concurrency, progress, stuck moves.
     #[serde(default)]
     pub execute: ExecuteConfig,
@@ -325,6 +331,7 @@ impl MasterConfig {
         self.alert.validate().map_err(Error::Invalid)?;
         self.replace.validate().map_err(Error::Invalid)?;
         self.execute.validate().map_err(Error::Invalid)?;
+        self.serve.validate().map_err(Error::Invalid)?;
         if self.checkpoint.interval_secs == 0 {
             return bad("checkpoint.interval_secs = 0: set it to a few minutes (300)".into());
         }

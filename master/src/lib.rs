@@ -10,6 +10,8 @@
 //! - [`policy`]: findings -> planner requests, with grace periods and the confidence gate.
 //! - [`execute`]: the executor, the only code that changes a cluster (throttle, moves, progress).
 //! - [`service`]: the running master: warm start, ingest, poll loop, checkpoints.
+//! - [`headroom`]: what-ifs: could the cluster absorb losing any one broker or rack?
+//! - [`serve`]: the HTTP server: REST API, web UI, `/metrics`.
 //! - [`clock`]: the monotonic clock every decision is timed on, and the wall clock.
 //! - [`actionlog`]: the action-log topic (records, transactional writer = the fence, replay).
 //! - [`alert`]: alert kinds, de-duplication and sinks (webhooks, command).
@@ -23,11 +25,13 @@ pub mod clock;
 pub mod config;
 pub mod detect;
 pub mod execute;
+pub mod headroom;
 pub mod ingest;
 pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod replace;
+pub mod serve;
 pub mod service;
 pub mod sim;

@@ -9,6 +9,7 @@
 //!   records go only to partitions whose leader is in the producer's AZ; keyed records keep
 //!   librdkafka's key hashing over all partitions (ordering and placement unchanged). It follows
 //!   leader changes and falls back to all partitions when its AZ leads nothing or is unknown.
+//! - [`AzRouter`]: the same routing for any other producer type (set the partition it names).
 //! - [`resolve_az`] finds the AZ: configuration first, then EC2 IMDSv2.
 //! - [`assign_by_az`]: same-AZ partition assignment for consumers that assign partitions
 //!   themselves.
@@ -46,7 +47,7 @@ pub use assign::{assign_by_az, partitions_of, ConsumerAz, PartitionAz};
 pub use az::{consumer_rack, resolve_az, AzSource};
 pub use leaders::LeaderMap;
 pub use partitioner::{AzPartitioner, Fallback, Route};
-pub use producer::{AzProducer, AzProducerOptions};
+pub use producer::{AzProducer, AzProducerOptions, AzRouter};
 
 /// What can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

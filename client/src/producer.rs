@@ -7,6 +7,8 @@
 //! a delivery fails with a leadership error. Between a leader change and the next refresh nothing
 //! is lost: librdkafka sends a partition's records to its new leader, wherever it is; only
 //! locality is missed for that while.
+//!
+//! [`AzRouter`] is the same routing for producers other than `FutureProducer`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,26 +69,29 @@ struct Shared {
     wake: Notify,
 }
 
+/// The routing half of [`AzProducer`], for any producer type (`BaseProducer`,
+/// `ThreadedProducer`...): ask [`AzRouter::route`] and set the partition when it names one.
+/// Dropping it stops its refresh task.
+pub struct AzRouter {
+    shared: Arc<Shared>,
+    refresher: JoinHandle<()>,
+}
+
 /// A [`FutureProducer`] that keeps unkeyed records in its AZ. Dropping it stops its refresh task.
 pub struct AzProducer<C: ClientContext + 'static = DefaultClientContext> {
     producer: FutureProducer<C>,
-    shared: Arc<Shared>,
-    refresher: JoinHandle<()>,
+    router: AzRouter,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl<C: ClientContext + 'static> AzProducer<C> {
-    /// Wraps `producer`; `admin` reads Metadata from the same cluster. Must be called inside a
-    /// tokio runtime (it spawns the refresh task). A failed first refresh is logged, not fatal:
-    /// records then go where librdkafka's default sends them until a refresh succeeds.
-    pub async fn new(
-        producer: FutureProducer<C>,
-        admin: AdminClient,
-        options: AzProducerOptions,
-    ) -> Self {
+impl AzRouter {
+    /// A router reading Metadata through `admin`. Must be called inside a tokio runtime (it
+    /// spawns the refresh task). A failed first refresh is logged, not fatal: records then go
+    /// where librdkafka's default sends them until a refresh succeeds.
+    pub async fn new(admin: AdminClient, options: AzProducerOptions) -> Self {
         let shared = Arc::new(Shared {
             partitioner: Mutex::new(AzPartitioner::new(options.az.clone(), options.sticky_for)),
             topics: Mutex::new(options.topics.iter().cloned().collect()),
@@ -102,16 +107,7 @@ impl<C: ClientContext + 'static> AzProducer<C> {
             options.refresh_interval,
             options.min_refresh_gap,
         ));
-        AzProducer {
-            producer,
-            shared,
-            refresher,
-        }
-    }
-
-    /// The wrapped producer (flush, transactions, client...).
-    pub fn producer(&self) -> &FutureProducer<C> {
-        &self.producer
+        AzRouter { shared, refresher }
     }
 
     /// The producer's AZ.
@@ -119,8 +115,8 @@ impl<C: ClientContext + 'static> AzProducer<C> {
         lock(&self.shared.partitioner).az().map(str::to_string)
     }
 
-    /// Where a record for `topic` with `key` goes now; for callers that build their own
-    /// `BaseRecord`s (set the partition when this is `Some`).
+    /// Where a record for `topic` with `key` goes now: set the partition when this is
+    /// `Some`. A topic seen for the first time is looked up in the background.
     pub fn route(&self, topic: &str, key: Option<&[u8]>) -> Route {
         let route = lock(&self.shared.partitioner).route(topic, key, Instant::now());
         if route == Route::Fallback(Fallback::TopicUnknown)
@@ -129,6 +125,13 @@ impl<C: ClientContext + 'static> AzProducer<C> {
             self.shared.wake.notify_one();
         }
         route
+    }
+
+    /// Tells the router a delivery failed with `code`; a leadership error triggers a refresh.
+    pub fn delivery_failed(&self, code: RDKafkaErrorCode) {
+        if leadership_error(code) {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// The AZ of `partition`'s leader as last refreshed (for reports and tests).
@@ -149,8 +152,48 @@ impl<C: ClientContext + 'static> AzProducer<C> {
     pub async fn refresh(&self) -> Result<()> {
         refresh(&self.shared).await
     }
+}
 
-    /// Sends like [`FutureProducer::send`], with the partition set by [`AzProducer::route`] unless
+impl Drop for AzRouter {
+    fn drop(&mut self) {
+        self.refresher.abort();
+    }
+}
+
+impl<C: ClientContext + 'static> AzProducer<C> {
+    /// Wraps `producer`; `admin` reads Metadata from the same cluster. See [`AzRouter::new`].
+    pub async fn new(
+        producer: FutureProducer<C>,
+        admin: AdminClient,
+        options: AzProducerOptions,
+    ) -> Self {
+        AzProducer {
+            producer,
+            router: AzRouter::new(admin, options).await,
+        }
+    }
+
+    /// The wrapped producer (flush, transactions, client...).
+    pub fn producer(&self) -> &FutureProducer<C> {
+        &self.producer
+    }
+
+    /// The router (leaders, AZ, refresh).
+    pub fn router(&self) -> &AzRouter {
+        &self.router
+    }
+
+    /// See [`AzRouter::route`].
+    pub fn route(&self, topic: &str, key: Option<&[u8]>) -> Route {
+        self.router.route(topic, key)
+    }
+
+    /// See [`AzRouter::leader_az`].
+    pub fn leader_az(&self, topic: &str, partition: i32) -> Option<String> {
+        self.router.leader_az(topic, partition)
+    }
+
+    /// Sends like [`FutureProducer::send`], with the partition set by [`AzRouter::route`] unless
     /// the record already names one.
     pub async fn send<K, P, T>(
         &self,
@@ -164,21 +207,13 @@ impl<C: ClientContext + 'static> AzProducer<C> {
     {
         if record.partition.is_none() {
             let key = record.key.map(ToBytes::to_bytes);
-            record.partition = self.route(record.topic, key).partition();
+            record.partition = self.router.route(record.topic, key).partition();
         }
         let result = self.producer.send(record, queue_timeout).await;
         if let Err((KafkaError::MessageProduction(code), _)) = &result {
-            if leadership_error(*code) {
-                self.shared.wake.notify_one();
-            }
+            self.router.delivery_failed(*code);
         }
         result
-    }
-}
-
-impl<C: ClientContext + 'static> Drop for AzProducer<C> {
-    fn drop(&mut self) {
-        self.refresher.abort();
     }
 }
 

@@ -26,6 +26,7 @@
 //!
 //! Status of moves and steps: [`Status`] with an allowed-transition table.
 
+mod actions;
 mod batch;
 mod journal;
 mod ops;
@@ -40,11 +41,11 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
+pub use actions::clear_leftovers;
 pub use batch::{admit, timeout_secs, Candidate, Load};
 pub use journal::{ActionKind, ActionOutcome, ActionRecord, Journal, JournalError, LogJournal};
 pub use ops::{AdminError, ClusterOps, Fresh, PartitionState};
 pub use progress::{MoveProgress, PlanProgress};
-pub use run::clear_leftovers;
 pub use status::{CancelReason, IllegalTransition, Status};
 pub use throttle::{FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS};
 pub use track::Tracked;

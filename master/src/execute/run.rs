@@ -1,48 +1,46 @@
 //! The executor's loop: check, throttle, submit in batches, track, elect, clear.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use kmedic_common::admin::ResponseError;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use super::batch::{self, Candidate, Load};
+use super::batch;
 use super::journal::{ActionKind, ActionOutcome, ActionRecord, Journal};
-use super::ops::{ClusterOps, Fresh, SIZES_TIMEOUT};
-use super::progress::{self, Cadence, PlanProgress, RateMeter};
+use super::ops::{ClusterOps, Fresh};
+use super::progress::{Cadence, RateMeter};
 use super::status::{CancelReason, Status};
-use super::throttle::{self, Leftovers, Throttled};
+use super::throttle::{self, Throttled};
 use super::track::{admission, observe, Admission, Observed, Tracked};
 use super::{Event, ExecError, ExecPlan, Executor, Outcome};
 use crate::observe::TopicPartition;
 
 /// What one run collects besides the moves.
-struct Run {
-    start: Instant,
-    events: Vec<Event>,
-    replan: Vec<(TopicPartition, CancelReason)>,
-    meter: RateMeter,
-    cadence: Cadence,
-    elections_done: usize,
+pub(super) struct Run {
+    pub(super) start: Instant,
+    pub(super) events: Vec<Event>,
+    pub(super) replan: Vec<(TopicPartition, CancelReason)>,
+    pub(super) meter: RateMeter,
+    pub(super) cadence: Cadence,
+    pub(super) elections_done: usize,
 }
 
 impl Run {
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 
 /// Moves `m` to `to`. The loop only asks for transitions the table allows; a refusal is a bug,
 /// logged and otherwise ignored rather than panicking the service.
-fn set(m: &mut Tracked, to: Status) {
+pub(super) fn set(m: &mut Tracked, to: Status) {
     if let Err(e) = m.status.transition(to) {
         warn!(partition = %m.tp, error = %e, "executor bug: status transition refused");
     }
 }
 
 impl<O: ClusterOps, J: Journal> Executor<O, J> {
-    fn record(
+    pub(super) fn record(
         &mut self,
         plan: &ExecPlan,
         kind: ActionKind,
@@ -186,7 +184,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         submit
     }
 
-    fn cancelled(m: &mut Tracked, reason: CancelReason, run: &mut Run) {
+    pub(super) fn cancelled(m: &mut Tracked, reason: CancelReason, run: &mut Run) {
         set(m, Status::Cancelled(reason.clone()));
         let replan = reason.replan();
         if replan {
@@ -329,448 +327,4 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         let pending = self.check_pending(plan, fresh, run);
         self.submit(plan, pending, run).await
     }
-
-    /// Admits what fits the limits and submits it as one batch.
-    async fn submit(
-        &mut self,
-        plan: &mut ExecPlan,
-        pending: Vec<usize>,
-        run: &mut Run,
-    ) -> Result<(), ExecError> {
-        let mut load = Load::default();
-        for m in plan.moves.iter().filter(|m| m.status == Status::Running) {
-            load.add(&Candidate {
-                brokers: m.brokers(),
-                bytes: m.total_bytes.saturating_sub(m.copied_bytes),
-            });
-        }
-        let cands: Vec<Candidate> = pending
-            .iter()
-            .map(|&i| Candidate {
-                brokers: plan.moves[i].brokers(),
-                bytes: plan.moves[i].planned_bytes,
-            })
-            .collect();
-        let admitted: Vec<usize> = batch::admit(&cands, &mut load, &self.cfg)
-            .into_iter()
-            .map(|k| pending[k])
-            .collect();
-        if admitted.is_empty() {
-            return Ok(());
-        }
-        let timeout = batch::timeout_secs(load.bytes, &self.cfg);
-        let moves: Vec<(String, i32, Vec<i32>)> = admitted
-            .iter()
-            .map(|&i| {
-                (
-                    plan.moves[i].tp.topic.clone(),
-                    plan.moves[i].tp.partition,
-                    plan.moves[i].new.clone(),
-                )
-            })
-            .collect();
-        let brokers: BTreeSet<i32> = admitted
-            .iter()
-            .flat_map(|&i| plan.moves[i].adding.clone())
-            .collect();
-        let bytes: u64 = admitted.iter().map(|&i| plan.moves[i].planned_bytes).sum();
-        let detail: Vec<serde_json::Value> = admitted
-            .iter()
-            .map(|&i| {
-                let m = &plan.moves[i];
-                serde_json::json!({"partition": m.tp.to_string(), "old": m.old, "new": m.new, "bytes": m.planned_bytes})
-            })
-            .collect();
-        let rec = self.record(
-            plan,
-            ActionKind::SubmitReassignments,
-            admitted.iter().map(|&i| plan.moves[i].tp.clone()).collect(),
-            brokers.iter().copied().collect(),
-            format!("{} moves, {bytes} B, timeout {timeout} s", admitted.len()),
-            serde_json::json!({ "moves": detail, "timeout_secs": timeout }),
-        );
-        self.journal.intent(&rec).await?;
-        let now = run.now_ms();
-        let outcome = match self.ops.submit(&moves).await {
-            Ok(results) => {
-                let mut refused = Vec::new();
-                for r in results {
-                    let Some(m) = plan
-                        .moves
-                        .iter_mut()
-                        .find(|m| m.tp.topic == r.topic && m.tp.partition == r.partition)
-                    else {
-                        continue;
-                    };
-                    m.submitted = true;
-                    match r.result {
-                        Ok(()) => {
-                            set(m, Status::Running);
-                            m.started_ms = now;
-                            m.progress_ms = now;
-                            m.timeout_secs = timeout;
-                        }
-                        Err(e) => {
-                            refused.push((m.tp.clone(), e.to_string()));
-                            Self::cancelled(
-                                m,
-                                CancelReason::Refused {
-                                    error: e.to_string(),
-                                },
-                                run,
-                            );
-                        }
-                    }
-                }
-                info!(plan = %plan.plan_id, moves = admitted.len(), refused = refused.len(), bytes, timeout_secs = timeout, brokers = ?brokers, "reassignments submitted");
-                if refused.is_empty() {
-                    ActionOutcome::Ok
-                } else {
-                    ActionOutcome::Partial { refused }
-                }
-            }
-            Err(e) => {
-                // The answer was lost or refused as a whole: it may have been applied. The
-                // next poll adopts a reassignment to exactly this target, or submits again.
-                for &i in &admitted {
-                    plan.moves[i].submitted = true;
-                }
-                warn!(plan = %plan.plan_id, error = %e, "submitting reassignments failed; checking again next poll");
-                ActionOutcome::Failed {
-                    error: e.to_string(),
-                }
-            }
-        };
-        self.journal.outcome(&rec, &outcome).await?;
-        Ok(())
-    }
-
-    /// Cancels kmedic's own running reassignments of `items` (and only those partitions).
-    async fn cancel_moves(
-        &mut self,
-        plan: &mut ExecPlan,
-        items: Vec<(usize, CancelReason)>,
-        run: &mut Run,
-    ) -> Result<(), ExecError> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        let parts: Vec<(String, i32)> = items.iter().map(|(i, _)| plan.moves[*i].key()).collect();
-        let reasons: BTreeMap<String, String> = items
-            .iter()
-            .map(|(i, r)| (plan.moves[*i].tp.to_string(), r.to_string()))
-            .collect();
-        let rec = self.record(
-            plan,
-            ActionKind::CancelReassignments,
-            items
-                .iter()
-                .map(|(i, _)| plan.moves[*i].tp.clone())
-                .collect(),
-            items
-                .iter()
-                .flat_map(|(i, _)| plan.moves[*i].adding.clone())
-                .collect(),
-            format!("cancel {} of kmedic's moves", items.len()),
-            serde_json::json!({ "reasons": reasons }),
-        );
-        self.journal.intent(&rec).await?;
-        let outcome = match self.ops.cancel(&parts).await {
-            Ok(results) => {
-                let mut refused = Vec::new();
-                for (i, reason) in items {
-                    let m = &mut plan.moves[i];
-                    let r = results
-                        .iter()
-                        .find(|r| r.topic == m.tp.topic && r.partition == m.tp.partition);
-                    match r.map(|r| &r.result) {
-                        Some(Ok(())) => {
-                            info!(plan = %plan.plan_id, partition = %m.tp, %reason, "move cancelled");
-                            Self::cancelled(m, reason, run);
-                        }
-                        Some(Err(e))
-                            if e.kafka_error() == Some(ResponseError::NoReassignmentInProgress) =>
-                        {
-                            // It ended meanwhile: the next poll sees how.
-                            debug!(partition = %m.tp, "nothing to cancel: the move ended");
-                        }
-                        Some(Err(e)) => refused.push((m.tp.clone(), e.to_string())),
-                        None => refused.push((m.tp.clone(), "no answer for this partition".into())),
-                    }
-                }
-                if refused.is_empty() {
-                    ActionOutcome::Ok
-                } else {
-                    warn!(plan = %plan.plan_id, ?refused, "cancel refused; trying again next poll");
-                    ActionOutcome::Partial { refused }
-                }
-            }
-            Err(e) => {
-                warn!(plan = %plan.plan_id, error = %e, "cancelling reassignments failed; trying again next poll");
-                ActionOutcome::Failed {
-                    error: e.to_string(),
-                }
-            }
-        };
-        self.journal.outcome(&rec, &outcome).await?;
-        Ok(())
-    }
-
-    /// Reads the new replicas' and the leaders' sizes and updates each running move's bytes.
-    async fn measure(&mut self, plan: &mut ExecPlan, fresh: &Fresh, now: u64) {
-        let leader = |m: &Tracked| fresh.partitions.get(&m.tp).and_then(|p| p.leader);
-        let mut brokers = BTreeSet::new();
-        for m in plan
-            .moves
-            .iter()
-            .filter(|m| m.status == Status::Running && !m.adding.is_empty())
-        {
-            brokers.extend(m.adding.iter().copied());
-            brokers.extend(leader(m));
-        }
-        let ops = &self.ops;
-        let answers = futures::future::join_all(brokers.into_iter().map(|b| async move {
-            match tokio::time::timeout(SIZES_TIMEOUT, ops.replica_sizes(b)).await {
-                Ok(Ok(s)) => Some((b, s)),
-                Ok(Err(e)) => {
-                    debug!(broker = b, error = %e, "replica sizes unavailable");
-                    None
-                }
-                Err(_) => None,
-            }
-        }))
-        .await;
-        let sizes: BTreeMap<i32, BTreeMap<TopicPartition, u64>> =
-            answers.into_iter().flatten().collect();
-        for m in plan
-            .moves
-            .iter_mut()
-            .filter(|m| m.status == Status::Running && !m.adding.is_empty())
-        {
-            let Some(leader_size) = leader(m)
-                .and_then(|l| sizes.get(&l))
-                .and_then(|s| s.get(&m.tp))
-                .copied()
-            else {
-                continue;
-            };
-            let Some(new): Option<Vec<u64>> = m
-                .adding
-                .iter()
-                .map(|b| sizes.get(b).map(|s| s.get(&m.tp).copied().unwrap_or(0)))
-                .collect()
-            else {
-                continue;
-            };
-            m.total_bytes = leader_size.saturating_mul(m.adding.len() as u64);
-            let copied = progress::copied(leader_size, &new);
-            if copied > m.copied_bytes {
-                m.progress_ms = now;
-            }
-            m.copied_bytes = copied;
-        }
-    }
-
-    /// The progress snapshot (and a rate sample).
-    fn snapshot(&self, plan: &ExecPlan, run: &mut Run) -> PlanProgress {
-        let mut p = PlanProgress {
-            plan_id: plan.plan_id.clone(),
-            decision: plan.decision,
-            elections_done: run.elections_done,
-            ..PlanProgress::default()
-        };
-        for m in &plan.moves {
-            match m.status {
-                Status::Pending => p.pending += 1,
-                Status::Running => p.running += 1,
-                Status::Done => p.done += 1,
-                Status::Cancelled(_) | Status::Failed { .. } => p.cancelled += 1,
-            }
-            if matches!(m.status, Status::Pending | Status::Running | Status::Done) {
-                p.total_bytes = p.total_bytes.saturating_add(m.total_bytes);
-                p.copied_bytes = p
-                    .copied_bytes
-                    .saturating_add(m.copied_bytes.min(m.total_bytes));
-            }
-            p.moves.push(m.progress());
-        }
-        run.meter.sample(run.now_ms(), p.copied_bytes);
-        p.rate_bytes_per_sec = run.meter.rate();
-        p.eta_secs = progress::eta_secs(
-            p.total_bytes.saturating_sub(p.copied_bytes),
-            p.rate_bytes_per_sec,
-        );
-        p
-    }
-
-    /// Preferred-leader elections, each checked on fresh state.
-    async fn elect(&mut self, plan: &ExecPlan, run: &mut Run) -> Result<(), ExecError> {
-        if plan.elections.is_empty() || *self.cancel.borrow() {
-            return Ok(());
-        }
-        let fresh = match self.ops.fresh().await {
-            Ok(f) => f,
-            Err(e) => {
-                warn!(plan = %plan.plan_id, error = %e, "could not read the cluster; elections skipped");
-                return Ok(());
-            }
-        };
-        let mut todo = Vec::new();
-        for (tp, leader, after_reorder) in &plan.elections {
-            let reorder_done = !after_reorder
-                || plan
-                    .moves
-                    .iter()
-                    .any(|m| &m.tp == tp && m.status == Status::Done);
-            let p = fresh.partitions.get(tp);
-            let why_not = match p {
-                _ if !reorder_done => Some("its reorder move did not complete".to_string()),
-                None => Some("the partition no longer exists".into()),
-                Some(p) if p.leader == Some(*leader) => {
-                    run.elections_done += 1;
-                    None
-                }
-                Some(p) if p.replicas.first() != Some(leader) => Some(format!(
-                    "broker {leader} is not the preferred replica of {:?}",
-                    p.replicas
-                )),
-                Some(p) if !p.isr.contains(leader) || !fresh.live.contains(leader) => {
-                    Some(format!("broker {leader} is not alive and in sync"))
-                }
-                Some(_) => {
-                    todo.push(tp.clone());
-                    None
-                }
-            };
-            if let Some(why) = why_not {
-                warn!(plan = %plan.plan_id, partition = %tp, leader, %why, "election skipped");
-            }
-        }
-        if todo.is_empty() {
-            return Ok(());
-        }
-        let rec = self.record(
-            plan,
-            ActionKind::ElectLeaders,
-            todo.clone(),
-            Vec::new(),
-            format!("elect the preferred leader of {} partitions", todo.len()),
-            serde_json::Value::Null,
-        );
-        self.journal.intent(&rec).await?;
-        let parts: Vec<(String, i32)> = todo
-            .iter()
-            .map(|t| (t.topic.clone(), t.partition))
-            .collect();
-        let outcome = match self.ops.elect_preferred(&parts).await {
-            Ok(results) => {
-                let mut refused = Vec::new();
-                for r in results {
-                    match r.result {
-                        Ok(_) => run.elections_done += 1,
-                        Err(e) => refused.push((
-                            TopicPartition {
-                                topic: r.topic,
-                                partition: r.partition,
-                            },
-                            e.to_string(),
-                        )),
-                    }
-                }
-                info!(plan = %plan.plan_id, elected = todo.len() - refused.len(), refused = refused.len(), "preferred leaders elected");
-                if refused.is_empty() {
-                    ActionOutcome::Ok
-                } else {
-                    ActionOutcome::Partial { refused }
-                }
-            }
-            Err(e) => {
-                warn!(plan = %plan.plan_id, error = %e, "elections failed");
-                ActionOutcome::Failed {
-                    error: e.to_string(),
-                }
-            }
-        };
-        self.journal.outcome(&rec, &outcome).await?;
-        Ok(())
-    }
-
-    /// Removes the throttle: the broker-default rates and `topics`' throttled replicas.
-    async fn clear_throttle(
-        &mut self,
-        plan: &ExecPlan,
-        topics: &[String],
-    ) -> Result<Vec<String>, ExecError> {
-        let rec = self.record(
-            plan,
-            ActionKind::ClearThrottle,
-            Vec::new(),
-            Vec::new(),
-            "the plan's moves are over: remove the replication throttle".into(),
-            serde_json::json!({ "topics": topics }),
-        );
-        self.journal.intent(&rec).await?;
-        let errors = throttle::clear(&self.ops, true, topics).await;
-        let errors: Vec<String> = errors
-            .into_iter()
-            .map(|(r, e)| format!("{r}: {e}"))
-            .collect();
-        let outcome = if errors.is_empty() {
-            info!(plan = %plan.plan_id, topics = topics.len(), "throttle cleared");
-            ActionOutcome::Ok
-        } else {
-            warn!(plan = %plan.plan_id, ?errors, "throttle not fully cleared");
-            ActionOutcome::Failed {
-                error: errors.join("; "),
-            }
-        };
-        self.journal.outcome(&rec, &outcome).await?;
-        Ok(errors)
-    }
-}
-
-/// At start (when nothing is resumed): finds the throttle configs kmedic left behind (see
-/// `throttle::find_leftovers`) and removes them, through the journal.
-pub async fn clear_leftovers<O: ClusterOps, J: Journal>(
-    ops: &O,
-    journal: &J,
-    cluster_id: &str,
-    rate: u64,
-) -> Result<Leftovers, ExecError> {
-    let fresh = ops
-        .fresh()
-        .await
-        .map_err(|e| ExecError::Admin(Box::new(e)))?;
-    let found = throttle::find_leftovers(ops, &fresh, rate)
-        .await
-        .map_err(|e| ExecError::Admin(Box::new(e)))?;
-    if found.is_empty() {
-        return Ok(found);
-    }
-    let rec = ActionRecord {
-        action_id: format!("{cluster_id}-leftover-throttle"),
-        cluster_id: cluster_id.to_string(),
-        decision: None,
-        kind: ActionKind::ClearThrottle,
-        partitions: Vec::new(),
-        brokers: Vec::new(),
-        reason: "throttle left behind by an earlier run (no reassignment in progress)".into(),
-        detail: serde_json::json!({ "rates": found.rates, "topics": found.topics }),
-    };
-    journal.intent(&rec).await?;
-    let errors = throttle::clear(ops, found.rates, &found.topics).await;
-    let outcome = if errors.is_empty() {
-        info!(cluster_id, rates = found.rates, topics = ?found.topics, "leftover throttle cleared");
-        ActionOutcome::Ok
-    } else {
-        let error = errors
-            .iter()
-            .map(|(r, e)| format!("{r}: {e}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        warn!(cluster_id, %error, "leftover throttle not fully cleared");
-        ActionOutcome::Failed { error }
-    };
-    journal.outcome(&rec, &outcome).await?;
-    Ok(found)
 }

@@ -75,7 +75,12 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             admitted.iter().map(|&i| plan.moves[i].tp.clone()).collect(),
             brokers.iter().copied().collect(),
             format!("{} moves, {bytes} B, timeout {timeout} s", admitted.len()),
-            serde_json::json!({ "moves": detail, "timeout_secs": timeout }),
+            serde_json::json!({
+                "moves": detail,
+                "targets": moves.iter().map(|(_, _, r)| r).collect::<Vec<_>>(),
+                "bytes": bytes,
+                "timeout_secs": timeout,
+            }),
         );
         self.journal.intent(&rec).await?;
         let now = run.now_ms();

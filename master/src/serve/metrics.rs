@@ -292,23 +292,33 @@ fn process(reg: &mut Registry) {
     // Indexes are field numbers from proc(5) minus 3 (state is field 3).
     let ticks = 100.0; // USER_HZ on Linux
     let page = 4096.0;
-    let cpu = Family::<Labels, Counter<f64, AtomicU64>>::default();
+    let cpu = Counter::<f64, AtomicU64>::default();
     reg.register(
         "process_cpu_seconds",
         "User and system CPU time",
         cpu.clone(),
     );
-    cpu.get_or_create(&vec![])
-        .inc_by((num(11) + num(12)) / ticks);
-    let rss = fgauge(reg, "process_resident_memory_bytes", "Resident memory");
-    rss.get_or_create(&vec![]).set(num(21) * page);
-    let vsz = fgauge(reg, "process_virtual_memory_bytes", "Virtual memory");
-    vsz.get_or_create(&vec![]).set(num(20));
-    let threads = fgauge(reg, "process_threads", "OS threads");
-    threads.get_or_create(&vec![]).set(num(17));
+    cpu.inc_by((num(11) + num(12)) / ticks);
+    plain(
+        reg,
+        "process_resident_memory_bytes",
+        "Resident memory",
+        num(21) * page,
+    );
+    plain(
+        reg,
+        "process_virtual_memory_bytes",
+        "Virtual memory",
+        num(20),
+    );
+    plain(reg, "process_threads", "OS threads", num(17));
     if let Ok(d) = std::fs::read_dir("/proc/self/fd") {
-        let fds = fgauge(reg, "process_open_fds", "Open file descriptors");
-        fds.get_or_create(&vec![]).set(d.count() as f64);
+        plain(
+            reg,
+            "process_open_fds",
+            "Open file descriptors",
+            d.count() as f64,
+        );
     }
     let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
         s.lines()
@@ -316,11 +326,18 @@ fn process(reg: &mut Registry) {
             .and_then(|v| v.trim().parse::<f64>().ok())
     });
     if let Some(boot) = boot {
-        let start = fgauge(
+        plain(
             reg,
             "process_start_time_seconds",
             "Start time since the Unix epoch",
+            boot + num(19) / ticks,
         );
-        start.get_or_create(&vec![]).set(boot + num(19) / ticks);
     }
+}
+
+/// A gauge without labels.
+fn plain(reg: &mut Registry, name: &str, help: &str, v: f64) {
+    let g = Gauge::<f64, AtomicU64>::default();
+    g.set(v);
+    reg.register(name, help, g);
 }

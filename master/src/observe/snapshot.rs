@@ -322,4 +322,46 @@ mod tests {
         assert_eq!(s.broker(4).unwrap().disk_used_bytes, Some(980_000_000_000));
         assert_eq!(s.broker(2).unwrap().disk_used_bytes, Some(100_000_000_000));
     }
+
+    /// The adding replica of a reassignment in Kafka counts on its broker: broker 4 is filling
+    /// up with t-0 and has no net-in room left for a heal.
+    #[test]
+    fn an_adding_replica_counts_on_its_target() {
+        let mut f = Fake::six();
+        f.add_partition("t", 0, &[4, 2, 3, 1]);
+        f.add_partition("u", 0, &[1, 5, 3]);
+        f.view.reassignments.insert(
+            TopicPartition {
+                topic: "t".into(),
+                partition: 0,
+            },
+            crate::observe::ReassignmentView {
+                adding: vec![4],
+                removing: vec![1],
+            },
+        );
+        f.limits.default_in_bytes_per_sec = 10_000;
+        for id in 1..=6 {
+            f.view.disk_total_bytes.insert(id, 1_000_000_000_000);
+        }
+        let mut m = ClusterModel::new("c", &WindowConfig::default());
+        m.windows.record("t", 0, NOW, Some(8_000), Some(0), false);
+        m.windows.record("u", 0, NOW, Some(4_000), Some(0), false);
+        let v = Verdicts {
+            dead: [1].into(),
+            ..Verdicts::default()
+        };
+        let s = build(&f.view, &f.limits, &v, Some(&m), NOW);
+        let p = crate::plan::plan(
+            &s,
+            &crate::plan::Limits::default(),
+            &crate::plan::Request::Heal { dead: vec![1] },
+        );
+        assert!(p.moves.is_empty(), "{p}");
+        let u = p.unplaceable.iter().find(|u| &*u.topic == "u").unwrap();
+        assert!(
+            matches!(u.reason, crate::plan::UnplaceableReason::NoTarget(r) if r.net_in_full == 1),
+            "{u}"
+        );
+    }
 }

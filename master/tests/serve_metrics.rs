@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use kmedic_master::ingest::Counters;
+use kmedic_master::ingest::Ingest;
 use kmedic_master::serve::Server;
 use prometheus_parse::{Sample, Scrape, Value};
 use serve_common::{config, start, TOKEN};
@@ -149,12 +149,16 @@ async fn metrics_match_the_board() {
 async fn ingest_counters_are_exported() {
     let cfg = config();
     let boards = kmedic_master::service::Boards::new(&cfg);
-    let counters = Arc::new(Counters::default());
+    let ingest = Arc::new(Ingest::with_config(
+        kmedic_master::model::Fleet::new(),
+        cfg.ingest,
+    ));
+    let counters = &ingest.counters;
     counters.applied.store(41, Ordering::Relaxed);
     counters.undecodable.store(3, Ordering::Relaxed);
     counters.skewed.store(2, Ordering::Relaxed);
     counters.too_large.store(1, Ordering::Relaxed);
-    let (server, _rx) = Server::new(&boards, &cfg, None, None, Some(counters));
+    let (server, _rx) = Server::new(&boards, &cfg, None, None, Some(ingest.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -250,7 +250,7 @@ pub fn render(s: &Shared) -> String {
                 .set(rep.took_ms as f64 / 1000.0);
         }
     }
-    if let Some(c) = &s.ingest {
+    if let Some(c) = s.ingest.as_ref().map(|i| &i.counters) {
         let records = Family::<Labels, Counter>::default();
         reg.register(
             "kmedic_ingest_records",

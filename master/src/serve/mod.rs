@@ -24,7 +24,7 @@ use axum::Json;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{MasterConfig, NetworkLimits};
-use crate::ingest::Counters;
+use crate::ingest::Ingest;
 use crate::model::Fleet;
 use crate::plan::{Limits, Plan, Request};
 use crate::service::{Board, Boards};
@@ -77,8 +77,8 @@ pub struct Shared {
     pub token: Option<String>,
     /// The model (agents' figures, demand); `None` in tests without one.
     pub fleet: Option<Fleet>,
-    /// Ingest counters (for `/metrics`).
-    pub ingest: Option<Arc<Counters>>,
+    /// The stats ingest (its counters, for `/metrics`).
+    pub ingest: Option<Arc<Ingest>>,
     /// The Prometheus registry.
     pub metrics: metrics::Metrics,
     next_proposal: std::sync::atomic::AtomicU64,
@@ -101,7 +101,7 @@ impl Server {
         cfg: &MasterConfig,
         token: Option<String>,
         fleet: Option<Fleet>,
-        ingest: Option<Arc<Counters>>,
+        ingest: Option<Arc<Ingest>>,
     ) -> (Self, Receivers) {
         let mut clusters = BTreeMap::new();
         let mut receivers = BTreeMap::new();
@@ -169,6 +169,63 @@ impl Server {
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+/// What the service needs to serve: the server bound to its address, and the command receivers
+/// for the cluster loops. `Ok(None)` when `[serve] enabled = false` or the address is taken
+/// (logged as an error; the loops then get no commands). `Err` for a bad token setting.
+pub async fn start(
+    cfg: &MasterConfig,
+    boards: &Boards,
+    fleet: &Fleet,
+    ingest: &Arc<Ingest>,
+) -> Result<Option<(Server, tokio::net::TcpListener, Receivers)>, String> {
+    if !cfg.serve.enabled {
+        tracing::info!("HTTP server off (serve.enabled = false): no API, UI or /metrics");
+        return Ok(None);
+    }
+    let token = cfg.serve.resolve_token()?;
+    // A port in use must not stop the master from healing: it runs on without its HTTP server,
+    // and says so loudly.
+    let listener = match tokio::net::TcpListener::bind(cfg.serve.bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(bind = %cfg.serve.bind, error = %e,
+                "HTTP server NOT started (no API, UI or /metrics; the master runs on): cannot \
+                 listen on serve.bind; pick a free port or set serve.enabled = false");
+            return Ok(None);
+        }
+    };
+    let (server, rx) = Server::new(
+        boards,
+        cfg,
+        token.clone(),
+        Some(fleet.clone()),
+        Some(ingest.clone()),
+    );
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| cfg.serve.bind.to_string(), |a| a.to_string());
+    tracing::info!(
+        %addr,
+        mutations = if token.is_some() { "need the bearer token" } else { "off (no serve.token_file)" },
+        "HTTP server listening: UI /, API /api (see /api/openapi.json), /metrics"
+    );
+    Ok(Some((server, listener, rx)))
+}
+
+/// Waits for the next command of `rx`; never resolves when there is no receiver.
+pub async fn next_command(rx: &mut Option<mpsc::Receiver<Command>>) -> Command {
+    match rx {
+        Some(r) => match r.recv().await {
+            Some(c) => c,
+            None => {
+                *rx = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
     }
 }
 

@@ -38,6 +38,9 @@ pub enum Error {
     /// A cluster's admin client could not be built.
     #[error("cluster {0}: {1}")]
     Admin(String, Box<kmedic_common::admin::Error>),
+    /// The HTTP server could not start (the message names the key to fix).
+    #[error("{0}")]
+    Serve(String),
 }
 
 /// Runs the master until `shutdown` resolves, then writes a last checkpoint.
@@ -137,14 +140,31 @@ pub async fn run_with(
         ends,
         stopped(stop_rx.clone()),
     ));
+    // The HTTP server (API, UI, /metrics): reads the boards, sends operator commands to the
+    // cluster loops.
+    let mut commands = crate::serve::Receivers::new();
+    if let Some((server, listener, rx)) = crate::serve::start(&cfg, &boards, &fleet, &ingest)
+        .await
+        .map_err(Error::Serve)?
+    {
+        commands = rx;
+        let stop = stopped(stop_rx.clone());
+        tasks.spawn(async move {
+            if let Err(e) = server.serve(listener, stop).await {
+                error!(error = %e, "HTTP server stopped");
+            }
+        });
+    }
     let poll = Duration::from_secs(cfg.poll_interval_secs);
     for (round, source) in sources {
+        let rx = commands.remove(round.cluster());
         tasks.spawn(cluster_loop(
             round,
             source,
             poll,
             fleet.clone(),
             ingest.clone(),
+            rx,
             stopped(stop_rx.clone()),
         ));
     }
@@ -193,21 +213,28 @@ pub async fn save_checkpoint(cfg: &MasterConfig, fleet: &Fleet, ingest: &Ingest)
 }
 
 /// Runs `round` every `poll` until `stop` resolves. Rounds never overlap: a slow round delays
-/// the next tick rather than queueing a burst.
+/// the next tick rather than queueing a burst. Operator commands from the HTTP server are
+/// applied between rounds, as soon as they arrive (never in the middle of one).
 async fn cluster_loop(
     mut round: Round,
     source: AdminSource,
     poll: Duration,
     fleet: Fleet,
     ingest: Arc<Ingest>,
+    mut commands: Option<tokio::sync::mpsc::Receiver<crate::serve::Command>>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
+    let cluster = round.cluster().to_string();
     loop {
         tokio::select! {
             _ = &mut stop => return,
+            cmd = crate::serve::next_command(&mut commands) => {
+                cmd.apply(&cluster, round.policy_mut());
+                continue;
+            }
             _ = tick.tick() => {}
         }
         let caught_up = ingest.counters.caught_up.load(Ordering::Relaxed);

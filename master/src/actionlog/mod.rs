@@ -4,9 +4,11 @@
 //! - [`record`]: the JSON record (stable field names).
 //! - [`writer`]: the transactional producer ([`ActionLog`]); it is also the fence between masters.
 //! - [`replay`]: reading the log back at start and folding it into what to restore.
+//! - [`ExecutorJournal`]: the executor's `execute::Journal` hook, written through the log.
 //! - [`Journal`]: the hook the executor and the replacement runner call before and after acting;
 //!   [`ActionLog`] implements it, [`MemoryJournal`] is for tests.
 
+pub mod executor;
 pub mod record;
 pub mod replay;
 pub mod writer;
@@ -15,6 +17,7 @@ use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 
+pub use executor::ExecutorJournal;
 pub use record::{ActionKind, ActionRecord, Mode, Outcome, OutcomeStatus, PartitionRef, Phase};
 pub use replay::{restore, ClusterState, Replacement, Restored};
 pub use writer::ActionLog;

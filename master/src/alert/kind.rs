@@ -134,3 +134,22 @@ impl Alert {
         format!("kmedic/{}/{}/{}", self.cluster, self.kind, self.subject)
     }
 }
+
+impl Alert {
+    /// The alert for a fenced master: another master with the same transactional id took over,
+    /// and this one no longer acts (raise it once, with `Alerter::event`).
+    pub fn fenced_master(cluster: &str, master_id: &str, transactional_id: &str) -> Self {
+        let mut a = Alert::new(
+            AlertKind::FencedMaster,
+            cluster,
+            format!("master {master_id}"),
+            format!(
+                "master {master_id} was fenced: another master with action_log.transactional_id \
+                 {transactional_id:?} took over; this one takes no further action"
+            ),
+        );
+        a.details =
+            serde_json::json!({ "master_id": master_id, "transactional_id": transactional_id });
+        a
+    }
+}

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::actionlog::record::{ActionKind, ActionRecord, Outcome, OutcomeStatus};
 use crate::actionlog::{self, Journal, Replacement};
+use crate::alert::{Alert, AlertKind};
 use crate::config::ReplaceConfig;
 use crate::observe::view::ClusterView;
 use crate::policy::DecisionId;
@@ -40,6 +41,48 @@ pub enum Replaced {
     AlreadyReplacing,
     /// `replace.command` is empty: replacement is off.
     Disabled,
+}
+
+impl Replaced {
+    /// The alert this result calls for: a held-back replacement (`replacement_held_back`) or a
+    /// failed one (`replacement_failed`); `None` otherwise. Raise it with `Alerter::event`.
+    pub fn alert(&self, cluster: &str, broker: i32) -> Option<Alert> {
+        let subject = format!("broker {broker}");
+        match self {
+            Replaced::HeldBack(g) => {
+                let mut a = Alert::new(
+                    AlertKind::ReplacementHeldBack,
+                    cluster,
+                    subject,
+                    format!(
+                        "broker {broker} needs a new host but the replacement is {}",
+                        g.reason()
+                    ),
+                );
+                a.details = serde_json::json!({ "broker": broker, "gate": format!("{g:?}") });
+                Some(a)
+            }
+            Replaced::Ran {
+                succeeded: false,
+                outcome,
+                action_id,
+            } => {
+                let mut a = Alert::new(
+                    AlertKind::ReplacementFailed,
+                    cluster,
+                    subject,
+                    outcome.detail.clone(),
+                );
+                a.details = serde_json::json!({
+                    "broker": broker,
+                    "action_id": action_id,
+                    "command": outcome.command,
+                });
+                Some(a)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Errors that stop a replacement before the command runs.

@@ -141,12 +141,19 @@ async fn a_failing_or_hanging_command_is_a_failed_outcome() {
     let out = r.replace(&j, 1, "h", None, "", 0).await.unwrap();
     let Replaced::Ran {
         succeeded, outcome, ..
-    } = out
+    } = out.clone()
     else {
         panic!()
     };
     assert!(!succeeded);
     assert_eq!(outcome.status, OutcomeStatus::Failed);
+    let alert = out.alert("prod", 1).unwrap();
+    assert_eq!(alert.kind, crate::alert::AlertKind::ReplacementFailed);
+    assert!(
+        alert.summary.contains("killed after replace.timeout_secs"),
+        "{}",
+        alert.summary
+    );
     let cmd = outcome.command.unwrap();
     assert!(cmd.timed_out);
     assert_eq!(cmd.stdout, "out\n");

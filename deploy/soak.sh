@@ -59,6 +59,9 @@ EOF
   pids+=($!)
 done < <(field 'print("\n".join("%d %s" % (n["id"], n["server_properties"]) for n in s["nodes"] if n["role"] == "broker"))')
 
+# The first agent creates the stats topic; the master refuses to start without it.
+sleep 10
+
 cat >"$dir/master.toml" <<EOF
 [stats.connection]
 bootstrap_servers = $servers

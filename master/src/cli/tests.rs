@@ -28,6 +28,10 @@ fn heal_moves_every_replica_off_the_fenced_broker_and_json_is_reassign_format() 
         );
     }
     f.fence(1);
+    // Every broker described its log dirs (a broker with unknown disk gets no replica).
+    for id in 1..=6 {
+        f.view.disk_total_bytes.insert(id, 1 << 40);
+    }
     let r = plan_view(&target(), &f.view, None, RequestKind::Heal, &[], &[]).unwrap();
     assert_eq!(r.request, Request::Heal { dead: vec![1] });
     assert_eq!(r.dead, vec![(1, "fenced by the controller".to_string())]);

@@ -13,8 +13,8 @@ use kmedic_master::actionlog::record::{
 };
 use kmedic_master::actionlog::{replay, ActionLog, Error};
 use kmedic_master::config::{ActionLogConfig, ReplaceConfig};
-use kmedic_master::replace::{Gate, Replacer};
-use kmedic_tests::e2e::{trial, Ctx};
+use kmedic_master::replace::{Gate, Replaced, Replacer};
+use kmedic_tests::e2e::{trial, Ctx, Restore};
 use kmedic_tests::random_topic;
 use libtest_mimic::Trial;
 
@@ -30,6 +30,11 @@ pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
             ctx,
             "actionlog::second_writer_fences_the_first",
             second_writer_fences_the_first,
+        ),
+        trial(
+            ctx,
+            "actionlog::replacement_runs_once_is_recorded_and_caught_up",
+            replacement_recorded_and_caught_up,
         ),
     ]
 }
@@ -222,6 +227,143 @@ fn second_writer_fences_the_first(ctx: &Ctx) -> anyhow::Result<()> {
         ensure!(
             reasons == ["first, before the takeover", "second"],
             "committed records: {reasons:?}"
+        );
+        Ok(())
+    })
+}
+
+/// A dead broker's host is "replaced": the replacement command runs once with argv (a hostname
+/// full of shell metacharacters arrives as one argument), a second one is held back, the
+/// testbed then brings the same id back on an empty disk, and the replacer records it caught up
+/// once it is in the ISR of all its partitions; the log read back tells the story in order.
+fn replacement_recorded_and_caught_up(ctx: &Ctx) -> anyhow::Result<()> {
+    const VICTIM: i32 = 4;
+    let (conn, cfg) = setup(ctx)?;
+    let tb = ctx.shared()?;
+    let data_topic = random_topic("replaced");
+    tb.create_topic_with_assignment(
+        &data_topic,
+        &[vec![VICTIM, 1, 2], vec![3, VICTIM, 5], vec![6, 1, VICTIM]],
+    )?;
+    tb.produce(&data_topic, 3 << 20)?;
+    let _restore = Restore::new(&tb, &[VICTIM]);
+    tb.kill(VICTIM)?;
+
+    let dir = tempfile::tempdir()?;
+    let args_file = dir.path().join("args");
+    let pwned = dir.path().join("pwned");
+    let script = format!(
+        r#"printf '%s\n' "$@" > {}; echo requested replacement of "$1""#,
+        args_file.display()
+    );
+    let replace_cfg = ReplaceConfig {
+        command: vec!["sh".into(), "-c".into(), script, "replace-host".into()],
+        timeout_secs: 20,
+        ..ReplaceConfig::default()
+    };
+    let hostname = format!("b4; touch {} $(id) `id` | x", pwned.display());
+    let m = "e2e-master";
+    let rt = runtime()?;
+    let mut admin_settings = conn.clone();
+    admin_settings.request_timeout_ms = 5_000;
+    let admin = kmedic_common::admin::AdminClient::new(admin_settings)?;
+    let (log, mut replacer) = rt.block_on(async {
+        let log = ActionLog::open(&conn, &cfg).await?;
+        let mut replacer = Replacer::new(replace_cfg.clone(), CLUSTER, m, vec![]);
+        let now = kmedic_master::clock::wall_ms();
+        let ran = replacer
+            .replace(
+                &log,
+                VICTIM,
+                &hostname,
+                None,
+                "dead past the replace grace",
+                now,
+            )
+            .await?;
+        ensure!(
+            matches!(
+                ran,
+                Replaced::Ran {
+                    succeeded: true,
+                    ..
+                }
+            ),
+            "first: {ran:?}"
+        );
+        let held = replacer
+            .replace(&log, 5, "b5", None, "dead too", now)
+            .await?;
+        ensure!(matches!(held, Replaced::HeldBack(_)), "second: {held:?}");
+        ensure!(
+            held.alert(CLUSTER, 5).is_some(),
+            "a held-back replacement raises an alert"
+        );
+        anyhow::Ok((log, replacer))
+    })?;
+    let args = std::fs::read_to_string(&args_file)?;
+    ensure!(
+        args == format!("{VICTIM}\n{hostname}\n{CLUSTER}\n"),
+        "the script got {args:?}"
+    );
+    ensure!(!pwned.exists(), "a shell ran the hostname");
+
+    // The "cloud" brings the same id back on an empty disk; the replacer watches it catch up.
+    tb.replace(VICTIM)?;
+    rt.block_on(async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let view = kmedic_master::observe::observe_once("e2e", None, &admin).await?;
+            if !replacer.watch(&log, &view).await?.is_empty() {
+                break;
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "broker {VICTIM} not caught up after 90 s: {:?}",
+                kmedic_master::replace::catch_up(&view, VICTIM)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        ensure!(
+            replacer.replacing().is_empty(),
+            "still replacing after catch-up"
+        );
+
+        let (read, _) = replay::read_records(&conn, &cfg.topic, REPLAY).await?;
+        let story: Vec<(Phase, &str)> = read.iter().map(|r| (r.phase, r.kind.name())).collect();
+        ensure!(
+            story
+                == [
+                    (Phase::Intent, "replace_host"),
+                    (Phase::Outcome, "replace_host"),
+                    (Phase::State, "caught_up"),
+                ],
+            "story: {story:?}"
+        );
+        let out = read[1].outcome.as_ref().and_then(|o| o.command.as_ref());
+        ensure!(
+            out.is_some_and(|c| c.stdout.contains("requested replacement of 4")),
+            "outcome without the command's output: {:?}",
+            read[1].outcome
+        );
+        // A restarted master: the window still holds the next replacement back.
+        let restored = replay::read_all(&conn, &cfg.topic, REPLAY).await?;
+        let again = Replacer::new(
+            replace_cfg,
+            CLUSTER,
+            "e2e-master-2",
+            restored.cluster(CLUSTER).replacements,
+        );
+        let gate = again.gate(5, kmedic_master::clock::wall_ms());
+        ensure!(
+            matches!(
+                gate,
+                Gate::HeldByPeriod {
+                    last_broker: VICTIM,
+                    ..
+                }
+            ),
+            "after restart: {gate:?}"
         );
         Ok(())
     })

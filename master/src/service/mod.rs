@@ -237,7 +237,7 @@ async fn cluster_loop(
             }
             _ = tick.tick() => {}
         }
-        let caught_up = ingest.counters.caught_up.load(Ordering::Relaxed);
+        let caught_up = || ingest.counters.caught_up.load(Ordering::Relaxed);
         tokio::select! {
             _ = &mut stop => return,
             _ = round.run(&source, &fleet, caught_up, Now::read) => {}

@@ -145,11 +145,14 @@ impl Round {
         &mut self,
         source: &impl Source,
         fleet: &Fleet,
-        caught_up: bool,
+        caught_up: impl FnOnce() -> bool,
         now: impl FnOnce() -> Now,
     ) {
         let observed = source.observe().await;
+        // Both read after observing: the view is as of now, and a replay that caught up while
+        // we observed already counts.
         let now = now();
+        let caught_up = caught_up();
         self.round += 1;
         let view = match observed {
             Ok(v) => v,

@@ -96,7 +96,7 @@ impl Harness {
                 }
             }
         }
-        futures::executor::block_on(self.round.run(view, &self.fleet, true, || now));
+        futures::executor::block_on(self.round.run(view, &self.fleet, || true, || now));
         self.board.borrow().clone()
     }
 }
@@ -261,7 +261,7 @@ fn board_shows_waiting_in_flight_and_failed_observations() {
         wall_ms: WALL0,
         mono_ms: 1_000,
     };
-    futures::executor::block_on(r.run(&f.view, &fleet, false, || now));
+    futures::executor::block_on(r.run(&f.view, &fleet, || false, || now));
     let b = rx.borrow().clone();
     assert_eq!(b.status, Status::WaitingForStats);
     assert_eq!(b.round, 1);
@@ -284,7 +284,7 @@ fn board_shows_waiting_in_flight_and_failed_observations() {
                 wall_ms: WALL0,
                 mono_ms: 2_000 + i,
             };
-            futures::executor::block_on(r.run(&Down, &fleet, true, || now));
+            futures::executor::block_on(r.run(&Down, &fleet, || true, || now));
         }
     });
     let b = rx.borrow().clone();

@@ -80,3 +80,5 @@ impl Alerter {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

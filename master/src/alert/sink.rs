@@ -133,13 +133,26 @@ pub struct SendError {
 impl Notifier {
     /// From the `[alert]` section.
     pub fn new(cfg: &AlertConfig) -> Result<Self, SendError> {
+        let err = |reason: String| SendError {
+            sink: "http client".into(),
+            reason,
+        };
+        // The admin client's TLS: rustls with the ring provider, webpki roots or `ca_file`.
+        let mut tls = kmedic_common::connection::ConnectionSettings::plaintext(["unused:0"]);
+        tls.tls = Some(kmedic_common::connection::TlsSettings {
+            ca_file: cfg.ca_file.clone(),
+            cert_file: None,
+            key_file: None,
+            verify_hostname: true,
+        });
+        let tls = tls
+            .tls_client_config()
+            .map_err(|e| err(format!("alert.ca_file: {e}")))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(cfg.timeout_ms))
+            .tls_backend_preconfigured(tls)
             .build()
-            .map_err(|e| SendError {
-                sink: "http client".into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| err(e.to_string()))?;
         Ok(Self {
             cfg: cfg.clone(),
             http,

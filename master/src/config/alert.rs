@@ -9,9 +9,12 @@ use kmedic_common::backoff::RetryPolicy;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertConfig {
-    /// Webhooks to POST to (http only in this build; use `command` with curl for https).
+    /// Webhooks to POST to (`http://` or `https://`).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// PEM CA certificates trusted for `https://` webhooks; the public web roots when unset.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// A command run per alert (no shell), with arguments appended: `trigger` or `resolve`, the
     /// kind, the cluster, the de-duplication key, and the alert as JSON.
     #[serde(default)]
@@ -47,7 +50,7 @@ pub struct AlertConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// The URL (`http://...`).
+    /// The URL (`http://...` or `https://...`).
     pub url: String,
     /// The payload's shape.
     #[serde(default)]
@@ -74,6 +77,7 @@ impl Default for AlertConfig {
     fn default() -> Self {
         Self {
             webhooks: Vec::new(),
+            ca_file: None,
             command: Vec::new(),
             cool_off_secs: default_cool_off_secs(),
             suspect_broker_grace_secs: default_suspect_broker_grace_secs(),
@@ -90,10 +94,9 @@ impl AlertConfig {
     /// Cross-field checks; the message names the key and the fix.
     pub fn validate(&self) -> Result<(), String> {
         for (i, w) in self.webhooks.iter().enumerate() {
-            if !w.url.starts_with("http://") {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                 return Err(format!(
-                    "alert.webhooks[{i}].url = {:?}: only http:// URLs are supported in this \
-                     build; for https use alert.command with curl",
+                    "alert.webhooks[{i}].url = {:?}: give an http:// or https:// URL",
                     w.url
                 ));
             }

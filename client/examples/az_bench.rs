@@ -1,14 +1,18 @@
 //! Default partitioner vs the AZ-aware one, on a real 6-broker testbed with 3 racks.
 //!
 //! For each run and each mode (the order alternates between runs), a fresh topic of 12
-//! partitions, RF 3, one leader per broker (4 per AZ), and a producer in az-a:
+//! partitions, RF 3, one leader per broker (4 per AZ), and one producer in each of the first
+//! `--azs` racks (default 3: az-a, az-b, az-c), all at once, sharing the load equally:
 //!
-//! - saturated: `--records` unkeyed records of `--size` bytes as fast as the producer takes them:
-//!   throughput (records/s, MB/s) from the first send to the last delivery report;
-//! - paced: `--paced-secs` at `--rate` records/s: delivery latency p50/p99 (send to delivery
-//!   report), and cross-AZ produce bytes: payload bytes whose partition's leader (per the
-//!   testbed's own metadata, not the router's) is outside az-a. Cross-checked with the bytes on
-//!   disk of the leader replicas (DescribeLogDirs).
+//! - saturated: `--records` unkeyed records of `--size` bytes in all, as fast as the producers
+//!   take them: throughput (records/s, MB/s) from the first send to the last delivery report;
+//! - paced: `--paced-secs` at `--rate` records/s in all: delivery latency p50/p99 (send to
+//!   delivery report).
+//!
+//! Cross-AZ produce bytes (both phases): payload bytes whose partition's leader (per the testbed's
+//! own metadata, not the router's) is in another rack than the producer that sent them. Cross-
+//! checked against the leader replicas' bytes on disk (DescribeLogDirs): each AZ's share of those
+//! must match its share of the delivered bytes by leader rack (the largest gap is printed).
 //!
 //! `--warmup` runs of each mode go first and are not counted. Prints per-run rows and the
 //! medians as a Markdown table.
@@ -29,7 +33,8 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 
-const AZ: &str = "az-a";
+/// The testbed's racks; producers run in the first `--azs` of them.
+const RACKS: [&str; 3] = ["az-a", "az-b", "az-c"];
 const PARTITIONS: i32 = 12;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +74,7 @@ impl ProducerContext for BenchContext {
 struct Args {
     runs: usize,
     warmup: usize,
+    azs: usize,
     records: usize,
     size: usize,
     rate: usize,
@@ -79,6 +85,7 @@ fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         runs: 5,
         warmup: 1,
+        azs: 3,
         records: 50_000,
         size: 1024,
         rate: 1_000,
@@ -91,15 +98,25 @@ fn args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--runs" => a.runs = n,
             "--warmup" => a.warmup = n,
+            "--azs" => a.azs = n,
             "--records" => a.records = n,
             "--size" => a.size = n,
             "--rate" => a.rate = n,
             "--paced-secs" => a.paced_secs = n as u64,
             _ => anyhow::bail!(
-                "unknown flag {flag}: use --runs, --warmup, --records, --size, --rate, --paced-secs"
+                "unknown flag {flag}: use --runs, --warmup, --azs, --records, --size, --rate, --paced-secs"
             ),
         }
     }
+    anyhow::ensure!(
+        (1..=3).contains(&a.azs),
+        "--azs {}: use 1 to 3 (the testbed has three racks)",
+        a.azs
+    );
+    anyhow::ensure!(
+        a.records >= a.azs && a.rate >= a.azs,
+        "--records and --rate must be at least --azs"
+    );
     Ok(a)
 }
 
@@ -110,7 +127,9 @@ struct Row {
     p50_ms: f64,
     p99_ms: f64,
     cross_az_pct: f64,
-    cross_az_disk_pct: f64,
+    /// Largest gap, in percentage points, between an AZ's share of leader bytes on disk and its
+    /// share of delivered bytes by leader rack.
+    disk_gap_pp: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -139,33 +158,51 @@ fn main() -> anyhow::Result<()> {
             let row = one_run(&tb, &rt, &admin, mode, &args)?;
             let name = label(mode);
             println!(
-                "run {run} {name:>9}: {:>8.0} rec/s {:>6.1} MB/s  p50 {:>6.2} ms  p99 {:>6.2} ms  cross-AZ {:>5.1} % (disk {:>5.1} %)",
-                row.records_per_sec, row.mb_per_sec, row.p50_ms, row.p99_ms, row.cross_az_pct, row.cross_az_disk_pct
+                "run {run} {name:>9}: {:>8.0} rec/s {:>6.1} MB/s  p50 {:>6.2} ms  p99 {:>6.2} ms  cross-AZ {:>5.1} % (disk gap {:>4.1} pp)",
+                row.records_per_sec, row.mb_per_sec, row.p50_ms, row.p99_ms, row.cross_az_pct, row.disk_gap_pp
             );
             rows.entry(name).or_default().push(row);
         }
     }
     println!();
     println!(
-        "| producer (in {AZ}) | records/s | MB/s | latency p50 ms | latency p99 ms | cross-AZ produce bytes | cross-AZ (leader bytes on disk) |"
+        "| producers ({}) | records/s | MB/s | latency p50 ms | latency p99 ms | cross-AZ produce bytes | disk check: largest gap |",
+        RACKS[..args.azs].join(", ")
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for mode in [Mode::Default, Mode::AzAware] {
         let r = &rows[label(mode)];
         let m = |f: fn(&Row) -> f64| median(r.iter().map(f).collect());
         println!(
-            "| {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.1} % | {:.1} % |",
+            "| {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.1} % | {:.1} pp |",
             label(mode),
             m(|r| r.records_per_sec),
             m(|r| r.mb_per_sec),
             m(|r| r.p50_ms),
             m(|r| r.p99_ms),
             m(|r| r.cross_az_pct),
-            m(|r| r.cross_az_disk_pct)
+            m(|r| r.disk_gap_pp)
         );
     }
+    // Paired: each run's AZ-aware figure over the same run's default one, so drift between
+    // runs (a shared machine) cancels.
+    let (d, a) = (&rows[label(Mode::Default)], &rows[label(Mode::AzAware)]);
+    let ratio = |f: fn(&Row) -> f64| {
+        median(
+            d.iter()
+                .zip(a)
+                .map(|(d, a)| f(a) / f(d).max(1e-9))
+                .collect(),
+        )
+    };
     println!(
-        "\nmedians of {} runs after {} warm-up; saturated: {} records of {} B; paced: {} records/s for {} s",
+        "\npaired, median over runs of AZ-aware / default: throughput {:.3}, p50 {:.3}, p99 {:.3}",
+        ratio(|r| r.records_per_sec),
+        ratio(|r| r.p50_ms),
+        ratio(|r| r.p99_ms)
+    );
+    println!(
+        "medians of {} runs after {} warm-up; saturated: {} records of {} B; paced: {} records/s for {} s",
         args.runs, args.warmup, args.records, args.size, args.rate, args.paced_secs
     );
     Ok(())
@@ -247,6 +284,62 @@ fn wait_delivered(
     Ok(())
 }
 
+/// What one producer (in `az`) delivered: (partition, payload bytes, latency) per record.
+struct Delivered {
+    az: &'static str,
+    saturated: Vec<(i32, usize, Duration)>,
+    /// When the last saturated record was acknowledged.
+    saturated_done: Instant,
+    paced: Vec<(i32, usize, Duration)>,
+}
+
+/// One producer in `az`: its share of the records as fast as it goes, then its share of the
+/// rate for `--paced-secs`.
+fn produce(
+    tb: &Testbed,
+    topic: &str,
+    az: &'static str,
+    router: Option<&AzRouter>,
+    args: &Args,
+    payload: &[u8],
+) -> anyhow::Result<Delivered> {
+    let partition = || router.and_then(|r| r.route(topic, None).partition());
+    let records = args.records / args.azs;
+    let (rate, secs) = (args.rate / args.azs, args.paced_secs);
+    let take = |ctx: &BenchContext| {
+        std::mem::take(&mut *ctx.0.ok.lock().unwrap_or_else(|e| e.into_inner()))
+    };
+
+    let (p, ctx) = producer(tb)?;
+    for _ in 0..records {
+        send(&p, topic, partition(), payload)?;
+    }
+    wait_delivered(&p, &ctx, records)?;
+    let saturated = take(&ctx);
+    let saturated_done = Instant::now();
+    drop(p);
+
+    let (p, ctx) = producer(tb)?;
+    let total = rate * secs as usize;
+    let started = Instant::now();
+    let mut sent = 0usize;
+    while sent < total {
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as usize).min(total);
+        while sent < due {
+            send(&p, topic, partition(), payload)?;
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    wait_delivered(&p, &ctx, total)?;
+    Ok(Delivered {
+        az,
+        saturated,
+        saturated_done,
+        paced: take(&ctx),
+    })
+}
+
 fn one_run(
     tb: &Testbed,
     rt: &tokio::runtime::Runtime,
@@ -259,50 +352,50 @@ fn one_run(
         .map(|p| (0..3).map(|r| (p + r) % 6 + 1).collect())
         .collect();
     tb.create_topic_with_assignment(&topic, &assignment)?;
-    let router = match mode {
-        Mode::Default => None,
-        Mode::AzAware => {
-            let options = AzProducerOptions {
-                az: Some(AZ.into()),
-                topics: vec![topic.clone()],
-                ..AzProducerOptions::default()
-            };
-            let own = AdminClient::new(ConnectionSettings::plaintext(tb.bootstrap().split(',')))?;
-            Some(rt.block_on(AzRouter::new(own, options)))
-        }
-    };
-    let partition = |router: &Option<AzRouter>| {
-        router
-            .as_ref()
-            .and_then(|r| r.route(&topic, None).partition())
-    };
+    let azs = &RACKS[..args.azs];
+    let mut routers = Vec::new();
+    for az in azs {
+        routers.push(match mode {
+            Mode::Default => None,
+            Mode::AzAware => {
+                let options = AzProducerOptions {
+                    az: Some(az.to_string()),
+                    topics: vec![topic.clone()],
+                    ..AzProducerOptions::default()
+                };
+                let own =
+                    AdminClient::new(ConnectionSettings::plaintext(tb.bootstrap().split(',')))?;
+                Some(rt.block_on(AzRouter::new(own, options)))
+            }
+        });
+    }
     let payload: Vec<u8> = (0..args.size).map(|_| rand::random::<u8>()).collect();
 
-    // Saturated.
-    let (p, ctx) = producer(tb)?;
+    // Every producer at once; the saturated phase's time is until the last one is done.
     let started = Instant::now();
-    for _ in 0..args.records {
-        send(&p, &topic, partition(&router), &payload)?;
-    }
-    wait_delivered(&p, &ctx, args.records)?;
-    let secs = started.elapsed().as_secs_f64();
-    drop(p);
-
-    // Paced.
-    let (p, ctx) = producer(tb)?;
-    let total = args.rate * args.paced_secs as usize;
-    let started = Instant::now();
-    let mut sent = 0usize;
-    while sent < total {
-        let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as usize).min(total);
-        while sent < due {
-            send(&p, &topic, partition(&router), &payload)?;
-            sent += 1;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    wait_delivered(&p, &ctx, total)?;
-    let reports = std::mem::take(&mut *ctx.0.ok.lock().unwrap_or_else(|e| e.into_inner()));
+    let per_az = args.records / azs.len();
+    let delivered: Vec<Delivered> = std::thread::scope(|s| {
+        let handles: Vec<_> = azs
+            .iter()
+            .zip(&routers)
+            .map(|(az, router)| {
+                let (topic, payload) = (&topic, &payload);
+                s.spawn(move || produce(tb, topic, az, router.as_ref(), args, payload))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a producer thread panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let secs = delivered
+        .iter()
+        .map(|d| d.saturated_done.duration_since(started).as_secs_f64())
+        .fold(0.0, f64::max);
+    drop(routers);
 
     // Leaders and racks from the testbed itself, not from the router.
     let md = tb.metadata()?;
@@ -312,14 +405,29 @@ fn one_run(
         .filter(|p| p.topic == topic)
         .map(|p| (p.partition, p.leader))
         .collect();
-    let remote = |part: i32| leader.get(&part).is_none_or(|l| tb.rack(*l) != AZ);
-    let all_bytes: usize = reports.iter().map(|r| r.1).sum();
-    let cross_bytes: usize = reports.iter().filter(|r| remote(r.0)).map(|r| r.1).sum();
-    let mut latencies: Vec<Duration> = reports.iter().map(|r| r.2).collect();
+    let leader_az = |part: i32| leader.get(&part).map(|l| tb.rack(*l)).unwrap_or_default();
+    // Bytes by leader AZ (where they landed), and how many crossed from the producer's AZ.
+    let (mut all_bytes, mut cross_bytes) = (0usize, 0usize);
+    let mut landed: HashMap<String, usize> = HashMap::new();
+    for d in &delivered {
+        for (part, bytes, _) in d.saturated.iter().chain(&d.paced) {
+            let to = leader_az(*part);
+            all_bytes += bytes;
+            if to != d.az {
+                cross_bytes += bytes;
+            }
+            *landed.entry(to).or_default() += bytes;
+        }
+    }
+    let mut latencies: Vec<Duration> = delivered
+        .iter()
+        .flat_map(|d| d.paced.iter().map(|r| r.2))
+        .collect();
     latencies.sort_unstable();
 
-    // Bytes on disk of each partition's leader replica (both phases).
-    let (mut disk_all, mut disk_cross) = (0i64, 0i64);
+    // Cross-check: each AZ's share of the leader replicas' bytes on disk vs its share of the
+    // delivered records' bytes. Agreement means the per-record attribution is right.
+    let mut on_disk: HashMap<String, i64> = HashMap::new();
     for id in tb.broker_ids() {
         for dir in rt.block_on(admin.describe_log_dirs(id))? {
             for r in dir
@@ -328,20 +436,26 @@ fn one_run(
                 .filter(|r| r.topic == topic && !r.is_future)
             {
                 if leader.get(&r.partition) == Some(&id) {
-                    disk_all += r.size_bytes;
-                    if remote(r.partition) {
-                        disk_cross += r.size_bytes;
-                    }
+                    *on_disk.entry(tb.rack(id)).or_default() += r.size_bytes;
                 }
             }
         }
     }
+    let disk_total: i64 = on_disk.values().sum();
+    let disk_gap_pp = RACKS
+        .iter()
+        .map(|az| {
+            let disk = 100.0 * *on_disk.get(*az).unwrap_or(&0) as f64 / disk_total.max(1) as f64;
+            let rec = 100.0 * *landed.get(*az).unwrap_or(&0) as f64 / all_bytes.max(1) as f64;
+            (disk - rec).abs()
+        })
+        .fold(0.0, f64::max);
     Ok(Row {
-        records_per_sec: args.records as f64 / secs,
-        mb_per_sec: (args.records * args.size) as f64 / secs / 1e6,
+        records_per_sec: (per_az * azs.len()) as f64 / secs,
+        mb_per_sec: (per_az * azs.len() * args.size) as f64 / secs / 1e6,
         p50_ms: percentile_ms(&latencies, 0.50),
         p99_ms: percentile_ms(&latencies, 0.99),
         cross_az_pct: 100.0 * cross_bytes as f64 / all_bytes.max(1) as f64,
-        cross_az_disk_pct: 100.0 * disk_cross as f64 / disk_all.max(1) as f64,
+        disk_gap_pp,
     })
 }

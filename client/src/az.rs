@@ -47,3 +47,51 @@ pub async fn resolve_az(
 pub fn consumer_rack<'a>(config: &'a mut ClientConfig, az: &str) -> &'a mut ClientConfig {
     config.set("client.rack", az)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IMDS on a port where nothing listens: asking it fails fast.
+    fn dead_imds() -> ImdsSettings {
+        ImdsSettings {
+            endpoint: "http://127.0.0.1:1".into(),
+            timeout_ms: 200,
+            ..ImdsSettings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn configuration_wins_and_imds_is_not_asked() {
+        let (az, source) = resolve_az(Some(" az-a "), &dead_imds()).await;
+        assert_eq!(az.as_deref(), Some("az-a"));
+        assert_eq!(source, AzSource::Configured);
+    }
+
+    #[tokio::test]
+    async fn no_configuration_and_no_imds_is_unknown_with_the_reason() {
+        let (az, source) = resolve_az(Some("  "), &dead_imds()).await;
+        assert_eq!(az, None);
+        assert!(
+            matches!(&source, AzSource::Unknown(why) if why.contains("127.0.0.1:1")),
+            "{source:?}"
+        );
+        let off = ImdsSettings {
+            enabled: false,
+            ..ImdsSettings::default()
+        };
+        let (az, source) = resolve_az(None, &off).await;
+        assert_eq!(az, None);
+        assert!(
+            matches!(&source, AzSource::Unknown(why) if why.contains("disabled")),
+            "{source:?}"
+        );
+    }
+
+    #[test]
+    fn consumer_rack_sets_client_rack() {
+        let mut cfg = ClientConfig::new();
+        consumer_rack(&mut cfg, "eu-west-1a");
+        assert_eq!(cfg.get("client.rack"), Some("eu-west-1a"));
+    }
+}

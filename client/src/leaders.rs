@@ -90,7 +90,8 @@ impl LeaderMap {
         LeaderMap { topics }
     }
 
-    /// A map built by hand: `(topic, [(partition, leader AZ)])`. For tests and simulations.
+    /// A map built by hand: `(topic, [(partition, leader AZ)])`, for tests and simulations.
+    /// Broker ids are not given, so every `leader` is `None`; routing only reads the AZ.
     pub fn from_parts<'a>(
         topics: impl IntoIterator<Item = (&'a str, Vec<(i32, Option<&'a str>)>)>,
     ) -> Self {
@@ -101,7 +102,7 @@ impl LeaderMap {
                     .into_iter()
                     .map(|(partition, az)| PartitionLeader {
                         partition,
-                        leader: az.map(|_| partition),
+                        leader: None,
                         az: az.map(str::to_string),
                     })
                     .collect();

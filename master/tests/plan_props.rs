@@ -207,9 +207,21 @@ fn check(snap: &Snapshot, limits: &Limits, req: &Request, p: &Plan) {
                 "kept replica removed: {m}"
             );
         }
-        // Slots keep their place (in-place replacement), except in a pure reorder.
+        // Slots keep their place (in-place replacement), except in a pure reorder; a move
+        // joined with a reorder (an election then a follower moved) keeps the reordered slots.
         if !added.is_empty() {
-            for (o, n) in m.old_replicas.iter().zip(&m.new_replicas) {
+            let mut old = m.old_replicas.clone();
+            let reordered = p
+                .elections
+                .iter()
+                .find(|e| e.after_reorder && e.topic == m.topic && e.partition == m.partition);
+            if let Some(e) = reordered {
+                let k = old.iter().position(|&r| r == e.new_leader);
+                assert!(k.is_some(), "reorder to a replica not in the old list: {m}");
+                old.swap(0, k.unwrap_or(0));
+                assert_eq!(m.new_replicas.first(), Some(&e.new_leader), "{m} vs {e}");
+            }
+            for (o, n) in old.iter().zip(&m.new_replicas) {
                 assert!(
                     o == n || removed.contains(o) && added.contains(n),
                     "slot changed: {m}"

@@ -25,10 +25,10 @@ use std::cmp::Ordering;
 
 use super::place::{pick_target, Score};
 use super::reason::{ElectionReason, MoveReason, Resource, Warning};
-use super::state::State;
+use super::state::{Frozen, State, NONE};
 
 /// Rounds of the three steps; each round only runs if the previous one changed something.
-const MAX_ROUNDS: usize = 4;
+const MAX_ROUNDS: usize = 16;
 
 /// Balances `st`.
 pub(super) fn balance(st: &mut State) {
@@ -247,7 +247,7 @@ fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
     let mut cands: Vec<(u64, u64, u32)> = st.hosted[b as usize]
         .iter()
         .copied()
-        .filter(|&p| (st.leader[p as usize] == b) == leaders && st.movable(p))
+        .filter(|&p| (st.leader[p as usize] == b) == leaders && slot_movable(st, p, b))
         .map(|p| {
             (
                 st.snap.partitions[p as usize].size_bytes,
@@ -281,7 +281,7 @@ fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
     // Pass 2: the smallest replicas that clear what is left in one move.
     let mut big: Vec<(u64, u64, u32)> = cands
         .into_iter()
-        .filter(|c| !st.touched[c.2 as usize])
+        .filter(|c| slot_movable(st, c.2, b))
         .collect();
     big.sort_unstable_by(|a, c| a.0.cmp(&c.0).then(a.2.cmp(&c.2)));
     for (_, r, p) in big {
@@ -295,9 +295,43 @@ fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
     }
 }
 
+/// Whether balance may move the replica of `p` on broker `b`.
+///
+/// An untouched partition: when [`State::movable`]. A partition this plan already elected a
+/// leader for or moved another replica of (by balance) may still have a follower moved, joining
+/// its one move, so a hot broker whose partitions all had one replica moved or a leader elected
+/// is not stuck (on Cruise Control's skewed 50-broker cluster that stopped balance at net in
+/// max/mean 1.52): the replica must be an original in-sync one (not placed by this plan), not
+/// the leader, and the leader must be an original in-sync replica, so the election and the move
+/// agree (the elected leader stays, first in the list after its reorder).
+fn slot_movable(st: &State, p: u32, b: u32) -> bool {
+    if !st.touched[p as usize] {
+        return st.movable(p);
+    }
+    let pu = p as usize;
+    let info = &st.snap.partitions[pu];
+    let lead = st.leader[pu];
+    let by_balance = match st.plan.moves.get(st.move_ix[pu] as usize) {
+        None => true,
+        Some(m) => matches!(
+            m.reason,
+            MoveReason::Balance { .. } | MoveReason::Reorder { .. }
+        ),
+    };
+    let reps = st.replicas(p);
+    let slot_of = |x: u32| reps.iter().position(|&r| r == x);
+    by_balance
+        && st.frozen[pu] == Frozen::No
+        && lead != NONE
+        && b != lead
+        && info.replicas.iter().all(|r| info.isr.contains(r))
+        && slot_of(b).is_some_and(|k| st.slot_in_sync(p, k))
+        && slot_of(lead).is_some_and(|k| st.slot_in_sync(p, k))
+}
+
 /// Moves the replica of `p` on `b` to the best target, within the move and byte limits.
 fn try_move(st: &mut State, p: u32, b: u32, resource: Resource) -> bool {
-    if st.touched[p as usize] || st.moves[b as usize].outgoing >= st.limits.max_moves_per_broker {
+    if !slot_movable(st, p, b) || st.moves[b as usize].outgoing >= st.limits.max_moves_per_broker {
         return false;
     }
     let size = st.snap.partitions[p as usize].size_bytes;

@@ -136,7 +136,9 @@ fn evaluate(st: &State, p: u32, k: usize, b: u32, score: Score) -> Result<f64, R
     if !st.accepts[bu] {
         return Err(|r| r.not_alive += 1);
     }
-    if st.replicas(p).contains(&b) {
+    // Nor back onto a broker this plan took a replica of `p` off: that copies bytes for nothing.
+    let info = &st.snap.partitions[p as usize];
+    if st.replicas(p).contains(&b) || info.replicas.contains(&st.ids[bu]) {
         return Err(|r| r.hosts_partition += 1);
     }
     if !st.disk_known[bu] {
@@ -145,7 +147,6 @@ fn evaluate(st: &State, p: u32, k: usize, b: u32, score: Score) -> Result<f64, R
     if st.moves[bu].incoming >= st.limits.max_moves_per_broker {
         return Err(|r| r.move_limit += 1);
     }
-    let info = &st.snap.partitions[p as usize];
     let load = st.load[bu];
     let cap = st.cap[bu];
     let net_in = load.net_in.saturating_add(info.bytes_in_per_sec);

@@ -6,7 +6,10 @@ use super::state::State;
 use super::Unplaceable;
 
 impl State<'_> {
-    /// Records a move of `p` from its snapshot replicas to its current ones.
+    /// Records a move of `p` from its snapshot replicas to its current ones. When the plan
+    /// already moves `p` (a reorder before an election, or another replica balance moved), that
+    /// move takes the current replicas and the added bytes instead, so a partition has one
+    /// move; a data move's reason replaces a zero-copy reorder's (the election keeps the why).
     pub fn record_move(&mut self, p: u32, bytes_to_copy: u64, reason: MoveReason) {
         let info = &self.snap.partitions[p as usize];
         self.bytes_left = self.bytes_left.saturating_sub(bytes_to_copy);
@@ -19,11 +22,21 @@ impl State<'_> {
             %reason,
             "move planned"
         );
+        let now = self.replica_ids(p);
+        if let Some(m) = self.plan.moves.get_mut(self.move_ix[p as usize] as usize) {
+            m.new_replicas = now;
+            m.bytes_to_copy += bytes_to_copy;
+            if matches!(m.reason, MoveReason::Reorder { .. }) {
+                m.reason = reason;
+            }
+            return;
+        }
+        self.move_ix[p as usize] = self.plan.moves.len() as u32;
         self.plan.moves.push(Move {
             topic: self.snap.topic_name(info.topic).clone(),
             partition: info.partition,
             old_replicas: info.replicas.clone(),
-            new_replicas: self.replica_ids(p),
+            new_replicas: now,
             bytes_to_copy,
             reason,
         });

@@ -94,6 +94,9 @@ pub(super) struct State<'a> {
     /// Already moved or elected in this plan: not touched again, so each partition has at most
     /// one move and one election.
     pub touched: Vec<bool>,
+    /// Index in `plan.moves` of the partition's move, or [`NONE`]: a second replica of the
+    /// partition moved by balance joins that move, so each partition keeps one move.
+    pub move_ix: Vec<u32>,
     pub bytes_left: u64,
     pub plan: Plan,
 }
@@ -209,6 +212,7 @@ impl<'a> State<'a> {
             leader: Vec::with_capacity(snap.partitions.len()),
             frozen: vec![Frozen::No; snap.partitions.len()],
             touched: vec![false; snap.partitions.len()],
+            move_ix: vec![NONE; snap.partitions.len()],
             bytes_left: limits.max_bytes_to_move,
             plan: Plan::default(),
         };

@@ -56,7 +56,9 @@ pub struct WhatIf {
     pub net_in_max_utilization_after: f64,
     /// Highest net-out utilization after the heal.
     pub net_out_max_utilization_after: f64,
-    /// Every replica placed.
+    /// Every replica placed, or left only for a reason of the moment (the partition is
+    /// reassigning now, or a move of it is in flight): those heal once it finishes, so they are
+    /// not a lack of capacity.
     pub absorbable: bool,
 }
 
@@ -89,6 +91,18 @@ pub fn reason_kind(r: &UnplaceableReason) -> &'static str {
         UnplaceableReason::AlreadyPlanned => "already_planned",
         UnplaceableReason::SourceMoveLimit { .. } => "source_move_limit",
     }
+}
+
+/// Whether `r` is about this moment (the partition is busy) rather than about capacity.
+pub fn transient(r: &UnplaceableReason) -> bool {
+    matches!(
+        r,
+        UnplaceableReason::Reassigning
+            | UnplaceableReason::InFlight
+            | UnplaceableReason::AlreadyPlanned
+            | UnplaceableReason::ByteBudget { .. }
+            | UnplaceableReason::SourceMoveLimit { .. }
+    )
 }
 
 /// Runs every what-if on `snap` within `limits` (capacity limits only; see the module docs).
@@ -190,16 +204,19 @@ fn what_if(work: &mut Snapshot, limits: &Limits, lost: Lost, ids: &[i32]) -> Wha
         placed: p.moves.len(),
         unplaceable: p.unplaceable.len(),
         reasons,
+        // Capacity problems first: they are what the operator must act on.
         examples: p
             .unplaceable
             .iter()
+            .filter(|u| !transient(&u.reason))
+            .chain(p.unplaceable.iter().filter(|u| transient(&u.reason)))
             .take(EXAMPLES)
             .map(ToString::to_string)
             .collect(),
         bytes_to_move: p.totals.bytes_moved,
         net_in_max_utilization_after: p.totals.after.net_in_max_utilization,
         net_out_max_utilization_after: p.totals.after.net_out_max_utilization,
-        absorbable: p.unplaceable.is_empty(),
+        absorbable: p.unplaceable.iter().all(|u| transient(&u.reason)),
     }
 }
 

@@ -98,3 +98,15 @@ fn each_what_if_is_judged_on_the_whole_cluster() {
         report(&c.snapshot, &Limits::default()).with_took_ms(r.took_ms)
     );
 }
+
+#[test]
+fn a_busy_partition_is_not_a_lack_of_capacity() {
+    let mut c = six(DEFAULT_CAPACITY);
+    c.set_reassigning(0);
+    let r = report(&c.snapshot, &Limits::default());
+    let w = &r.brokers[0];
+    assert_eq!(w.lost, Lost::Broker(1));
+    assert_eq!(w.reasons.get("reassigning"), Some(&1), "{w:?}");
+    assert!(w.absorbable, "{w:?}");
+    assert!(r.absorbs_any_broker);
+}

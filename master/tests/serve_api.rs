@@ -399,7 +399,7 @@ async fn manual_plans_are_dry_runs_until_approved() {
         .insert(serve_common::tp("orders", 5), 9_000_000);
     let fleet = r.fleet.clone();
     r.round
-        .run(&changed, &fleet, true, kmedic_master::clock::Now::read)
+        .run(&changed, &fleet, || true, kmedic_master::clock::Now::read)
         .await;
     let (st, v) = call("POST", &format!("{url}/{id2}/approve"), Some(TOKEN), None).await;
     assert_eq!(st, 409, "{v}");

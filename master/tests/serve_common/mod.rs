@@ -127,7 +127,7 @@ pub async fn start(token: Option<&str>) -> Running {
         summary_every_ms: 0,
     };
     let mut round = Round::new(rc, boards.sender("c1").expect("c1 board"));
-    round.run(&view(), &fleet, true, Now::read).await;
+    round.run(&view(), &fleet, || true, Now::read).await;
     let (server, rx) = Server::new(
         &boards,
         &cfg,
@@ -159,6 +159,13 @@ pub async fn start(token: Option<&str>) -> Running {
     }
 }
 
+/// An HTTP client (the master's reqwest has no default TLS provider: install ring's, as the
+/// master does).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// Sends a request; returns the status and the body parsed as JSON (Null if it is not JSON).
 pub async fn call(
     method: &str,
@@ -166,7 +173,7 @@ pub async fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let c = reqwest::Client::new();
+    let c = client();
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut r = c.request(m, url);
     if let Some(t) = token {

@@ -12,6 +12,7 @@
 
 pub mod decisions;
 pub mod dedup;
+pub mod https;
 pub mod kind;
 pub mod sink;
 

@@ -117,7 +117,10 @@ fn parts(d: &Delivery) -> (&'static str, &Alert) {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     cfg: AlertConfig,
+    /// For http:// webhooks.
     http: reqwest::Client,
+    /// For https:// webhooks (see [`super::https`]).
+    tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
 }
 
 /// A delivery that failed after its retries.
@@ -150,12 +153,12 @@ impl Notifier {
             .map_err(|e| err(format!("alert.ca_file: {e}")))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(cfg.timeout_ms))
-            .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| err(e.to_string()))?;
         Ok(Self {
             cfg: cfg.clone(),
             http,
+            tls: std::sync::Arc::new(tls),
         })
     }
 
@@ -215,24 +218,35 @@ impl Notifier {
             "alert webhook",
             &self.cfg.retry,
             |_left| {
-                let req = self
-                    .http
-                    .post(&w.url)
-                    .header("content-type", "application/json")
-                    .body(bytes.clone());
+                let bytes = bytes.clone();
                 async move {
-                    let resp = req.send().await.map_err(|e| Attempt {
+                    let status = if w.url.starts_with("https://") {
+                        let timeout = Duration::from_millis(self.cfg.timeout_ms);
+                        tokio::time::timeout(timeout, super::https::post(&self.tls, &w.url, &bytes))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(format!("no answer in {} ms", self.cfg.timeout_ms))
+                            })
+                    } else {
+                        self.http
+                            .post(&w.url)
+                            .header("content-type", "application/json")
+                            .body(bytes)
+                            .send()
+                            .await
+                            .map(|r| r.status().as_u16())
+                            .map_err(|e| e.to_string())
+                    }
+                    .map_err(|reason| Attempt {
                         retriable: true,
-                        reason: e.to_string(),
+                        reason,
                     })?;
-                    let status = resp.status();
-                    if status.is_success() {
+                    if (200..300).contains(&status) {
                         Ok(())
                     } else {
                         // 429 and 5xx are worth another try; other 4xx are not.
-                        let retriable = status.as_u16() == 429 || status.is_server_error();
                         Err(Attempt {
-                            retriable,
+                            retriable: status == 429 || status >= 500,
                             reason: format!("HTTP {status}"),
                         })
                     }

@@ -403,11 +403,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             serde_json::json!({ "topics": topics }),
         );
         self.journal.intent(&rec).await?;
-        let errors = throttle::clear(&self.ops, true, topics).await;
-        let errors: Vec<String> = errors
-            .into_iter()
-            .map(|(r, e)| format!("{r}: {e}"))
-            .collect();
+        let errors = throttle::clear_verified(&self.ops, true, topics).await;
         let outcome = if errors.is_empty() {
             info!(plan = %plan.plan_id, topics = topics.len(), "throttle cleared");
             ActionOutcome::Ok
@@ -451,16 +447,12 @@ pub async fn clear_leftovers<O: ClusterOps, J: Journal>(
         detail: serde_json::json!({ "rates": found.rates, "topics": found.topics }),
     };
     journal.intent(&rec).await?;
-    let errors = throttle::clear(ops, found.rates, &found.topics).await;
+    let errors = throttle::clear_verified(ops, found.rates, &found.topics).await;
     let outcome = if errors.is_empty() {
         info!(cluster_id, rates = found.rates, topics = ?found.topics, "leftover throttle cleared");
         ActionOutcome::Ok
     } else {
-        let error = errors
-            .iter()
-            .map(|(r, e)| format!("{r}: {e}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let error = errors.join("; ");
         warn!(cluster_id, %error, "leftover throttle not fully cleared");
         ActionOutcome::Failed { error }
     };

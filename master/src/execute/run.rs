@@ -273,12 +273,18 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             if m.status != Status::Running {
                 continue;
             }
-            match observe(m, fresh) {
+            let seen = observe(m, fresh);
+            if !matches!(seen, Observed::EndedElsewhere { .. }) {
+                m.ended_once = false;
+            }
+            match seen {
                 Observed::Done => {
                     set(m, Status::Done);
                     m.copied_bytes = m.total_bytes;
                     info!(plan = %plan.plan_id, partition = %m.tp, replicas = ?m.new, bytes = m.total_bytes, secs = now.saturating_sub(m.started_ms) / 1000, "move done");
                 }
+                // Metadata can lag the reassignment list: believe it on the second poll.
+                Observed::EndedElsewhere { .. } if !m.ended_once => m.ended_once = true,
                 Observed::EndedElsewhere { found } => {
                     warn!(plan = %plan.plan_id, partition = %m.tp, target = ?m.new, ?found, "reassignment ended without reaching its target");
                     let reason = CancelReason::ViewChanged {

@@ -124,6 +124,64 @@ pub async fn clear<O: ClusterOps>(
     errors
 }
 
+/// The throttle configs still set, read now: `resource key` strings.
+pub async fn remaining<O: ClusterOps>(
+    ops: &O,
+    rates: bool,
+    topics: &[String],
+) -> Result<Vec<String>, AdminError> {
+    let mut left = Vec::new();
+    let mut resources = Vec::new();
+    if rates {
+        resources.push((
+            ConfigResource::BrokerDefault,
+            [LEADER_RATE, FOLLOWER_RATE],
+            ConfigSource::DynamicDefaultBroker,
+        ));
+    }
+    for t in topics {
+        resources.push((
+            ConfigResource::Topic(t.clone()),
+            [LEADER_REPLICAS, FOLLOWER_REPLICAS],
+            ConfigSource::DynamicTopic,
+        ));
+    }
+    for (res, keys, source) in resources {
+        for e in ops.describe_configs(&res, &keys).await? {
+            if e.source == source && e.value.as_deref().is_some_and(|v| !v.is_empty()) {
+                left.push(format!("{res} {}", e.name));
+            }
+        }
+    }
+    Ok(left)
+}
+
+/// [`clear`], then checks on fresh reads that the configs are gone: a change reaches every
+/// broker's metadata a moment after the controller commits it, so a read right after the
+/// answer may still show it. Up to 5 s of reads 250 ms apart, one more clear half-way.
+/// Returns what could not be removed (empty: all gone).
+pub async fn clear_verified<O: ClusterOps>(ops: &O, rates: bool, topics: &[String]) -> Vec<String> {
+    let mut errors: Vec<String> = clear(ops, rates, topics)
+        .await
+        .into_iter()
+        .map(|(r, e)| format!("{r}: {e}"))
+        .collect();
+    let mut left = Vec::new();
+    for attempt in 0..20 {
+        match remaining(ops, rates, topics).await {
+            Ok(l) if l.is_empty() => return errors,
+            Ok(l) => left = l,
+            Err(e) => left = vec![format!("could not read the configs back: {e}")],
+        }
+        if attempt == 10 {
+            clear(ops, rates, topics).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    errors.extend(left.into_iter().map(|l| format!("{l}: still set")));
+    errors
+}
+
 /// Throttle configs found at start that kmedic left behind (a crash between setting and
 /// clearing them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -40,6 +40,8 @@ pub struct Tracked {
     pub stuck_reported: bool,
     /// Started by an earlier run of kmedic (resume): tracked, never submitted again.
     pub resumed: bool,
+    /// The last poll saw it ended off target (believed only when the next poll agrees).
+    pub ended_once: bool,
 }
 
 impl Tracked {
@@ -63,6 +65,7 @@ impl Tracked {
             progress_ms: 0,
             stuck_reported: false,
             resumed: false,
+            ended_once: false,
         }
     }
 
@@ -87,6 +90,23 @@ impl Tracked {
             v
         };
         sorted(adding) == sorted(&self.adding) && sorted(removing) == sorted(&self.removing)
+    }
+
+    /// Whether `replicas` are this move's old and new replicas together (the set Kafka shows
+    /// while the move runs).
+    fn in_transition(&self, replicas: &[i32]) -> bool {
+        let mut all: Vec<i32> = self.old.iter().chain(&self.new).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        let mut r = replicas.to_vec();
+        r.sort_unstable();
+        r != self.old_sorted() && r == all
+    }
+
+    fn old_sorted(&self) -> Vec<i32> {
+        let mut o = self.old.clone();
+        o.sort_unstable();
+        o
     }
 
     /// The progress snapshot of this move.
@@ -178,6 +198,9 @@ pub fn observe(m: &Tracked, fresh: &Fresh) -> Observed {
     }
     match fresh.partitions.get(&m.tp) {
         Some(p) if p.replicas == m.new => Observed::Done,
+        // Metadata (served by any broker) can lag the controller for a moment: the move is no
+        // longer listed but the replicas are still old + new. Not ended: look again next poll.
+        Some(p) if m.in_transition(&p.replicas) => Observed::Running,
         Some(p) => Observed::EndedElsewhere {
             found: p.replicas.clone(),
         },
@@ -278,6 +301,12 @@ mod tests {
         f.live.remove(&4);
         assert_eq!(observe(&m, &f), Observed::DestinationDead { broker: 4 });
         assert_eq!(observe(&m, &fresh(&[4, 2, 3], &[2, 3, 4])), Observed::Done);
+        // Found on the testbed: the move is no longer listed but Metadata still shows old + new
+        // replicas for a moment. That is not "ended elsewhere".
+        assert_eq!(
+            observe(&m, &fresh(&[4, 2, 3, 1], &[2, 3, 4])),
+            Observed::Running
+        );
         assert_eq!(
             observe(&m, &fresh(&[1, 2, 3], &[2, 3, 4])),
             Observed::EndedElsewhere {

@@ -8,6 +8,7 @@ mod actionlog;
 mod admin;
 mod agent;
 mod client;
+mod execute;
 mod harness;
 mod master;
 mod product;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     trials.extend(master::trials(&ctx));
     trials.extend(product::trials(&ctx));
     trials.extend(client::trials(&ctx));
+    trials.extend(execute::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

@@ -4,10 +4,11 @@
 # needs. Idle for IDLE_SECS, then SIGKILL of one broker, then AFTER_SECS more; then it counts
 # the master's log lines per minute (they must not grow while nothing changes).
 #
-#   deploy/soak.sh                      idle 300 s, kill broker 3, 300 s more
+#   deploy/soak.sh                      idle 300 s, kill broker 3, 480 s more (the default
+#                                       heal_grace_secs is 300 s: the heal is planned in that time)
 #   IDLE_SECS=60 AFTER_SECS=120 VICTIM=5 deploy/soak.sh
 #
-# Uses deploy/testbed (started if not up; left up afterwards: `deploy/testbed down`). Agents and
+# Uses deploy/testbed (restarted fresh; left up afterwards: `deploy/testbed down`). Agents and
 # the master are stopped when the script ends, also on Ctrl-C or an error. Files in
 # .testbed/soak/: configs, agent-N.log, master.log (text, as a file gets it: no colour).
 # Needs python3 (to read the testbed's state.json).
@@ -15,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="${KMEDIC_TESTBED_DIR:-$root/.testbed}"
 idle="${IDLE_SECS:-300}"
-after="${AFTER_SECS:-300}"
+after="${AFTER_SECS:-480}"
 victim="${VICTIM:-3}"
 profile="${PROFILE:-debug}"
 dir="$state/soak"
@@ -25,6 +26,8 @@ flag=""
 [[ "$profile" == "release" ]] && flag="--release"
 cargo build -q $flag --manifest-path "$root/Cargo.toml" -p kmedic-agent --bin kmedic-agent
 cargo build -q $flag --manifest-path "$root/Cargo.toml" -p kmedic-master --bin kmedic-master
+# A fresh cluster every run: a broker an earlier run killed would make "idle" a lie.
+"$root/deploy/testbed" down >/dev/null
 "$root/deploy/testbed" up >/dev/null
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -60,7 +63,7 @@ EOF
 done < <(field 'print("\n".join("%d %s" % (n["id"], n["server_properties"]) for n in s["nodes"] if n["role"] == "broker"))')
 
 # The first agent creates the stats topic; the master refuses to start without it.
-sleep 10
+sleep 10 & pids+=($!); wait $!
 
 cat >"$dir/master.toml" <<EOF
 [stats.connection]
@@ -76,12 +79,12 @@ EOF
 pids+=($!)
 start=$(date +%s)
 echo "agents and master running; logs in $dir; idle for $idle s"
-sleep "$idle"
+sleep "$idle" & pids+=($!); wait $!
 vpid=$(field "print([n['pid'] for n in s['nodes'] if n['id'] == $victim][0])")
 echo "$(date -u +%T) SIGKILL broker $victim (pid $vpid)"
 kill -KILL "$vpid"
 kill_at=$(( $(date +%s) - start ))
-sleep "$after"
+sleep "$after" & pids+=($!); wait $!
 cleanup
 trap - EXIT
 
@@ -100,7 +103,7 @@ for line in open(path, errors="replace"):
         continue
     per[int((t - start) // 60)] += 1
     levels[line.split()[1] if len(line.split()) > 1 else "?"] += 1
-for m in sorted(per):
+for m in range(0, max(per) + 1 if per else 0):
     print(f"  minute {m:>3}: {per[m]:>4} lines")
 print("  by level:", dict(levels))
 print("  total:", sum(per.values()))

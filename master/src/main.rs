@@ -30,7 +30,9 @@ enum LogFormat {
 
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,rdkafka=warn".into());
+        // librdkafka's own connection chatter (disconnects, reconnects) is not for operators:
+        // ingest logs what matters, rate-limited.
+        .unwrap_or_else(|_| "info,librdkafka=warn,rdkafka=warn".into());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

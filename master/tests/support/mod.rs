@@ -186,6 +186,7 @@ pub fn config(tb: &Testbed, stats_topic: &str, dir: &std::path::Path) -> MasterC
         },
         window: WindowConfig::default(),
         poll_interval_secs: 1,
+        log_summary_secs: 300,
         ingest: Default::default(),
         action_log: Default::default(),
         alert: Default::default(),

@@ -137,7 +137,8 @@ fn main() -> ExitCode {
     match runtime.block_on(main_async(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Through the log, so `--log-format json` stays JSON to the last line.
+            tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
     }

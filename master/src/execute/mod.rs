@@ -47,7 +47,7 @@ pub use journal::{ActionKind, ActionOutcome, ActionRecord, Journal, JournalError
 pub use ops::{AdminError, ClusterOps, Fresh, PartitionState};
 pub use progress::{MoveProgress, PlanProgress};
 pub use status::{CancelReason, IllegalTransition, Status};
-pub use throttle::{FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS};
+pub use throttle::{Leftovers, FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS};
 pub use track::Tracked;
 
 use serde::Serialize;

@@ -13,8 +13,9 @@ use kmedic_common::connection::ConnectionSettings;
 use kmedic_master::cli::{plan_view, PlanTarget, RequestKind};
 use kmedic_master::config::ExecuteConfig;
 use kmedic_master::execute::{
-    CancelReason, ExecPlan, Executor, LogJournal, PlanProgress, Status, FOLLOWER_RATE,
-    FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS,
+    self, ActionKind, ActionOutcome, ActionRecord, CancelReason, ExecPlan, Executor, Journal,
+    JournalError, LogJournal, PlanProgress, ResumeMove, Status, FOLLOWER_RATE, FOLLOWER_REPLICAS,
+    LEADER_RATE, LEADER_REPLICAS,
 };
 use kmedic_master::observe::{self, TopicPartition};
 use kmedic_master::plan::{Move, MoveReason, Plan};
@@ -35,6 +36,11 @@ pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
             ctx,
             "execute::dead_destination_cancels_only_its_partitions",
             dead_destination,
+        ),
+        trial(
+            ctx,
+            "execute::resume_after_a_crash_tracks_without_resubmitting",
+            resume_after_crash,
         ),
     ]
 }
@@ -313,4 +319,113 @@ fn dead_destination(ctx: &Ctx) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     Ok(())
+}
+
+/// Counts the executor's submit intents.
+#[derive(Default)]
+struct CountSubmits(std::sync::atomic::AtomicUsize);
+
+impl Journal for CountSubmits {
+    async fn intent(&self, a: &ActionRecord) -> Result<(), JournalError> {
+        if a.kind == ActionKind::SubmitReassignments {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        LogJournal.intent(a).await
+    }
+    async fn outcome(&self, a: &ActionRecord, o: &ActionOutcome) -> Result<(), JournalError> {
+        LogJournal.outcome(a, o).await
+    }
+}
+
+/// A "crash" (the executor's task aborted) mid-move leaves two reassignments running and the
+/// throttle set. A new executor resumes the moves: it submits nothing, tracks both to
+/// completion, and clears the throttle; a leftover scan afterwards finds nothing.
+fn resume_after_crash(ctx: &Ctx) -> anyhow::Result<()> {
+    let tb = ctx.shared()?;
+    let topic = random_topic("exec-resume");
+    let a = vec![1, 2, 3];
+    tb.create_topic_with_assignment(&topic, &[a.clone(), a.clone()])?;
+    tb.produce(&topic, 8 * MB)?;
+    let per = (4 * MB) as u64;
+    let plan = Plan {
+        moves: vec![
+            mv(&topic, 0, &a, &[4, 2, 3], per),
+            mv(&topic, 1, &a, &[4, 2, 3], per),
+        ],
+        ..Plan::default()
+    };
+    let rt = runtime()?;
+    let admin = admin(&tb)?;
+    let cluster_id = tb.cluster_id();
+    let cfg = exec_cfg(MB as u64);
+    rt.block_on(async {
+        let mut ex = Executor::new(admin.clone(), LogJournal, cfg.clone());
+        let mut rx = ex.progress();
+        let exec_plan = ExecPlan::new(&cluster_id, None, &plan);
+        let task = tokio::spawn(async move { ex.execute(exec_plan).await });
+        loop {
+            ensure!(
+                rx.changed().await.is_ok(),
+                "the executor ended before copying"
+            );
+            let p = rx.borrow().clone();
+            if p.running == 2 && p.copied_bytes > 0 {
+                break;
+            }
+        }
+        task.abort();
+        let _ = task.await;
+        tracing::info!("executor 'crashed' mid-move");
+        let left = throttle_configs(&admin, &topic).await?;
+        ensure!(
+            left.len() == 4,
+            "the crash should leave the throttle: {left:?}"
+        );
+        let ongoing = admin.list_partition_reassignments(None).await?;
+        ensure!(
+            ongoing.iter().filter(|r| r.topic == topic).count() == 2,
+            "{ongoing:?}"
+        );
+
+        let journal = Arc::new(CountSubmits::default());
+        let mut ex = Executor::new(admin.clone(), journal.clone(), cfg.clone());
+        let moves = plan
+            .moves
+            .iter()
+            .map(|m| ResumeMove {
+                partition: TopicPartition {
+                    topic: topic.clone(),
+                    partition: m.partition,
+                },
+                old_replicas: m.old_replicas.clone(),
+                new_replicas: m.new_replicas.clone(),
+                bytes: m.bytes_to_copy,
+            })
+            .collect();
+        let out = ex.resume(&cluster_id, None, moves).await?;
+        ensure!(out.progress.done == 2, "{:?}", out.progress);
+        ensure!(out.replan.is_empty(), "{:?}", out.replan);
+        ensure!(
+            journal.0.load(std::sync::atomic::Ordering::SeqCst) == 0,
+            "resume submitted a reassignment again"
+        );
+        let left = throttle_configs(&admin, &topic).await?;
+        ensure!(left.is_empty(), "throttle configs left behind: {left:?}");
+        let found = execute::clear_leftovers(
+            &*admin,
+            &LogJournal,
+            &cluster_id,
+            cfg.throttle_bytes_per_sec,
+        )
+        .await?;
+        ensure!(found.is_empty(), "leftovers after resume: {found:?}");
+        let md = admin.metadata().await?;
+        let t = md.topic(&topic).context("topic gone")?;
+        ensure!(
+            t.partitions.iter().all(|p| p.replicas == [4, 2, 3]),
+            "{:?}",
+            t.partitions
+        );
+        anyhow::Ok(())
+    })
 }

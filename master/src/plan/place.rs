@@ -168,7 +168,7 @@ fn evaluate(st: &State, p: u32, k: usize, b: u32, score: Score) -> Result<f64, R
         }
     }
     let disk = load.disk.saturating_add(info.size_bytes);
-    if disk as f64 > st.limits.max_disk_utilization * cap.disk_bytes as f64 {
+    if disk > st.lim_disk[bu] {
         return Err(|r| r.disk_full += 1);
     }
     let net = ratio(net_in as f64, cap.net_in_bytes_per_sec as f64)

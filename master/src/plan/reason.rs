@@ -286,6 +286,12 @@ pub enum Warning {
         /// Its limit, bytes/s.
         limit_bytes_per_sec: u64,
     },
+    /// A heal or decommission placed replicas above the pre-drain peak (or the balance target):
+    /// no broker of their allowed racks had room under it, and redundancy comes first.
+    AbovePeak {
+        /// Replicas placed above the peak.
+        replicas: u32,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -310,6 +316,10 @@ impl fmt::Display for Warning {
             } => write!(
                 f,
                 "{topic}-{partition}: preferred leader {broker} not elected: net out would be {load_bytes_per_sec} B/s, over limit {limit_bytes_per_sec} B/s"
+            ),
+            Warning::AbovePeak { replicas } => write!(
+                f,
+                "{replicas} replicas placed above the pre-drain peak: no broker of their racks had room under it"
             ),
         }
     }

@@ -68,6 +68,9 @@ pub(super) struct State<'a> {
     /// Net in and out each broker may reach: capacity, tightened by balance to the target ratio.
     pub lim_in: Vec<u64>,
     pub lim_out: Vec<u64>,
+    /// Disk each broker may reach: `max_disk_utilization` of capacity, tightened by balance
+    /// and by heal's pre-failure peak.
+    pub lim_disk: Vec<u64>,
     pub moves: Vec<BrokerMoves>,
     /// Partitions hosted by each broker (indexes into `snap.partitions`), unordered.
     pub hosted: Vec<Vec<u32>>,
@@ -200,6 +203,10 @@ impl<'a> State<'a> {
             lim_out: brokers
                 .iter()
                 .map(|b| b.cap.net_out_bytes_per_sec)
+                .collect(),
+            lim_disk: brokers
+                .iter()
+                .map(|b| (b.cap.disk_bytes as f64 * limits.max_disk_utilization) as u64)
                 .collect(),
             moves: vec![BrokerMoves::default(); n],
             hosted: vec![Vec::new(); n],

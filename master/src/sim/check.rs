@@ -29,6 +29,12 @@ pub struct Health {
     pub net_in_max_utilization: f64,
     /// Highest net-out utilization of an alive broker.
     pub net_out_max_utilization: f64,
+    /// Highest disk utilization of an alive broker.
+    pub disk_max_utilization: f64,
+    /// Max / mean replica count over alive brokers.
+    pub replicas_max_over_mean: f64,
+    /// Max / mean leader count over alive brokers.
+    pub leaders_max_over_mean: f64,
 }
 
 /// The cluster's rack count for rack diversity: distinct named racks of every broker in the
@@ -69,6 +75,7 @@ pub fn health(snap: &Snapshot) -> Health {
     live_racks.dedup();
     let rack_count = cluster_racks(snap);
     let (mut net_in, mut net_out, mut disk) = (vec![0u64; n], vec![0u64; n], vec![0u64; n]);
+    let (mut replicas, mut leaders) = (vec![0u64; n], vec![0u64; n]);
     let mut h = Health::default();
     for p in &snap.partitions {
         let mut racks: Vec<&str> = Vec::with_capacity(p.replicas.len());
@@ -83,6 +90,7 @@ pub fn health(snap: &Snapshot) -> Health {
                 Some(&i) => {
                     net_in[i] += p.bytes_in_per_sec;
                     disk[i] += p.size_bytes;
+                    replicas[i] += 1;
                     racks.push(&snap.brokers[i].rack);
                     if !alive[i] {
                         h.replicas_on_unhealthy += 1;
@@ -94,6 +102,7 @@ pub fn health(snap: &Snapshot) -> Health {
         if let Some(&i) = p.leader.and_then(|l| pos.get(&l)) {
             let followers = p.replicas.len().saturating_sub(1) as u64;
             net_out[i] += p.bytes_out_per_sec + p.bytes_in_per_sec * followers;
+            leaders[i] += 1;
         }
         racks.sort_unstable();
         racks.dedup();
@@ -119,7 +128,9 @@ pub fn health(snap: &Snapshot) -> Health {
         util(&net_in, &|i| caps(i).net_in_bytes_per_sec);
     (h.net_out_max_over_mean, h.net_out_max_utilization) =
         util(&net_out, &|i| caps(i).net_out_bytes_per_sec);
-    (h.disk_max_over_mean, _) = util(&disk, &|i| caps(i).disk_bytes);
+    (h.disk_max_over_mean, h.disk_max_utilization) = util(&disk, &|i| caps(i).disk_bytes);
+    (h.replicas_max_over_mean, _) = util(&replicas, &|_| 1);
+    (h.leaders_max_over_mean, _) = util(&leaders, &|_| 1);
     h.net_in_max_over_achievable = h.net_in_max_over_mean;
     let min_rf = snap
         .partitions

@@ -12,6 +12,7 @@
 //!   `bench/jvm_floor.sh` logs given with `--agent-log` and `--jvm-log`.
 //! - [`chart`]: PNG charts without text (labels are in the markdown).
 
+mod bound;
 mod chart;
 mod compare;
 mod figures;
@@ -59,6 +60,9 @@ enum Cmd {
         /// Output of bench/jvm_floor.sh, for the agent section.
         #[arg(long)]
         jvm_log: Option<PathBuf>,
+        /// Output of the master's model_warm_start bench, quoted in its own section.
+        #[arg(long)]
+        warm_start_log: Option<PathBuf>,
     },
     /// One scale-curve case (run by `report` in a child process); prints JSON.
     Case {
@@ -89,6 +93,7 @@ fn main() -> Result<()> {
             no_kafka,
             agent_log,
             jvm_log,
+            warm_start_log,
         } => {
             let opts = Opts {
                 quick,
@@ -97,6 +102,7 @@ fn main() -> Result<()> {
                 no_kafka,
                 agent_log,
                 jvm_log,
+                warm_start_log,
             };
             let md = report(&opts, &out)?;
             std::fs::write(out.join("report.md"), md)?;
@@ -113,6 +119,7 @@ struct Opts {
     no_kafka: bool,
     agent_log: Option<PathBuf>,
     jvm_log: Option<PathBuf>,
+    warm_start_log: Option<PathBuf>,
 }
 
 const RED: RGBColor = RGBColor(214, 39, 40);
@@ -147,7 +154,9 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
     } else {
         kafka::Driver::build(work.path())
     };
-    let rows = compare::run(sizes, per_broker, o.runs, work.path(), &kafka)?;
+    // Cruise Control's clusters (issue 12) are small: in the smoke run too, when present.
+    let extra = compare::shared_clusters()?;
+    let rows = compare::run(sizes, per_broker, extra, o.runs, work.path(), &kafka)?;
     md.push_str("### Our planner against Kafka's `--generate`\n\n");
     if let Err(e) = &kafka {
         let _ = writeln!(md, "Kafka's column is missing: {e:#}\n");
@@ -177,6 +186,14 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
         .collect();
     let curve = scale::run(&cases, o.runs)?;
     md.push_str("### Scale curve\n\n");
+    let _ = writeln!(
+        md,
+        "Heavy traffic skew (Zipf 1.0 over topics, 0.6 within), 10 % non-preferred leaders, RF 3; \
+         balance to {} × the mean with no per-broker move cap; heal of one dead broker runs on \
+         the balanced cluster. One child process per case: peak RSS is the whole case's \
+         (generation included).\n",
+        scale::TARGET
+    );
     md.push_str(&scale::table(&curve));
     md.push('\n');
     for (name, f) in [
@@ -221,8 +238,21 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
     if let (Some(a), Some(j)) = (&o.agent_log, &o.jvm_log) {
         md.push_str(&agent_section(a, j, out)?);
     }
+    if let Some(w) = &o.warm_start_log {
+        let text = std::fs::read_to_string(w).with_context(|| format!("{}", w.display()))?;
+        md.push_str(
+            "### Master ingest and warm start\n\nThe output of the master's \
+             `model_warm_start` bench (200 brokers, 1M replicas, 24 h of history), on this \
+             machine in this session:\n\n```text\n",
+        );
+        md.push_str(text.trim_end());
+        md.push_str("\n```\n");
+    }
     Ok(md)
 }
+
+/// A target: name, brokers, replicas, limit (ms), the figure.
+type Target = (&'static str, usize, usize, f64, fn(&scale::Case) -> f64);
 
 /// The issue's planner targets, met or missed.
 fn targets(curve: &[scale::Case]) -> String {
@@ -232,7 +262,7 @@ fn targets(curve: &[scale::Case]) -> String {
             .find(|c| !c.uneven && c.brokers == b && c.replicas.abs_diff(r) * 20 < r)
     };
     let mut s = String::from("\n| target | figure | met |\n|---|---:|---|\n");
-    let rows: [(&str, usize, usize, f64, fn(&scale::Case) -> f64); 3] = [
+    let rows: [Target; 3] = [
         (
             "heal ≤ 50 ms at 200 brokers / 1M replicas",
             200,

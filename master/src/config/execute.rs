@@ -174,4 +174,11 @@ mod tests {
             assert!(err.contains(key), "{err}");
         }
     }
+
+    #[test]
+    fn the_example_config_shows_the_real_defaults() {
+        let example = include_str!("../../../deploy/master/master.example.toml");
+        let cfg: crate::config::MasterConfig = toml::from_str(example).unwrap();
+        assert_eq!(cfg.execute, ExecuteConfig::default());
+    }
 }

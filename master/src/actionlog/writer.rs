@@ -53,13 +53,36 @@ pub(crate) fn client_config(conn: &ConnectionSettings) -> ClientConfig {
 
 /// Creates the topic if it is missing (an existing one is left as it is).
 pub async fn ensure_topic(conn: &ConnectionSettings, cfg: &ActionLogConfig) -> Result<(), Error> {
-    let admin: AdminClient<DefaultClientContext> =
+    let admin: Arc<AdminClient<DefaultClientContext>> = Arc::new(
         client_config(conn)
             .create()
             .map_err(|source| Error::Kafka {
                 op: "create admin client",
                 source,
-            })?;
+            })?,
+    );
+    // Most starts find the topic: a metadata read answers that without a CreateTopics, which
+    // can time out while a broker has just died.
+    let exists = {
+        let admin = admin.clone();
+        let topic = cfg.topic.clone();
+        let timeout = Duration::from_millis(cfg.write_timeout_ms);
+        tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(Some(&topic), timeout)
+                .map(|md| {
+                    md.topics().iter().any(|t| {
+                        t.name() == topic && t.error().is_none() && !t.partitions().is_empty()
+                    })
+                })
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+    };
+    if let Ok(true) = exists {
+        return Ok(());
+    }
     let min_isr = cfg.min_insync_replicas.to_string();
     let retention = cfg.retention_ms.to_string();
     let topic = NewTopic::new(

@@ -11,9 +11,9 @@ use crate::policy::DecisionId;
 /// The record format's version; bumped when a field changes meaning.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// One record of the action log.
+/// One record of the action log. Reading is tolerant: fields a newer writer adds are ignored,
+/// so an older master still sees every replacement and in-flight action after an upgrade.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ActionRecord {
     /// [`FORMAT_VERSION`] when written.
     pub v: u32,
@@ -63,7 +63,6 @@ pub enum Phase {
 
 /// A topic partition in a record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PartitionRef {
     /// Topic name.
     pub topic: String,
@@ -83,7 +82,7 @@ pub enum Mode {
 
 /// What an action does. Serialized with a `type` tag in snake_case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ActionKind {
     /// Set replication throttles (bytes per second) for a plan.
@@ -165,7 +164,6 @@ impl ActionKind {
 
 /// How an action ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Outcome {
     /// Succeeded, failed or cancelled.
     pub status: OutcomeStatus,
@@ -193,7 +191,6 @@ pub enum OutcomeStatus {
 
 /// What an external command did: captured (bounded) output and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CommandOutput {
     /// The argv that ran (program first).
     pub argv: Vec<String>,
@@ -410,6 +407,21 @@ mod tests {
             }
         );
         assert!(r.partitions.is_empty() && r.decision_id.is_none());
+    }
+
+    #[test]
+    fn fields_a_newer_writer_adds_are_ignored() {
+        let text = r#"{"v":2,"cluster_id":"c","action_id":"a","phase":"intent","new":1,
+            "kind":{"type":"replace_host","broker":3,"hostname":"h","zone":"z"},
+            "outcome":{"status":"failed","extra":true},"wall_ms":1,"master_id":"m"}"#;
+        let r = ActionRecord::from_json(text.as_bytes()).unwrap();
+        assert_eq!(
+            r.kind,
+            ActionKind::ReplaceHost {
+                broker: 3,
+                hostname: "h".into()
+            }
+        );
     }
 
     #[test]

@@ -88,6 +88,52 @@ mod tests {
         );
     }
 
+    /// A minimal IMDSv2 on 127.0.0.1: a token for the PUT, the AZ for a GET carrying it.
+    async fn fake_imds(az: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+                let body = if req.starts_with("put /latest/api/token") {
+                    "TOKEN"
+                } else if req.contains("x-aws-ec2-metadata-token: token")
+                    && req.starts_with("get /latest/meta-data/placement/availability-zone")
+                {
+                    az
+                } else {
+                    ""
+                };
+                let status = if body.is_empty() {
+                    "401 Unauthorized"
+                } else {
+                    "200 OK"
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn without_configuration_the_az_comes_from_imdsv2() {
+        let imds = ImdsSettings {
+            endpoint: fake_imds("eu-west-1c").await,
+            timeout_ms: 2000,
+            ..ImdsSettings::default()
+        };
+        let (az, source) = resolve_az(None, &imds).await;
+        assert_eq!(az.as_deref(), Some("eu-west-1c"));
+        assert_eq!(source, AzSource::Imds);
+    }
+
     #[test]
     fn consumer_rack_sets_client_rack() {
         let mut cfg = ClientConfig::new();

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub mod headroom;
+pub mod status;
+
 use crate::config::{ConnectionSettings, MasterConfig, NetworkLimits};
 use crate::model::{checkpoint, ClusterModel};
 use crate::observe::{self, snapshot, ClusterView};

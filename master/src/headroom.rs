@@ -123,16 +123,39 @@ pub fn report(snap: &Snapshot, limits: &Limits) -> Report {
     for (id, rack) in &alive {
         racks.entry(rack.clone()).or_default().push(*id);
     }
-    // One working copy: each what-if marks its brokers dead, plans, and puts them back.
-    let mut work = snap.clone();
-    let brokers: Vec<WhatIf> = alive
+    // The what-ifs are independent: split them over the cores, one working copy per thread
+    // (each what-if marks its brokers dead, plans, and puts them back).
+    let mut jobs: Vec<(Lost, Vec<i32>)> = alive
         .iter()
-        .map(|(id, _)| what_if(&mut work, &limits, Lost::Broker(*id), &[*id]))
+        .map(|(id, _)| (Lost::Broker(*id), vec![*id]))
         .collect();
-    let racks: Vec<WhatIf> = racks
+    jobs.extend(racks.into_iter().map(|(r, ids)| (Lost::Rack(r), ids)));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 8)
+        .min(jobs.len().max(1));
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    let done: Vec<WhatIf> = std::thread::scope(|sc| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                let limits = &limits;
+                sc.spawn(move || {
+                    let mut work = snap.clone();
+                    part.iter()
+                        .map(|(lost, ids)| what_if(&mut work, limits, lost.clone(), ids))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let (brokers, racks): (Vec<WhatIf>, Vec<WhatIf>) = done
         .into_iter()
-        .map(|(rack, ids)| what_if(&mut work, &limits, Lost::Rack(rack), &ids))
-        .collect();
+        .partition(|w| matches!(w.lost, Lost::Broker(_)));
     let unabsorbable_brokers: Vec<i32> = brokers
         .iter()
         .filter(|w| !w.absorbable)

@@ -83,6 +83,28 @@ enum Cmd {
         #[arg(long)]
         json_out: Option<PathBuf>,
     },
+    /// A running master's clusters in the terminal (from its REST API).
+    Status {
+        /// The master's HTTP address (`[serve] bind`).
+        #[arg(long, default_value = "http://127.0.0.1:9464")]
+        url: String,
+    },
+    /// Observe a cluster once: could it absorb the loss of any one broker, or any one rack,
+    /// within its limits? Executes nothing.
+    Headroom {
+        /// The cluster's name (from the config, or any label with --bootstrap).
+        #[arg(long)]
+        cluster: String,
+        /// The master's TOML config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
+        #[arg(long)]
+        bootstrap: Option<String>,
+        /// Print the full report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -146,6 +168,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = json_out {
                 std::fs::write(&path, &json)
                     .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Cmd::Status { url } => {
+            let v = cli::status::fetch(&url).await.map_err(anyhow::Error::msg)?;
+            print!("{}", cli::status::render(&v));
+        }
+        Cmd::Headroom {
+            cluster,
+            config,
+            bootstrap,
+            json,
+        } => {
+            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
+            let (report, notes) = cli::headroom::headroom_once(&target).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", cli::headroom::render(&cluster, &report, &notes));
             }
         }
     }

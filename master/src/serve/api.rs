@@ -350,5 +350,9 @@ async fn headroom(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Res {
             "headroom not available yet; retry after the next round",
         )
     })?;
-    Ok(Json(serde_json::to_value(&*report).unwrap_or(Value::Null)))
+    let (round, report) = report;
+    let mut v = serde_json::to_value(&*report).unwrap_or(Value::Null);
+    // Headroom is recomputed at most every `HEADROOM_MIN_INTERVAL`: say which round it is of.
+    v["round"] = json!(round);
+    Ok(Json(v))
 }

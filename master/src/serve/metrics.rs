@@ -26,10 +26,15 @@ type Labels = Vec<(&'static str, String)>;
 type IntFamily = Family<Labels, Gauge>;
 type FloatFamily = Family<Labels, Gauge<f64, AtomicU64>>;
 
-/// The headroom cache: per cluster, the board round it was computed for and the report.
+/// Headroom is recomputed at most this often (it plans once per broker and rack: about 18 s of
+/// CPU at 200 brokers and 1M replicas on one core, see BENCHMARKS.md), and only when a new
+/// round has run.
+pub const HEADROOM_MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The headroom cache: per cluster, the board round it was computed for, when, and the report.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    headroom: Mutex<BTreeMap<String, (u64, Arc<Report>)>>,
+    headroom: Mutex<BTreeMap<String, (u64, std::time::Instant, Arc<Report>)>>,
 }
 
 impl Metrics {
@@ -38,19 +43,27 @@ impl Metrics {
         Self::default()
     }
 
-    /// The headroom of `cluster` for its current board round (computed on first use per round;
-    /// `None` before the first observation).
-    pub fn headroom(&self, s: &Shared, cluster: &str, h: &ClusterHandle) -> Option<Arc<Report>> {
+    /// The headroom of `cluster`: the cached report while no round has run since, or while it
+    /// is younger than [`HEADROOM_MIN_INTERVAL`]; else computed anew (`None` before the first
+    /// observation).
+    /// Returns the round the report was computed on, and the report.
+    pub fn headroom(
+        &self,
+        s: &Shared,
+        cluster: &str,
+        h: &ClusterHandle,
+    ) -> Option<(u64, Arc<Report>)> {
         let round = h.board.borrow().round;
-        if let Some((r, rep)) = lock(&self.headroom).get(cluster) {
-            if *r == round {
-                return Some(rep.clone());
+        if let Some((r, at, rep)) = lock(&self.headroom).get(cluster) {
+            if *r == round || at.elapsed() < HEADROOM_MIN_INTERVAL {
+                return Some((*r, rep.clone()));
             }
         }
         let cx = api::context(s, h).ok()?;
         let rep = Arc::new(headroom::report(&cx.snap, &h.planner));
-        lock(&self.headroom).insert(cluster.to_string(), (round, rep.clone()));
-        Some(rep)
+        let entry = (cx.board.round, std::time::Instant::now(), rep.clone());
+        lock(&self.headroom).insert(cluster.to_string(), entry);
+        Some((cx.board.round, rep))
     }
 }
 
@@ -236,7 +249,7 @@ pub fn render(s: &Shared) -> String {
                     .set(util(r.net_out_bytes_per_sec, r.net_out_limit_bytes_per_sec));
             }
         }
-        if let Some(rep) = s.metrics.headroom(s, name, h) {
+        if let Some((_, rep)) = s.metrics.headroom(s, name, h) {
             head_ok
                 .get_or_create(&l(&[]))
                 .set(i64::from(rep.absorbs_any_broker));

@@ -74,9 +74,9 @@ function headroomHtml(h) {
   return `<div class="cards">
     ${card("absorbs_any_broker", h.absorbs_any_broker ? "yes" : "NO", "absorbs the loss of any one broker")}
     ${card("absorbs_any_rack", h.absorbs_any_rack ? "yes" : "NO", "absorbs the loss of any one AZ")}
-    ${card("headroom_ms", h.took_ms, "ms to compute")}</div>
+    ${card("headroom_round", h.round, "as of round (recomputed at most every minute)")}${card("headroom_ms", h.took_ms, "ms to compute")}</div>
     <table id="headroom-brokers">${head}${h.brokers.filter(w => !w.absorbable).map(row).join("") || '<tr><td colspan="7" class="muted">Every single broker loss can be healed within limits.</td></tr>'}</table>
-    <h3>Per AZ</h3><table id="headroom-racks">${head}${h.racks.map(row).join("")}</table>`;
+    <h3>If one AZ is lost</h3><table id="headroom-racks">${head}${h.racks.map(row).join("")}</table>`;
 }
 
 function azHtml(brokers) {

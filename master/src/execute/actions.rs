@@ -138,6 +138,98 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         Ok(())
     }
 
+    /// Kafka's cancel brings a partition's old replica set back, but not its order (the
+    /// adding replicas are dropped from target + removing), so the preferred leader can change.
+    /// Once fresh state shows the old set in another order, a zero-copy reorder to the old
+    /// list restores it. A partition that changed otherwise is left alone; one that stays
+    /// unsettled for 10 polls is given up (logged).
+    pub(super) async fn restore_order(
+        &mut self,
+        plan: &ExecPlan,
+        fresh: &Fresh,
+        run: &mut Run,
+    ) -> Result<(), ExecError> {
+        let sorted = |v: &[i32]| {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v
+        };
+        let mut todo = Vec::new();
+        let mut keep = Vec::new();
+        for (i, waited) in std::mem::take(&mut run.restore) {
+            let m = &plan.moves[i];
+            let settled = !fresh.reassigning.contains_key(&m.tp);
+            match fresh.partitions.get(&m.tp) {
+                Some(p) if settled && p.replicas == m.old => {}
+                Some(p) if settled && sorted(&p.replicas) == sorted(&m.old) => todo.push(i),
+                Some(_) if waited < 10 => keep.push((i, waited + 1)),
+                found => {
+                    let found = found.map(|p| p.replicas.clone());
+                    warn!(plan = %plan.plan_id, partition = %m.tp, old = ?m.old, ?found, "replica order after the cancel not restored: the partition did not settle on its old replicas");
+                }
+            }
+        }
+        run.restore = keep;
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let moves: Vec<(String, i32, Vec<i32>)> = todo
+            .iter()
+            .map(|&i| {
+                let m = &plan.moves[i];
+                (m.tp.topic.clone(), m.tp.partition, m.old.clone())
+            })
+            .collect();
+        let rec = self.record(
+            plan,
+            ActionKind::SubmitReassignments,
+            todo.iter().map(|&i| plan.moves[i].tp.clone()).collect(),
+            Vec::new(),
+            format!(
+                "restore the replica order (preferred leader) of {} cancelled moves; copies nothing",
+                todo.len()
+            ),
+            serde_json::json!({
+                "targets": moves.iter().map(|(_, _, r)| r).collect::<Vec<_>>(),
+                "bytes": 0,
+                "reorder": true,
+            }),
+        );
+        self.journal.intent(&rec).await?;
+        let outcome = match self.ops.submit(&moves).await {
+            Ok(results) => {
+                let refused: Vec<(TopicPartition, String)> = results
+                    .into_iter()
+                    .filter_map(|r| {
+                        r.result.err().map(|e| {
+                            (
+                                TopicPartition {
+                                    topic: r.topic,
+                                    partition: r.partition,
+                                },
+                                e.to_string(),
+                            )
+                        })
+                    })
+                    .collect();
+                info!(plan = %plan.plan_id, partitions = todo.len(), refused = refused.len(), "replica order restored after cancel");
+                if refused.is_empty() {
+                    ActionOutcome::Ok
+                } else {
+                    ActionOutcome::Partial { refused }
+                }
+            }
+            Err(e) => {
+                warn!(plan = %plan.plan_id, error = %e, "restoring the replica order failed");
+                ActionOutcome::Failed {
+                    error: e.to_string(),
+                }
+            }
+        };
+        self.journal.outcome(&rec, &outcome).await?;
+        Ok(())
+    }
+
     /// Cancels kmedic's own running reassignments of `items` (and only those partitions).
     pub(super) async fn cancel_moves(
         &mut self,
@@ -180,6 +272,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                         Some(Ok(())) => {
                             info!(plan = %plan.plan_id, partition = %m.tp, %reason, "move cancelled");
                             Self::cancelled(m, reason, run);
+                            run.restore.push((i, 0));
                         }
                         Some(Err(e))
                             if e.kafka_error() == Some(ResponseError::NoReassignmentInProgress) =>

@@ -205,8 +205,18 @@ impl ClusterOps for FakeCluster {
                 s.calls.push(format!("submit {t} {target:?}"));
                 let result = match s.partitions.get_mut(&t) {
                     None => Err(kafka_err("Alter", ResponseError::UnknownTopicOrPartition)),
-                    Some(_) if target.iter().any(|b| !s.live.contains(b)) => {
+                    // A new replica on a dead broker is refused; a reorder of current ones is not.
+                    Some(part)
+                        if target
+                            .iter()
+                            .any(|b| !s.live.contains(b) && !part.replicas.contains(b)) =>
+                    {
                         Err(kafka_err("Alter", ResponseError::InvalidReplicaAssignment))
+                    }
+                    // A reorder (no new replica) completes at once, as in Kafka.
+                    Some(part) if target.iter().all(|b| part.replicas.contains(b)) => {
+                        part.replicas = target.clone();
+                        Ok(())
                     }
                     Some(part) => {
                         let old = part.replicas.clone();
@@ -239,10 +249,22 @@ impl ClusterOps for FakeCluster {
                 let result = match s.reassigning.remove(&t) {
                     None => Err(kafka_err("Alter", ResponseError::NoReassignmentInProgress)),
                     Some((target, old)) => {
-                        for b in target.iter().filter(|b| !old.contains(b)) {
+                        let adding: Vec<i32> = target
+                            .iter()
+                            .filter(|b| !old.contains(b))
+                            .copied()
+                            .collect();
+                        for b in &adding {
                             s.sizes.remove(&(*b, t.clone()));
                         }
-                        s.partitions.get_mut(&t).unwrap().replicas = old;
+                        // As Kafka does: the adding replicas are dropped from the current list
+                        // (target first, then the removing ones), so the old SET comes back
+                        // in another order.
+                        s.partitions
+                            .get_mut(&t)
+                            .unwrap()
+                            .replicas
+                            .retain(|b| !adding.contains(b));
                         Ok(())
                     }
                 };

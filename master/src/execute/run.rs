@@ -23,6 +23,9 @@ pub(super) struct Run {
     pub(super) meter: RateMeter,
     pub(super) cadence: Cadence,
     pub(super) elections_done: usize,
+    /// Cancelled moves whose replica order to restore (Kafka's cancel brings the old replica
+    /// set back in another order), with the polls waited so far.
+    pub(super) restore: Vec<(usize, u32)>,
 }
 
 impl Run {
@@ -71,6 +74,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             meter: RateMeter::new(60_000),
             cadence: Cadence::new(self.cfg.progress_log_secs.saturating_mul(1000)),
             elections_done: 0,
+            restore: Vec::new(),
         };
         info!(
             plan = %plan.plan_id,
@@ -205,6 +209,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         run: &mut Run,
     ) -> Result<(), ExecError> {
         let poll = Duration::from_millis(self.cfg.poll_interval_ms);
+        let mut cancel_logged = false;
         loop {
             if *self.cancel.borrow() {
                 let running: Vec<(usize, CancelReason)> = plan
@@ -220,8 +225,12 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                         Self::cancelled(m, CancelReason::Operator, run);
                     }
                 }
-                warn!(plan = %plan.plan_id, "plan cancelled");
-                return Ok(());
+                if !cancel_logged {
+                    cancel_logged = true;
+                    warn!(plan = %plan.plan_id, "plan cancelled");
+                }
+                // Go on polling: a refused cancel is tried again, and the cancelled
+                // partitions get their replica order back (see `restore_order`).
             }
             if let Some(f) = fresh.take() {
                 self.step(plan, &f, run).await?;
@@ -229,7 +238,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             let progress = self.snapshot(plan, run);
             self.progress.send_replace(progress.clone());
             let now = run.now_ms();
-            if progress.running + progress.pending == 0 {
+            if progress.running + progress.pending == 0 && run.restore.is_empty() {
                 return Ok(());
             }
             if run.cadence.due(now, progress.percent()) {
@@ -306,6 +315,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                 }
             }
         }
+        self.restore_order(plan, fresh, run).await?;
         self.cancel_moves(plan, std::mem::take(&mut to_cancel), run)
             .await?;
         self.measure(plan, fresh, now).await;

@@ -69,13 +69,21 @@ struct Sticky {
     next: usize,
 }
 
+/// Per topic: the partitions led in the producer's AZ (sorted, computed at each update, so a
+/// record costs one map lookup) and the sticky partition.
+#[derive(Debug, Default)]
+struct TopicRoute {
+    local: Vec<i32>,
+    sticky: Option<Sticky>,
+}
+
 /// The per-producer routing state: leader map, own AZ, sticky partitions.
 #[derive(Debug)]
 pub struct AzPartitioner {
     az: Option<String>,
     sticky_for: Duration,
     leaders: LeaderMap,
-    sticky: HashMap<String, Sticky>,
+    routes: HashMap<String, TopicRoute>,
     /// Where a topic's rotation starts, so producers started together spread out.
     seed: usize,
 }
@@ -89,7 +97,7 @@ impl AzPartitioner {
             az,
             sticky_for,
             leaders: LeaderMap::default(),
-            sticky: HashMap::new(),
+            routes: HashMap::new(),
             seed: std::process::id() as usize
                 ^ std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -116,7 +124,15 @@ impl AzPartitioner {
     /// Takes a newer answer for the topics it describes. A sticky partition no longer led here
     /// is left at the next record.
     pub fn update(&mut self, newer: LeaderMap) {
+        let topics: Vec<String> = newer.topic_names().map(str::to_string).collect();
         self.leaders.merge(newer);
+        for topic in topics {
+            let local = match (self.az.as_deref(), self.leaders.topic(&topic)) {
+                (Some(az), Some(t)) => t.led_in(az).to_vec(),
+                _ => Vec::new(),
+            };
+            self.routes.entry(topic).or_default().local = local;
+        }
     }
 
     /// Where a record for `topic` with `key` goes, at `now`.
@@ -124,17 +140,16 @@ impl AzPartitioner {
         if key.is_some() {
             return Route::Hashed;
         }
-        let Some(az) = self.az.as_deref() else {
+        if self.az.is_none() {
             return Route::Fallback(Fallback::AzUnknown);
-        };
-        let Some(leaders) = self.leaders.topic(topic) else {
+        }
+        let Some(TopicRoute { local, sticky }) = self.routes.get_mut(topic) else {
             return Route::Fallback(Fallback::TopicUnknown);
         };
-        let local = leaders.led_in(az);
         if local.is_empty() {
             return Route::Fallback(Fallback::NoLocalLeader);
         }
-        if let Some(s) = self.sticky.get_mut(topic) {
+        if let Some(s) = sticky {
             let fresh = now.saturating_duration_since(s.since) < self.sticky_for;
             if fresh && local.binary_search(&s.partition).is_ok() {
                 return Route::Local(s.partition);
@@ -151,14 +166,11 @@ impl AzPartitioner {
         // the same), so many producers started together do not all begin on one partition.
         let start = self.seed % local.len();
         let partition = local[start];
-        self.sticky.insert(
-            topic.to_string(),
-            Sticky {
-                partition,
-                since: now,
-                next: start + 1,
-            },
-        );
+        *sticky = Some(Sticky {
+            partition,
+            since: now,
+            next: start + 1,
+        });
         Route::Local(partition)
     }
 }

@@ -398,23 +398,25 @@ impl Round {
     }
 }
 
-/// Whether two plans do the same work: the same moves, elections and unplaceable replicas.
-/// Their load figures are not compared: those follow the agents' rates, which tick every full
-/// stats record, and a plan is not news because a projection moved.
-fn same_work(a: &Plan, b: &Plan) -> bool {
-    let moves = |p: &Plan| -> Vec<(String, i32, Vec<i32>)> {
+/// Whether two plans do the same work: the same moves, elections and unplaceable replicas, in
+/// any order. Byte counts, load figures and the order are not compared: sizes and rates tick
+/// with every stats record (and the planner orders moves by them), and a plan is not news
+/// because a partition grew.
+pub(crate) fn same_work(a: &Plan, b: &Plan) -> bool {
+    use std::collections::BTreeSet;
+    let moves = |p: &Plan| -> BTreeSet<(String, i32, Vec<i32>)> {
         p.moves
             .iter()
             .map(|m| (m.topic.to_string(), m.partition, m.new_replicas.clone()))
             .collect()
     };
-    let elections = |p: &Plan| -> Vec<(String, i32, i32)> {
+    let elections = |p: &Plan| -> BTreeSet<(String, i32, i32)> {
         p.elections
             .iter()
             .map(|e| (e.topic.to_string(), e.partition, e.new_leader))
             .collect()
     };
-    let unplaced = |p: &Plan| -> Vec<(String, i32, i32)> {
+    let unplaced = |p: &Plan| -> BTreeSet<(String, i32, i32)> {
         p.unplaceable
             .iter()
             .map(|u| (u.topic.to_string(), u.partition, u.replica))

@@ -7,12 +7,15 @@
 //! - full balance at 270 brokers, 1.3M replicas, where 27 of the brokers were just added empty
 //!   (a scale-out), with target ratio 1.05 (target <= 10 s, max/mean <= 1.05, no rack violation);
 //! - full balance at the same size with heavy traffic skew and no empty brokers;
-//! - spread leaders at the same size (10% of partitions led by a non-preferred replica).
+//! - spread leaders at the same size (10% of partitions led by a non-preferred replica);
+//! - Cruise Control's generator clusters (`../shared/clusters`, issue 12), median of 5 runs:
+//!   `cc-skewed` full balance at target 1.10 with no move cap (as Cruise Control runs it),
+//!   `cc-dead1` heal of broker 0. Skipped with a note when the files are missing.
 
 use std::time::{Duration, Instant};
 
 use kmedic_master::plan::{plan, Limits, Plan, Request};
-use kmedic_master::sim::{bytes_lower_bound, generate, health, Cluster, Spec};
+use kmedic_master::sim::{bytes_lower_bound, cc_tsv, generate, health, Cluster, Spec};
 
 fn runs() -> usize {
     std::env::var("PLANNER_BENCH_RUNS")
@@ -23,10 +26,10 @@ fn runs() -> usize {
 }
 
 /// Median time of `runs` plans, and the last plan.
-fn time_plan(c: &Cluster, limits: &Limits, req: &Request) -> (Duration, Plan) {
+fn time_plan(c: &Cluster, limits: &Limits, req: &Request, runs: usize) -> (Duration, Plan) {
     let mut times = Vec::new();
     let mut last = None;
-    for _ in 0..runs() {
+    for _ in 0..runs {
         let t = Instant::now();
         let p = plan(&c.snapshot, limits, req);
         times.push(t.elapsed());
@@ -40,12 +43,29 @@ fn gb(b: u64) -> f64 {
     b as f64 / 1e9
 }
 
+/// Replicas added by `p` (each is one copy).
+fn replicas_moved(p: &Plan) -> usize {
+    p.moves
+        .iter()
+        .map(|m| {
+            m.new_replicas
+                .iter()
+                .filter(|r| !m.old_replicas.contains(r))
+                .count()
+        })
+        .sum()
+}
+
 fn report(name: &str, c: &Cluster, limits: &Limits, req: &Request) {
+    report_runs(name, c, limits, req, runs());
+}
+
+fn report_runs(name: &str, c: &Cluster, limits: &Limits, req: &Request, runs: usize) {
     let t = Instant::now();
     let before = health(&c.snapshot);
     let bound = bytes_lower_bound(&c.snapshot, limits.target_ratio);
     let setup = t.elapsed();
-    let (time, p) = time_plan(c, limits, req);
+    let (time, p) = time_plan(c, limits, req, runs);
     let mut after = c.clone();
     after.apply(&p);
     let h = health(&after.snapshot);
@@ -55,13 +75,14 @@ fn report(name: &str, c: &Cluster, limits: &Limits, req: &Request) {
         c.snapshot.brokers.len(),
         c.snapshot.partitions.len(),
         c.snapshot.replica_count(),
-        runs(),
+        runs,
         time.as_secs_f64() * 1e3,
         setup.as_secs_f64() * 1e3
     );
     println!(
-        "moves {} elections {} unplaceable {} warnings {} | bytes moved {:.1} GB, lower bound {:.1} GB (x{:.2})",
+        "moves {} (replicas copied {}) elections {} unplaceable {} warnings {} | bytes moved {:.1} GB, lower bound {:.1} GB (x{:.2})",
         p.moves.len(),
+        replicas_moved(&p),
         p.elections.len(),
         p.unplaceable.len(),
         p.warnings.len(),
@@ -81,6 +102,14 @@ fn report(name: &str, c: &Cluster, limits: &Limits, req: &Request) {
     println!(
         "| disk max/mean | {:.3} | {:.3} |",
         before.disk_max_over_mean, h.disk_max_over_mean
+    );
+    println!(
+        "| replicas max/mean | {:.3} | {:.3} |",
+        before.replicas_max_over_mean, h.replicas_max_over_mean
+    );
+    println!(
+        "| leaders max/mean | {:.3} | {:.3} |",
+        before.leaders_max_over_mean, h.leaders_max_over_mean
     );
     println!(
         "| rack violations | {} | {} |",
@@ -150,5 +179,41 @@ fn main() {
             &limits,
             &Request::Balance,
         );
+    }
+    let cc = |file: &str| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/clusters/").to_owned() + file;
+        match cc_tsv::load(&path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                println!("## {file}: skipped ({e})\n");
+                None
+            }
+        }
+    };
+    if want("cc-skewed") {
+        if let Some(c) = cc("cc-b50-r50k-skewed.tsv.gz") {
+            let full = Limits {
+                max_moves_per_broker: u32::MAX,
+                ..Limits::default()
+            };
+            report_runs(
+                "cc-b50-r50k-skewed: full balance, target 1.10, no move cap",
+                &c,
+                &full,
+                &Request::Balance,
+                5,
+            );
+        }
+    }
+    if want("cc-dead1") {
+        if let Some(c) = cc("cc-b50-r50k-dead1.tsv.gz") {
+            report_runs(
+                "cc-b50-r50k-dead1: heal broker 0 (dead)",
+                &c,
+                &Limits::default(),
+                &Request::Heal { dead: vec![0] },
+                5,
+            );
+        }
     }
 }

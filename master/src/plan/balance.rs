@@ -1,4 +1,5 @@
-//! Balance: bring every broker under its network limits and within the target ratio of the mean.
+//! Balance: bring every broker under its network and disk limits, within the target ratio of
+//! the mean.
 //!
 //! A broker's limit for net in (and likewise net out) is
 //! `min(capacity, target_ratio x mean utilization x capacity)`; the mean is over brokers that
@@ -16,6 +17,17 @@
 //!    relief first (`size / bytes_in`), only ones no bigger than the remaining excess; then, if
 //!    still over, the smallest single replica that clears the excess.
 //! 4. **Leader replica moves** (net in and out) for whatever is left, chosen the same way.
+//!
+//! 5. **Disk moves** off brokers over their disk limit (`target_ratio` x mean disk
+//!    utilization, the rack's mean when rack diversity pins rack totals), least net in per byte
+//!    first, onto the target with the lowest of net and disk utilization. Network balance comes
+//!    first: on Cruise Control's skewed cluster disk goes 2.73 -> 1.60 max/mean, not to 1.10,
+//!    because every target in the rack is then at its net-in limit and only a swap of replicas
+//!    (not planned yet) would make room.
+//!
+//! No limit is ever above the resource's peak utilization before the plan, so balance never
+//! makes a resource's max/mean worse. A partition already elected or moved may still have an
+//! original follower moved ([`slot_movable`]); it joins the partition's one move.
 //!
 //! Rounds repeat while they make progress. Every target stays under its own limits, so no move
 //! creates a new overload. Partitions that are frozen, already touched, or not fully in sync are
@@ -44,16 +56,21 @@ pub(super) fn balance(st: &mut State) {
         }
         replica_moves(st, false);
         replica_moves(st, true);
+        for b in overloaded(st, Resource::Disk) {
+            relieve(st, b, Resource::Disk, false);
+            relieve(st, b, Resource::Disk, true);
+        }
         let after = (st.plan.moves.len(), st.plan.elections.len());
         tracing::debug!(round, moves = after.0, elections = after.1, "balance round");
         if after == before
-            || overloaded(st, Resource::NetIn).is_empty()
-                && overloaded(st, Resource::NetOut).is_empty()
+            || [Resource::NetIn, Resource::NetOut, Resource::Disk]
+                .iter()
+                .all(|&r| overloaded(st, r).is_empty())
         {
             break;
         }
     }
-    for resource in [Resource::NetIn, Resource::NetOut] {
+    for resource in [Resource::NetIn, Resource::NetOut, Resource::Disk] {
         for b in overloaded(st, resource) {
             let (load, limit) = figures(st, b, resource);
             st.plan.warnings.push(Warning::StillOverLimit {
@@ -75,25 +92,77 @@ pub(super) fn balance(st: &mut State) {
 /// still evens load inside the rack instead of giving up on it.
 fn set_limits(st: &mut State) {
     let (mean_in, mean_out) = st.mean_utilization();
+    let mean_disk = mean_disk_utilization(st);
     let ratio = st.limits.target_ratio;
-    let rack_mean = rack_pinned_mean_in(st);
+    let rack_mean = rack_pinned_mean(st, |st, b| {
+        (st.load[b].net_in, st.cap[b].net_in_bytes_per_sec)
+    });
+    let rack_disk = rack_pinned_mean(st, |st, b| (st.load[b].disk, st.cap[b].disk_bytes));
+    let peak = peak_utilization(st);
     for b in 0..st.ids.len() {
         let cap = st.cap[b];
-        let lim = |cap: u64, mean: f64| (cap as f64 * mean * ratio).min(cap as f64) as u64;
+        // Never above the resource's peak before the plan either, so balance cannot make any
+        // resource's max/mean worse.
+        let lim = |cap: u64, mean: f64, peak: f64| {
+            (cap as f64 * (mean * ratio).min(peak)).min(cap as f64) as u64
+        };
         let rack = st.rack[b] as usize;
-        let floor = rack_mean
-            .as_ref()
-            .and_then(|m| m.get(rack).copied())
-            .unwrap_or(0.0);
-        st.lim_in[b] = lim(cap.net_in_bytes_per_sec, mean_in.max(floor));
-        st.lim_out[b] = lim(cap.net_out_bytes_per_sec, mean_out);
+        let floor = |m: &Option<Vec<f64>>| m.as_ref().and_then(|m| m.get(rack).copied());
+        let floor_in = floor(&rack_mean).unwrap_or(0.0);
+        let floor_disk = floor(&rack_disk).unwrap_or(0.0);
+        st.lim_in[b] = lim(cap.net_in_bytes_per_sec, mean_in.max(floor_in), peak[0]);
+        st.lim_out[b] = lim(cap.net_out_bytes_per_sec, mean_out, peak[1]);
+        let disk = lim(cap.disk_bytes, mean_disk.max(floor_disk), peak[2]);
+        st.lim_disk[b] = st.lim_disk[b].min(disk);
     }
     st.refresh_all_rooms();
-    tracing::debug!(mean_in, mean_out, ratio, ?rack_mean, "balance limits set");
+    tracing::debug!(
+        mean_in,
+        mean_out,
+        mean_disk,
+        ratio,
+        ?rack_mean,
+        ?rack_disk,
+        "balance limits set"
+    );
 }
 
-/// Net-in mean utilization per rack, when rack totals are pinned by rack diversity.
-fn rack_pinned_mean_in(st: &State) -> Option<Vec<f64>> {
+/// Mean disk utilization over brokers that accept load.
+fn mean_disk_utilization(st: &State) -> f64 {
+    let (mut load, mut cap) = (0f64, 0f64);
+    for b in (0..st.ids.len()).filter(|&b| st.accepts[b]) {
+        load += st.load[b].disk as f64;
+        cap += st.cap[b].disk_bytes as f64;
+    }
+    if cap > 0.0 {
+        load / cap
+    } else {
+        0.0
+    }
+}
+
+/// Highest net in, net out and disk utilization over brokers that accept load.
+fn peak_utilization(st: &State) -> [f64; 3] {
+    let mut peak = [0f64; 3];
+    for b in (0..st.ids.len()).filter(|&b| st.accepts[b]) {
+        let (l, c) = (st.load[b], st.cap[b]);
+        let pairs = [
+            (l.net_in, c.net_in_bytes_per_sec),
+            (l.net_out, c.net_out_bytes_per_sec),
+            (l.disk, c.disk_bytes),
+        ];
+        for (r, (l, c)) in pairs.into_iter().enumerate() {
+            if c > 0 {
+                peak[r] = peak[r].max(l as f64 / c as f64);
+            }
+        }
+    }
+    peak
+}
+
+/// Mean utilization per rack of a resource `(load, capacity)` of broker `b`, when rack totals
+/// are pinned by rack diversity (net in and disk: every replica carries them).
+fn rack_pinned_mean(st: &State, of: impl Fn(&State, usize) -> (u64, u64)) -> Option<Vec<f64>> {
     let min_rf = st
         .snap
         .partitions
@@ -110,8 +179,9 @@ fn rack_pinned_mean_in(st: &State) -> Option<Vec<f64>> {
         .map(|bs| {
             let (mut load, mut cap) = (0f64, 0f64);
             for &b in bs.iter().filter(|&&b| st.accepts[b as usize]) {
-                load += st.load[b as usize].net_in as f64;
-                cap += st.cap[b as usize].net_in_bytes_per_sec as f64;
+                let (l, c) = of(st, b as usize);
+                load += l as f64;
+                cap += c as f64;
             }
             if cap > 0.0 {
                 load / cap
@@ -129,6 +199,7 @@ fn figures(st: &State, b: u32, resource: Resource) -> (u64, u64) {
     match resource {
         Resource::NetIn => (l.net_in, st.lim_in[b as usize]),
         Resource::NetOut => (l.net_out, st.lim_out[b as usize]),
+        Resource::Disk => (l.disk, st.lim_disk[b as usize]),
     }
 }
 
@@ -231,6 +302,7 @@ fn relief(st: &State, p: u32, resource: Resource, leaders: bool) -> u64 {
         Resource::NetIn => st.snap.partitions[p as usize].bytes_in_per_sec,
         Resource::NetOut if leaders => st.leader_out(p),
         Resource::NetOut => 0,
+        Resource::Disk => st.snap.partitions[p as usize].size_bytes,
     }
 }
 
@@ -263,7 +335,18 @@ fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
             .cmp(&(c.0 as u128 * a.1 as u128))
             .then(a.2.cmp(&c.2))
     };
-    cands.sort_unstable_by(per_unit);
+    if resource == Resource::Disk {
+        // Every byte moved relieves one byte; the net in it takes along must fit a target that
+        // network balance has already filled to its limit: least net in per byte first.
+        let bin = |c: &(u64, u64, u32)| st.snap.partitions[c.2 as usize].bytes_in_per_sec as u128;
+        cands.sort_unstable_by(|a, c| {
+            (bin(a) * c.0 as u128)
+                .cmp(&(bin(c) * a.0 as u128))
+                .then(a.2.cmp(&c.2))
+        });
+    } else {
+        cands.sort_unstable_by(per_unit);
+    }
     let excess = |st: &State| {
         let (load, limit) = figures(st, b, resource);
         load.saturating_sub(limit)
@@ -341,8 +424,16 @@ fn try_move(st: &mut State, p: u32, b: u32, resource: Resource) -> bool {
     let Some(k) = st.replicas(p).iter().position(|&x| x == b) else {
         return false;
     };
-    let Ok(to) = pick_target(st, p, k, Score::Net) else {
-        return false;
+    let score = match resource {
+        Resource::Disk => Score::NetAndDisk,
+        _ => Score::Net,
+    };
+    let to = match pick_target(st, p, k, score) {
+        Ok(to) => to,
+        Err(reason) => {
+            tracing::trace!(broker = st.ids[b as usize], partition = p, %resource, %reason, "no target");
+            return false;
+        }
     };
     let (load, limit) = figures(st, b, resource);
     st.replace(p, k, to);

@@ -5,13 +5,26 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// A network resource the balancer evens out.
+/// A resource the balancer evens out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Resource {
     /// Bytes per second into the broker.
     NetIn,
     /// Bytes per second out of the broker.
     NetOut,
+    /// Bytes on the broker's disks (for this resource the `*_bytes_per_sec` figures of a
+    /// reason or warning are bytes).
+    Disk,
+}
+
+impl Resource {
+    /// The unit of this resource's figures.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Resource::NetIn | Resource::NetOut => "B/s",
+            Resource::Disk => "B",
+        }
+    }
 }
 
 impl fmt::Display for Resource {
@@ -19,6 +32,7 @@ impl fmt::Display for Resource {
         f.write_str(match self {
             Resource::NetIn => "net in",
             Resource::NetOut => "net out",
+            Resource::Disk => "disk",
         })
     }
 }
@@ -70,7 +84,8 @@ impl fmt::Display for MoveReason {
                 limit_bytes_per_sec,
             } => write!(
                 f,
-                "balance: broker {from} {resource} {load_bytes_per_sec} B/s over limit {limit_bytes_per_sec} B/s"
+                "balance: broker {from} {resource} {load_bytes_per_sec} {u} over limit {limit_bytes_per_sec} {u}",
+                u = resource.unit()
             ),
             MoveReason::Reorder { preferred } => {
                 write!(f, "reorder replicas (zero copy) so broker {preferred} is preferred leader")
@@ -305,7 +320,8 @@ impl fmt::Display for Warning {
                 limit_bytes_per_sec,
             } => write!(
                 f,
-                "broker {broker} {resource} still {load_bytes_per_sec} B/s over limit {limit_bytes_per_sec} B/s after the plan"
+                "broker {broker} {resource} still {load_bytes_per_sec} {u} over limit {limit_bytes_per_sec} {u} after the plan",
+                u = resource.unit()
             ),
             Warning::PreferredWouldOverload {
                 topic,

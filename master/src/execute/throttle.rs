@@ -222,17 +222,20 @@ pub async fn find_leftovers<O: ClusterOps>(
             e.source == ConfigSource::DynamicDefaultBroker && e.value.as_deref() == Some(&ours)
         });
     let moving: BTreeSet<&str> = fresh.reassigning.keys().map(|t| t.topic.as_str()).collect();
-    let topics: BTreeSet<&str> = fresh
+    // Owned names: a closure over `&str` makes this future not provably Send (higher-ranked
+    // lifetime), and the service runs it in a spawned task.
+    let topics: BTreeSet<String> = fresh
         .partitions
         .keys()
         .map(|t| t.topic.as_str())
         .filter(|t| !moving.contains(t))
+        .map(str::to_string)
         .collect();
     let found: Vec<Result<Option<String>, AdminError>> = stream::iter(topics)
-        .map(|t| async move {
+        .map(|t: String| async move {
             let e = ops
                 .describe_configs(
-                    &ConfigResource::Topic(t.to_string()),
+                    &ConfigResource::Topic(t.clone()),
                     &[LEADER_REPLICAS, FOLLOWER_REPLICAS],
                 )
                 .await?;
@@ -240,7 +243,7 @@ pub async fn find_leftovers<O: ClusterOps>(
                 e.source == ConfigSource::DynamicTopic
                     && e.value.as_deref().is_some_and(|v| !v.is_empty())
             });
-            Ok(set.then(|| t.to_string()))
+            Ok(set.then_some(t))
         })
         .buffered(8)
         .collect()

@@ -86,7 +86,7 @@ pub struct PlannedWork {
     pub requests: Vec<Request>,
     /// The decision that asked for each request (same order as `requests`).
     pub decisions: Vec<DecisionId>,
-    /// The plan (not executed: the executor is a later issue).
+    /// The plan (the actor, `service::act`, executes it when every decision it answers is Act).
     pub plan: Plan,
     /// The round that first made this exact plan (a plan repeated unchanged keeps it).
     pub since_round: u64,
@@ -174,6 +174,9 @@ pub struct Board {
     pub plan: Option<PlannedWork>,
     /// What is being carried out now.
     pub in_flight: InFlight,
+    /// The plan kmedic's executor is carrying out (or last carried out: `finished`), with
+    /// bytes, rate and ETA; set by the cluster's actor (`service::act`), not by the round.
+    pub executing: Option<crate::execute::PlanProgress>,
     /// The last successful observation in full (for the HTTP server's brokers, partitions,
     /// topics and headroom; shared, not copied, by readers).
     #[serde(skip)]

@@ -5,9 +5,16 @@
 //! - [`round`]: one observe -> detect -> decide -> plan pass of one cluster, as one function.
 //! - [`board`]: the per-cluster status board (a `watch`) each round publishes to.
 //!
-//! Execution is a later issue: an `Act` decision is planned and the plan logged and put on the
-//! board; nothing is changed on the cluster.
+//! - [`act`]: one actor per cluster carries out the round's `Act` decisions (executor,
+//!   replacement, alerts), recorded in the action log.
+//!
+//! Start-up order for acting: the action log is opened FIRST (that fences any older master of
+//! the group), then read back: modes are restored (effective = config || log) before the first
+//! round, and each actor resumes the moves the log shows in flight (or clears leftover
+//! throttles). If the log cannot be opened or read, the master observes, decides and alerts,
+//! but acts on nothing.
 
+pub mod act;
 pub mod board;
 pub mod round;
 
@@ -41,6 +48,9 @@ pub enum Error {
     /// The HTTP server could not start (the message names the key to fix).
     #[error("{0}")]
     Serve(String),
+    /// The alert sinks could not be set up (the message names the key to fix).
+    #[error("alert: {0}")]
+    Alert(String),
 }
 
 /// Runs the master until `shutdown` resolves, then writes a last checkpoint.
@@ -84,6 +94,7 @@ pub async fn run_with(
     for c in &cfg.clusters {
         let admin = AdminClient::new(c.connection.clone())
             .map_err(|e| Error::Admin(c.name.clone(), Box::new(e)))?;
+        let mut learned = None;
         match &c.cluster_id {
             Some(id) => {
                 fleet.register(id, &cfg.window);
@@ -92,6 +103,7 @@ pub async fn run_with(
                 Ok(d) => {
                     info!(cluster = %c.name, cluster_id = %d.cluster_id, "learned cluster id");
                     fleet.register(&d.cluster_id, &cfg.window);
+                    learned = Some(d.cluster_id);
                 }
                 Err(e) => warn!(cluster = %c.name, error = %e,
                     "cluster id unknown at start: its stats are skipped until it answers; set \
@@ -114,8 +126,10 @@ pub async fn run_with(
         let board = boards
             .sender(&c.name)
             .unwrap_or_else(|| watch::Sender::new(Board::default()));
-        sources.push((Round::new(round, board), source));
+        let id = c.cluster_id.clone().or(learned);
+        sources.push((Round::new(round, board.clone()), source, id, board));
     }
+    let acting = open_action_log(&cfg).await;
     let ingest = Arc::new(Ingest::with_config(fleet.clone(), cfg.ingest));
     ingest
         .counters
@@ -156,15 +170,50 @@ pub async fn run_with(
         });
     }
     let poll = Duration::from_secs(cfg.poll_interval_secs);
-    for (round, source) in sources {
+    let master_id = cfg.action_log.master_id();
+    for (mut round, source, cluster_id, board) in sources {
         let rx = commands.remove(round.cluster());
+        let name = round.cluster().to_string();
+        let Some(c) = cfg.clusters.iter().find(|c| c.name == name) else {
+            continue;
+        };
+        let mut mode_log = None;
+        if let (act::Acting::Enabled { log, records }, Some(id)) = (&acting, &cluster_id) {
+            restore_modes(&mut round, c, records, id);
+            mode_log = Some(act::ModeLog {
+                log: log.clone(),
+                cluster_id: id.clone(),
+                master_id: master_id.clone(),
+            });
+        }
+        let admin = AdminClient::new(c.connection.clone())
+            .map_err(|e| Error::Admin(c.name.clone(), Box::new(e)))?;
+        let actor = act::Actor::new(
+            act::ActorConfig {
+                cluster: name.clone(),
+                cluster_id,
+                master_id: master_id.clone(),
+                transactional_id: cfg.action_log.transactional_id.clone(),
+                execute: cfg.execute.clone(),
+                replace: cfg.replace.clone(),
+                admin: Arc::new(admin),
+                alerter: crate::alert::Alerter::new(&cfg.alert)
+                    .map_err(|e| Error::Alert(e.to_string()))?,
+                acting: acting.clone(),
+            },
+            board,
+        );
+        tasks.spawn(actor.run(stopped(stop_rx.clone())));
         tasks.spawn(cluster_loop(
             round,
             source,
             poll,
             fleet.clone(),
             ingest.clone(),
-            rx,
+            Operator {
+                commands: rx,
+                mode_log,
+            },
             stopped(stop_rx.clone()),
         ));
     }
@@ -212,6 +261,13 @@ pub async fn save_checkpoint(cfg: &MasterConfig, fleet: &Fleet, ingest: &Ingest)
     }
 }
 
+/// A cluster loop's operator side: commands from the HTTP server, and where mode changes are
+/// persisted (`None`: no action log; applied, not persisted).
+struct Operator {
+    commands: Option<tokio::sync::mpsc::Receiver<crate::serve::Command>>,
+    mode_log: Option<act::ModeLog>,
+}
+
 /// Runs `round` every `poll` until `stop` resolves. Rounds never overlap: a slow round delays
 /// the next tick rather than queueing a burst. Operator commands from the HTTP server are
 /// applied between rounds, as soon as they arrive (never in the middle of one).
@@ -221,7 +277,7 @@ async fn cluster_loop(
     poll: Duration,
     fleet: Fleet,
     ingest: Arc<Ingest>,
-    mut commands: Option<tokio::sync::mpsc::Receiver<crate::serve::Command>>,
+    mut operator: Operator,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let mut tick = tokio::time::interval(poll);
@@ -231,8 +287,11 @@ async fn cluster_loop(
     loop {
         tokio::select! {
             _ = &mut stop => return,
-            cmd = crate::serve::next_command(&mut commands) => {
-                cmd.apply(&cluster, round.policy_mut());
+            cmd = crate::serve::next_command(&mut operator.commands) => {
+                // Persisted before it is applied (restored at the next start).
+                if act::record_mode(operator.mode_log.as_ref(), &cluster, &cmd).await {
+                    cmd.apply(&cluster, round.policy_mut());
+                }
                 continue;
             }
             _ = tick.tick() => {}
@@ -243,4 +302,57 @@ async fn cluster_loop(
             _ = round.run(&source, &fleet, caught_up, Now::read) => {}
         }
     }
+}
+
+/// Opens the action log (fencing any older master of the group), then reads it back. Either
+/// failing leaves the master observing only: logged loudly here, and by each actor.
+async fn open_action_log(cfg: &MasterConfig) -> act::Acting {
+    let conn = cfg
+        .action_log
+        .connection
+        .clone()
+        .unwrap_or_else(|| cfg.stats.connection.clone());
+    let log = match crate::actionlog::ActionLog::open(&conn, &cfg.action_log).await {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            error!(error = %e, topic = %cfg.action_log.topic,
+                "action log cannot be opened: the master will observe and decide but NOT act");
+            return act::Acting::Disabled(format!("action log not opened: {e}"));
+        }
+    };
+    let timeout = Duration::from_secs(cfg.action_log.replay_timeout_secs);
+    match crate::actionlog::replay::read_records(&conn, &cfg.action_log.topic, timeout).await {
+        Ok((records, unparsable)) => {
+            info!(topic = %cfg.action_log.topic, records = records.len(), unparsable,
+                "action log open (older masters of the group fenced) and read back");
+            act::Acting::Enabled {
+                log,
+                records: Arc::new(records),
+            }
+        }
+        Err(e) => {
+            error!(error = %e, topic = %cfg.action_log.topic,
+                "action log cannot be read back: the master will observe and decide but NOT \
+                 act (acting without it would forget in-flight moves and rate limits)");
+            act::Acting::Disabled(format!("action log not read: {e}"))
+        }
+    }
+}
+
+/// Restores maintenance and dry-run from the log: effective = config || log (a mode switched
+/// on in the config cannot be switched off by the log).
+fn restore_modes(
+    round: &mut Round,
+    c: &crate::config::ClusterConfig,
+    records: &[crate::actionlog::ActionRecord],
+    cluster_id: &str,
+) {
+    let st = crate::actionlog::restore(records.iter().cloned()).cluster(cluster_id);
+    let maintenance = c.policy.maintenance || st.maintenance == Some(true);
+    let dry_run = c.policy.dry_run || st.dry_run == Some(true);
+    if maintenance != c.policy.maintenance || dry_run != c.policy.dry_run {
+        info!(cluster = %c.name, maintenance, dry_run, "modes restored from the action log");
+    }
+    round.policy_mut().set_maintenance(maintenance);
+    round.policy_mut().set_dry_run(dry_run);
 }

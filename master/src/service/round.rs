@@ -465,7 +465,7 @@ fn log_plan(
     info!(cluster, %decisions, %requests, moves = p.moves.len(), elections = p.elections.len(),
         unplaceable = p.unplaceable.len(), bytes = p.totals.bytes_moved,
         reassigning = view.reassignments.len(), %first,
-        "planned (not executed: the executor is a later issue)");
+        "planned (the actor executes it when every decision it answers is Act)");
     if let Some(u) = p.unplaceable.first() {
         warn!(cluster, %decisions, count = p.unplaceable.len(), first = %u,
             "replicas cannot be placed: a person must look");

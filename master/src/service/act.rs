@@ -1,0 +1,581 @@
+//! The acting side of one cluster (issue 8): an [`Actor`] follows the cluster's board and
+//! carries out what the round decided, off the round (the round keeps polling while a plan
+//! runs).
+//!
+//! - A plan runs only when EVERY decision it answers is `Verdict::Act` (not DryRun, not Hold:
+//!   the policy already turns dry-run and maintenance into those), the action log is open and
+//!   not fenced, and no plan is running. While one runs, later rounds' plans wait; after it
+//!   ends, only a board from a round that started after the end is considered (the round
+//!   re-plans the `replan` partitions from fresh state; nothing is repeated from a stale view).
+//! - `ReplaceHost` decisions go to the [`Replacer`] once per decision; `replacer.watch` runs
+//!   every round.
+//! - Alerts: `alert::from_decisions` every round, executor `Stuck` events, failed and held-back
+//!   replacements, and a fenced master.
+//! - Fenced (the action log refused a write): the actor stops acting for good.
+//! - No action log (it could not be opened or read): the actor observes and alerts, never acts.
+//!
+//! Progress of the running plan goes on the board (`Board::executing`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use kmedic_common::admin::AdminClient;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::board::Board;
+use crate::actionlog::{self, ActionKind, ActionLog, ActionRecord, ExecutorJournal, Phase};
+use crate::alert::{self, Alert, AlertKind, Alerter};
+use crate::clock::{self, Now};
+use crate::config::ExecuteConfig;
+use crate::execute::{self, ExecError, ExecPlan, Executor, Outcome, ResumeMove};
+use crate::observe::TopicPartition;
+use crate::policy::{Action, DecisionId, Verdict};
+use crate::replace::{Replaced, Replacer};
+
+type Exec = Executor<Arc<AdminClient>, ExecutorJournal>;
+type Running = JoinHandle<(Exec, Result<Outcome, ExecError>)>;
+
+/// What the actor may do, decided once at start.
+#[derive(Clone)]
+pub enum Acting {
+    /// The action log is open and was read back: act.
+    Enabled {
+        /// The log (the fence).
+        log: Arc<ActionLog>,
+        /// Every committed record, in log order.
+        records: Arc<Vec<ActionRecord>>,
+    },
+    /// Observe, decide and alert only; the reason is logged once.
+    Disabled(String),
+}
+
+/// Everything one cluster's actor needs.
+pub struct ActorConfig {
+    /// The configured cluster name.
+    pub cluster: String,
+    /// The cluster id, when known at start (else learned from the first view).
+    pub cluster_id: Option<String>,
+    /// The master's id in records.
+    pub master_id: String,
+    /// `action_log.transactional_id` (for the fenced-master alert).
+    pub transactional_id: String,
+    /// `[execute]`.
+    pub execute: ExecuteConfig,
+    /// `[replace]`.
+    pub replace: crate::config::ReplaceConfig,
+    /// The admin client the executor changes the cluster through.
+    pub admin: Arc<AdminClient>,
+    /// The sinks and de-duplication.
+    pub alerter: Alerter,
+    /// Whether to act.
+    pub acting: Acting,
+}
+
+/// The plan a board asks to run now, if any: its decision (the first it answers) and the
+/// executor's plan. `None` when there is no plan, it has no work, or any decision it answers
+/// is not `Act` (dry-run, hold, or no longer decided).
+pub fn runnable(board: &Board, cluster_id: &str) -> Option<(DecisionId, ExecPlan)> {
+    let work = board.plan.as_ref()?;
+    if work.plan.moves.is_empty() && work.plan.elections.is_empty() {
+        return None;
+    }
+    let all_act = !work.decisions.is_empty()
+        && work.decisions.iter().all(|id| {
+            board
+                .decisions
+                .iter()
+                .any(|d| d.id == *id && matches!(d.verdict, Verdict::Act(Action::Plan(_))))
+        });
+    if !all_act {
+        return None;
+    }
+    let first = work.decisions[0];
+    Some((first, ExecPlan::new(cluster_id, Some(first), &work.plan)))
+}
+
+/// The moves of the last plan the log shows unfinished: every move of its submitted batches
+/// (`reassign` intents) after the last throttle clear that succeeded. The executor's `resume`
+/// checks each against Kafka: a finished one is marked done, nothing is submitted again.
+pub fn resume_moves(
+    records: &[ActionRecord],
+    cluster_id: &str,
+) -> (Option<DecisionId>, Vec<ResumeMove>) {
+    let mine: Vec<&ActionRecord> = records
+        .iter()
+        .filter(|r| r.cluster_id == cluster_id)
+        .collect();
+    let start = mine
+        .iter()
+        .rposition(|r| {
+            r.phase == Phase::Outcome
+                && matches!(r.kind, ActionKind::ClearThrottle)
+                && r.outcome
+                    .as_ref()
+                    .is_some_and(|o| o.status == actionlog::OutcomeStatus::Succeeded)
+        })
+        .map_or(0, |i| i + 1);
+    let mut decision = None;
+    let mut moves: BTreeMap<TopicPartition, ResumeMove> = BTreeMap::new();
+    for r in &mine[start..] {
+        if r.phase != Phase::Intent || !matches!(r.kind, ActionKind::Reassign { .. }) {
+            continue;
+        }
+        decision = r.decision_id.map(DecisionId).or(decision);
+        let Some(list) = r.evidence.get("moves").and_then(|m| m.as_array()) else {
+            continue;
+        };
+        for m in list {
+            if let Some(rm) = parse_move(m) {
+                moves.insert(rm.partition.clone(), rm);
+            }
+        }
+    }
+    (decision, moves.into_values().collect())
+}
+
+fn parse_move(m: &serde_json::Value) -> Option<ResumeMove> {
+    let (topic, partition) = m.get("partition")?.as_str()?.rsplit_once('-')?;
+    let ids = |k: &str| -> Option<Vec<i32>> { serde_json::from_value(m.get(k)?.clone()).ok() };
+    Some(ResumeMove {
+        partition: TopicPartition {
+            topic: topic.to_string(),
+            partition: partition.parse().ok()?,
+        },
+        old_replicas: ids("old")?,
+        new_replicas: ids("new")?,
+        bytes: m
+            .get("bytes")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+    })
+}
+
+/// Where the cluster loop persists the operator's mode changes (maintenance, dry-run).
+#[derive(Clone)]
+pub struct ModeLog {
+    /// The log.
+    pub log: Arc<dyn actionlog::Journal>,
+    /// The cluster id the records are about.
+    pub cluster_id: String,
+    /// This master.
+    pub master_id: String,
+}
+
+/// Writes an operator's maintenance or dry-run change to the action log BEFORE it is applied.
+/// Returns whether to apply it: a mode switched ON is applied even if the write failed (it only
+/// makes the master do less); one switched OFF is refused when it could not be recorded (a
+/// restart would otherwise bring back a mode the operator believes is off, or, worse, the
+/// master would act with nothing recording that it may).
+pub async fn record_mode(
+    log: Option<&ModeLog>,
+    cluster: &str,
+    cmd: &crate::serve::Command,
+) -> bool {
+    use crate::serve::Command;
+    let (mode, on) = match cmd {
+        Command::SetMaintenance(on) => (actionlog::Mode::Maintenance, *on),
+        Command::SetDryRun(on) => (actionlog::Mode::DryRun, *on),
+        _ => return true,
+    };
+    let Some(m) = log else {
+        warn!(
+            cluster,
+            ?mode,
+            on,
+            "mode change applied but not persisted: no action log"
+        );
+        return true;
+    };
+    let rec = ActionRecord::state(
+        &m.cluster_id,
+        actionlog::record::new_action_id(&m.master_id),
+        ActionKind::SetMode { mode, on },
+        format!(
+            "operator set {mode:?} {} through the API",
+            if on { "on" } else { "off" }
+        ),
+        &m.master_id,
+    );
+    match m.log.record(&rec).await {
+        Ok(()) => true,
+        Err(e) if on => {
+            error!(cluster, ?mode, error = %e,
+                "mode change could not be recorded in the action log; applied anyway (it only \
+                 makes the master do less), but a restart will not remember it");
+            true
+        }
+        Err(e) => {
+            error!(cluster, ?mode, error = %e,
+                "mode change REFUSED: switching a mode off must be recorded in the action log \
+                 first; fix the log and send it again");
+            false
+        }
+    }
+}
+
+/// One cluster's actor.
+pub struct Actor {
+    cfg: ActorConfig,
+    board_tx: watch::Sender<Board>,
+    cluster_id: Option<String>,
+    executor: Option<Exec>,
+    replacer: Option<Replacer>,
+    running: Option<(DecisionId, Running)>,
+    /// Boards of rounds up to this one are not acted on (set when a plan ends).
+    acted_through_round: u64,
+    replaced: BTreeSet<DecisionId>,
+    hosts: BTreeMap<i32, String>,
+    fenced: bool,
+    started: bool,
+    last_blocked: Option<String>,
+}
+
+impl Actor {
+    /// An actor publishing progress to `board_tx`.
+    pub fn new(cfg: ActorConfig, board_tx: watch::Sender<Board>) -> Self {
+        Self {
+            cluster_id: cfg.cluster_id.clone(),
+            cfg,
+            board_tx,
+            executor: None,
+            replacer: None,
+            running: None,
+            acted_through_round: 0,
+            replaced: BTreeSet::new(),
+            hosts: BTreeMap::new(),
+            fenced: false,
+            started: false,
+            last_blocked: None,
+        }
+    }
+
+    /// Follows the board until `stop` resolves. A running plan is left to finish in Kafka (its
+    /// moves are in the log: the next start resumes them).
+    pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
+        let mut rx = self.board_tx.subscribe();
+        tokio::pin!(stop);
+        if let Acting::Disabled(why) = &self.cfg.acting {
+            error!(cluster = %self.cfg.cluster, reason = %why,
+                "NOT ACTING: the master observes, decides and alerts, but changes nothing on \
+                 this cluster (no action log to record actions in)");
+        }
+        loop {
+            let finished = async {
+                match self.running.as_mut() {
+                    Some((_, h)) => Some(h.await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => return,
+                joined = finished => {
+                    let (id, _) = self.running.take().expect("a plan was running");
+                    match joined {
+                        Some(Ok((ex, result))) => {
+                            self.executor = Some(ex);
+                            self.plan_ended(id, result);
+                        }
+                        Some(Err(e)) => error!(cluster = %self.cfg.cluster, error = %e,
+                            "executor task failed; no plan runs until the next start"),
+                        None => {}
+                    }
+                    // The round in progress may have observed before the end: skip it too.
+                    self.acted_through_round = rx.borrow().round + 1;
+                }
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let board = rx.borrow_and_update().clone();
+                    self.on_board(&board).await;
+                }
+            }
+        }
+    }
+
+    fn on_board<'a>(&'a mut self, board: &'a Board) -> BoxFuture<'a, ()> {
+        Box::pin(self.on_board_inner(board))
+    }
+
+    async fn on_board_inner(&mut self, board: &Board) {
+        // Our own progress updates change the board too: act once per round.
+        if board.round <= self.acted_through_round || board.status != super::board::Status::Ran {
+            return;
+        }
+        self.acted_through_round = board.round;
+        let now = Now::read();
+        let active = alert::from_decisions(&self.cfg.cluster, &board.decisions);
+        self.cfg.alerter.update_and_send(&active, now.mono_ms);
+        if let Some(v) = &board.cluster_view {
+            for b in v.brokers.values() {
+                self.hosts.insert(b.id, b.host.clone());
+            }
+            if self.cluster_id.is_none() {
+                self.cluster_id = Some(v.cluster_id.clone());
+            }
+        }
+        let Acting::Enabled { log, records } = self.cfg.acting.clone() else {
+            return;
+        };
+        if self.fenced || log.is_fenced() {
+            return self.fence("the action log is fenced");
+        }
+        let Some(cluster_id) = self.cluster_id.clone() else {
+            return;
+        };
+        if !self.started {
+            self.start(&log, &records, &cluster_id).await;
+            if self.running.is_some() {
+                return;
+            }
+        }
+        if let (Some(r), Some(v)) = (self.replacer.as_mut(), &board.cluster_view) {
+            if let Err(e) = watch_boxed(r, &log, v).await {
+                warn!(cluster = %self.cfg.cluster, error = %e, "recording a caught-up replacement failed");
+                if e.is_fenced() {
+                    return self.fence("the action log refused a caught-up record");
+                }
+            }
+        }
+        self.replace_hosts(board, &log).await;
+        if self.fenced {
+            return;
+        }
+        self.maybe_execute(board, &cluster_id);
+    }
+
+    /// At the first acting round: the executor, the replacer with its history, and either the
+    /// moves the log shows in flight (resumed, never resubmitted) or a clean-up of throttles an
+    /// earlier run left.
+    async fn start(&mut self, log: &Arc<ActionLog>, records: &[ActionRecord], cluster_id: &str) {
+        self.started = true;
+        let journal = ExecutorJournal::new(log.clone(), self.cfg.master_id.clone());
+        let state = actionlog::restore(records.iter().cloned()).cluster(cluster_id);
+        self.replacer = Some(Replacer::new(
+            self.cfg.replace.clone(),
+            cluster_id,
+            &self.cfg.master_id,
+            state.replacements,
+        ));
+        let mut ex = Executor::new(
+            self.cfg.admin.clone(),
+            journal.clone(),
+            self.cfg.execute.clone(),
+        );
+        let (decision, moves) = resume_moves(records, cluster_id);
+        if moves.is_empty() {
+            match clear_boxed(
+                &self.cfg.admin,
+                &journal,
+                cluster_id,
+                self.cfg.execute.throttle_bytes_per_sec,
+            )
+            .await
+            {
+                Ok(l) if l.is_empty() => {}
+                Ok(l) => info!(cluster = %self.cfg.cluster, rates = ?l.rates, topics = ?l.topics,
+                    "cleared throttles an earlier run left (no move of ours in flight)"),
+                Err(ExecError::Journal(execute::JournalError::Fenced)) => {
+                    return self.fence("the action log refused the leftover-throttle clean-up")
+                }
+                Err(e) => warn!(cluster = %self.cfg.cluster, error = %e,
+                    "checking for leftover throttles failed; retried at the next start"),
+            }
+            self.executor = Some(ex);
+            return;
+        }
+        info!(cluster = %self.cfg.cluster, moves = moves.len(), decision = ?decision.map(|d| d.0),
+            "resuming the moves the action log shows in flight: tracked to the end, nothing is \
+             submitted again");
+        let cid = cluster_id.to_string();
+        let id = decision.unwrap_or(DecisionId(0));
+        let progress = self.forward_progress(&ex);
+        let h = tokio::spawn(async move {
+            let r = ex.resume(&cid, decision, moves).await;
+            progress.abort();
+            (ex, r)
+        });
+        self.running = Some((id, h));
+    }
+
+    fn maybe_execute(&mut self, board: &Board, cluster_id: &str) {
+        if self.running.is_some() {
+            return;
+        }
+        let Some((id, plan)) = runnable(board, cluster_id) else {
+            self.last_blocked = None;
+            return;
+        };
+        let Some(mut ex) = self.executor.take() else {
+            return;
+        };
+        info!(cluster = %self.cfg.cluster, decision = %id, round = board.round,
+            moves = plan.moves.len(), elections = plan.elections.len(),
+            bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
+            throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
+            "executing the plan");
+        let progress = self.forward_progress(&ex);
+        let h = tokio::spawn(async move {
+            let r = ex.execute(plan).await;
+            progress.abort();
+            (ex, r)
+        });
+        self.running = Some((id, h));
+    }
+
+    /// Copies the executor's progress onto the board while a plan runs.
+    fn forward_progress(&self, ex: &Exec) -> JoinHandle<()> {
+        let mut rx = ex.progress();
+        let tx = self.board_tx.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let p = rx.borrow_and_update().clone();
+                tx.send_modify(|b| b.executing = Some(p));
+            }
+        })
+    }
+
+    fn plan_ended(&mut self, id: DecisionId, result: Result<Outcome, ExecError>) {
+        let cluster = self.cfg.cluster.clone();
+        let now = Now::read();
+        match result {
+            Ok(out) => {
+                let p = &out.progress;
+                info!(%cluster, decision = %id, done = p.done, cancelled = p.cancelled,
+                    copied_bytes = p.copied_bytes, replan = out.replan.len(),
+                    throttle_clear_errors = out.throttle_clear_errors.len(),
+                    "plan finished; the partitions it did not move are planned again from fresh \
+                     state by the next round");
+                for e in &out.events {
+                    if let execute::Event::Stuck {
+                        partition,
+                        secs,
+                        copied_bytes,
+                        total_bytes,
+                    } = e
+                    {
+                        let mut a = Alert::new(
+                            AlertKind::StuckMove,
+                            &cluster,
+                            partition.to_string(),
+                            format!(
+                                "move of {partition} made no progress for {secs} s \
+                                     ({copied_bytes} of {total_bytes} bytes copied)"
+                            ),
+                        );
+                        a.details = serde_json::json!({"decision": id.0});
+                        self.cfg.alerter.event_and_send(&a, now.mono_ms);
+                    }
+                }
+                for err in &out.throttle_clear_errors {
+                    error!(%cluster, error = %err, "a throttle could not be removed; the next \
+                        start clears leftovers");
+                }
+            }
+            Err(ExecError::Journal(execute::JournalError::Fenced)) => {
+                self.fence("the action log refused an executor record")
+            }
+            Err(e) => error!(%cluster, decision = %id, error = %e,
+                "plan failed; the next round plans again from fresh state"),
+        }
+        self.board_tx.send_modify(|b| {
+            if let Some(p) = b.executing.as_mut() {
+                p.finished = true;
+            }
+        });
+    }
+
+    /// `ReplaceHost` decisions, each once.
+    async fn replace_hosts(&mut self, board: &Board, log: &Arc<ActionLog>) {
+        let now = Now::read();
+        for d in &board.decisions {
+            let Verdict::Act(Action::ReplaceHost { broker }) = d.verdict else {
+                continue;
+            };
+            if !self.replaced.insert(d.id) {
+                continue;
+            }
+            let Some(r) = self.replacer.as_mut() else {
+                return;
+            };
+            let host = self.hosts.get(&broker).cloned().unwrap_or_default();
+            match replace_boxed(r, log, broker, &host, d).await {
+                Ok(out) => {
+                    if let Some(a) = out.alert(&self.cfg.cluster, broker) {
+                        self.cfg.alerter.event_and_send(&a, now.mono_ms);
+                    }
+                    if let Replaced::Ran {
+                        succeeded,
+                        action_id,
+                        ..
+                    } = &out
+                    {
+                        info!(cluster = %self.cfg.cluster, broker, %action_id, succeeded,
+                            "replacement command ran");
+                    }
+                }
+                Err(e) => {
+                    error!(cluster = %self.cfg.cluster, broker, error = %e,
+                        "replacement not run: the action log refused its intent");
+                    if log.is_fenced() {
+                        return self.fence("the action log refused a replacement intent");
+                    }
+                    // Not fenced: try again at the next round.
+                    self.replaced.remove(&d.id);
+                }
+            }
+        }
+    }
+
+    fn fence(&mut self, why: &str) {
+        if self.fenced {
+            return;
+        }
+        self.fenced = true;
+        error!(cluster = %self.cfg.cluster, master_id = %self.cfg.master_id, reason = why,
+            "FENCED: another master with the same action_log.transactional_id took over; this \
+             master takes no further action on this cluster");
+        let a = Alert::fenced_master(
+            &self.cfg.cluster,
+            &self.cfg.master_id,
+            &self.cfg.transactional_id,
+        );
+        self.cfg.alerter.event_and_send(&a, Now::read().mono_ms);
+    }
+}
+
+// Boxed so the actor's future is provably Send (rustc cannot see through the `&dyn Journal`
+// held across the replacer's awaits otherwise).
+fn clear_boxed<'a>(
+    admin: &'a Arc<AdminClient>,
+    journal: &'a ExecutorJournal,
+    cluster_id: &'a str,
+    rate: u64,
+) -> BoxFuture<'a, Result<execute::Leftovers, ExecError>> {
+    Box::pin(execute::clear_leftovers(admin, journal, cluster_id, rate))
+}
+
+fn watch_boxed<'a>(
+    r: &'a mut Replacer,
+    log: &'a ActionLog,
+    view: &'a crate::observe::ClusterView,
+) -> BoxFuture<'a, Result<Vec<crate::replace::CatchUp>, actionlog::Error>> {
+    Box::pin(r.watch(log, view))
+}
+
+fn replace_boxed<'a>(
+    r: &'a mut Replacer,
+    log: &'a ActionLog,
+    broker: i32,
+    host: &'a str,
+    d: &'a crate::policy::Decision,
+) -> BoxFuture<'a, Result<Replaced, crate::replace::Error>> {
+    Box::pin(r.replace(log, broker, host, Some(d.id), &d.reason, clock::wall_ms()))
+}
+
+#[cfg(test)]
+#[path = "act_tests.rs"]
+mod tests;

@@ -20,6 +20,22 @@ use kmedic_master::plan::{BrokerState, Snapshot};
 
 /// The rack-aware lower bound on bytes to copy for `snap` to reach `target` on net in.
 pub fn rack_aware_lower_bound(snap: &Snapshot, target: f64) -> u64 {
+    per_broker(snap, target).iter().map(|b| b.0).sum::<f64>() as u64
+}
+
+/// The lower bound for a balance that reaches `target` on net in **and disk** (the planner's
+/// goals since disk became one): a broker over its disk limit by `D(b)` bytes must shed replicas
+/// of at least that size, each copied, so its cost is at least `max(net-in knapsack, D(b))`;
+/// the sets are still disjoint, so these add up. Disk limits follow the same rack rule.
+pub fn goal_lower_bound(snap: &Snapshot, target: f64) -> u64 {
+    per_broker(snap, target)
+        .iter()
+        .map(|b| b.0.max(b.1))
+        .sum::<f64>() as u64
+}
+
+/// Per alive broker: (net-in knapsack cost, disk excess in bytes).
+fn per_broker(snap: &Snapshot, target: f64) -> Vec<(f64, f64)> {
     let pos: HashMap<i32, usize> = snap
         .brokers
         .iter()
@@ -34,18 +50,24 @@ pub fn rack_aware_lower_bound(snap: &Snapshot, target: f64) -> u64 {
         .collect();
     let mut items: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
     let mut load = vec![0f64; n];
+    let mut disk = vec![0f64; n];
     for p in &snap.partitions {
         for r in &p.replicas {
             if let Some(&i) = pos.get(r) {
                 load[i] += p.bytes_in_per_sec as f64;
+                disk[i] += p.size_bytes as f64;
                 if p.bytes_in_per_sec > 0 {
                     items[i].push((p.size_bytes, p.bytes_in_per_sec));
                 }
             }
         }
     }
+    for (i, b) in snap.brokers.iter().enumerate() {
+        disk[i] = disk[i].max(b.disk_used_bytes.unwrap_or(0) as f64);
+    }
     let cap = |i: usize| snap.brokers[i].capacity.net_in_bytes_per_sec as f64;
-    let mean_of = |f: &dyn Fn(usize) -> bool| {
+    let dcap = |i: usize| snap.brokers[i].capacity.disk_bytes as f64;
+    let mean_of = |load: &[f64], cap: &dyn Fn(usize) -> f64, f: &dyn Fn(usize) -> bool| {
         let (l, c) = (0..n)
             .filter(|&i| alive[i] && f(i))
             .fold((0.0, 0.0), |(l, c), i| (l + load[i], c + cap(i)));
@@ -55,7 +77,8 @@ pub fn rack_aware_lower_bound(snap: &Snapshot, target: f64) -> u64 {
             0.0
         }
     };
-    let cluster = mean_of(&|_| true);
+    let cluster = mean_of(&load, &cap, &|_| true);
+    let cluster_disk = mean_of(&disk, &dcap, &|_| true);
     let mut live_racks: Vec<&str> = (0..n)
         .filter(|&i| alive[i])
         .map(|i| snap.brokers[i].rack.as_str())
@@ -71,24 +94,32 @@ pub fn rack_aware_lower_bound(snap: &Snapshot, target: f64) -> u64 {
                     .any(|r| pos.get(r).is_some_and(|&i| snap.brokers[i].rack == *rack))
             })
         });
-    let mut rack_mean: HashMap<&str, f64> = HashMap::new();
+    let mut rack_mean: HashMap<&str, (f64, f64)> = HashMap::new();
     if pinned {
         for rack in &live_racks {
-            rack_mean.insert(rack, mean_of(&|i| snap.brokers[i].rack == *rack));
+            let in_rack = |i: usize| snap.brokers[i].rack == *rack;
+            let m = (
+                mean_of(&load, &cap, &in_rack),
+                mean_of(&disk, &dcap, &in_rack),
+            );
+            rack_mean.insert(rack, m);
         }
     }
-    let mut bound = 0f64;
+    let mut out = Vec::new();
     for i in (0..n).filter(|&i| alive[i]) {
-        let floor = rack_mean
+        let (floor, floor_disk) = rack_mean
             .get(snap.brokers[i].rack.as_str())
             .copied()
-            .unwrap_or(0.0);
+            .unwrap_or((0.0, 0.0));
         let limit = (cap(i) * cluster.max(floor) * target).min(cap(i)).floor();
+        let disk_limit = (dcap(i) * cluster_disk.max(floor_disk) * target).min(dcap(i));
+        let disk_excess = (disk[i] - disk_limit).max(0.0);
         let mut excess = load[i] - limit;
-        if excess <= 0.0 {
-            continue;
-        }
+        let mut bound = 0f64;
         let reps = &mut items[i];
+        if excess <= 0.0 {
+            reps.clear();
+        }
         reps.sort_unstable_by(|a, b| (a.0 as u128 * b.1 as u128).cmp(&(b.0 as u128 * a.1 as u128)));
         for &(size, rate) in reps.iter() {
             if excess <= 0.0 {
@@ -97,8 +128,9 @@ pub fn rack_aware_lower_bound(snap: &Snapshot, target: f64) -> u64 {
             bound += (excess / rate as f64).min(1.0) * size as f64;
             excess -= rate as f64;
         }
+        out.push((bound, disk_excess));
     }
-    bound as u64
+    out
 }
 
 #[cfg(test)]
@@ -137,5 +169,25 @@ mod tests {
             c.set_rates(p, 1_000_000, 0);
         }
         assert!(rack_aware_lower_bound(&c.snapshot, 1.05) > 0);
+    }
+
+    #[test]
+    fn the_goal_bound_adds_disk_excess_no_net_in_move_would_copy() {
+        // Two brokers in one rack (nothing pinned). Broker 1 also holds a large idle
+        // partition: net in is even, disk is not.
+        let mut c = Cluster::new();
+        c.add_broker(1, "a").add_broker(2, "a");
+        for b in [1, 2] {
+            let p = c.add_partition("t", b, &[b], 1_000);
+            c.set_rates(p, 1_000_000, 0);
+        }
+        c.add_partition("idle", 1, &[1], 4_000_000_000_000);
+        assert_eq!(rack_aware_lower_bound(&c.snapshot, 1.05), 0);
+        // Disk 4 TB + 2 kB over two brokers: mean 2 TB; broker 1's limit 2.1 TB, excess 1.9 TB.
+        let goal = goal_lower_bound(&c.snapshot, 1.05);
+        assert!(
+            (1_899_000_000_000..1_901_000_000_000).contains(&goal),
+            "{goal}"
+        );
     }
 }

@@ -19,15 +19,16 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing a chart: {e:?}")
 }
 
-/// A log-log chart of `series` with grid lines at each power of ten.
-pub fn log_log(path: &Path, series: &[Series]) -> Result<()> {
+/// A log-log chart of `series` with grid lines at each power of ten; returns the axes' ranges
+/// (x from, x to, y from, y to) for the caption.
+pub fn log_log(path: &Path, series: &[Series]) -> Result<(f64, f64, f64, f64)> {
     let pts = series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in pts.filter(|(x, y)| *x > 0.0 && *y > 0.0) {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
     if x0 >= x1 || y0 > y1 {
-        return Ok(());
+        return Ok((0.0, 0.0, 0.0, 0.0));
     }
     let (x0, x1) = (
         10f64.powf(x0.log10().floor()),
@@ -59,7 +60,8 @@ pub fn log_log(path: &Path, series: &[Series]) -> Result<()> {
         y *= 10.0;
     }
     draw(&mut chart, series)?;
-    root.present().map_err(err)
+    root.present().map_err(err)?;
+    Ok((x0, x1, y0, y1))
 }
 
 /// A linear chart from 0 with grid lines every `x_step` and `y_step`.

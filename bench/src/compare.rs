@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use kmedic_master::plan::{plan, Limits, Request};
-use kmedic_master::sim::{bytes_lower_bound, cc_tsv, file, generate, Cluster, Spec};
+use kmedic_master::sim::{bytes_lower_bound, cc_tsv, file, generate, health, Cluster, Spec};
 
-use crate::bound::rack_aware_lower_bound;
+use crate::bound::{goal_lower_bound, rack_aware_lower_bound};
 use crate::figures::{balance, moved, Balance};
 use crate::kafka::Driver;
 
@@ -33,6 +33,10 @@ pub struct Row {
     pub over_bound: Option<f64>,
     /// Our bytes over the rack-aware lower bound (balance cases, ours only).
     pub over_rack_bound: Option<f64>,
+    /// Our bytes over the net-in-and-disk bound (balance cases, ours only).
+    pub over_goal_bound: Option<f64>,
+    /// Disk max/mean after.
+    pub disk: f64,
     /// Spread after.
     pub balance: Balance,
     /// Replicas the plan could not place (ours only).
@@ -127,6 +131,8 @@ pub fn run(
                 moved: (0, 0),
                 over_bound: None,
                 over_rack_bound: None,
+                over_goal_bound: None,
+                disk: health(&c.snapshot).disk_max_over_mean,
                 balance: balance(&c.snapshot),
                 unplaceable: 0,
             };
@@ -145,6 +151,7 @@ pub fn run(
             after.apply(&p);
             let bound = bytes_lower_bound(&c.snapshot, limits.target_ratio);
             let rack_bound = rack_aware_lower_bound(&c.snapshot, limits.target_ratio);
+            let goal_bound = goal_lower_bound(&c.snapshot, limits.target_ratio);
             rows.push(Row {
                 time: Some(times[times.len() / 2]),
                 moved: moved(&c.snapshot, &after.snapshot),
@@ -152,6 +159,9 @@ pub fn run(
                     .then(|| p.totals.bytes_moved as f64 / bound as f64),
                 over_rack_bound: (!on_dead && rack_bound > 0)
                     .then(|| p.totals.bytes_moved as f64 / rack_bound as f64),
+                over_goal_bound: (!on_dead && goal_bound > 0)
+                    .then(|| p.totals.bytes_moved as f64 / goal_bound as f64),
+                disk: health(&after.snapshot).disk_max_over_mean,
                 balance: balance(&after.snapshot),
                 unplaceable: p.unplaceable.len(),
                 ..base("kmedic")
@@ -169,6 +179,7 @@ pub fn run(
                     process: Some(g.process),
                     moved: moved(&c.snapshot, &g.after.snapshot),
                     balance: balance(&g.after.snapshot),
+                    disk: health(&g.after.snapshot).disk_max_over_mean,
                     ..base("Kafka --generate")
                 });
                 let _ = std::fs::remove_file(&path);
@@ -190,9 +201,9 @@ fn ratio(x: f64) -> String {
 pub fn table(rows: &[Row]) -> String {
     let mut s = String::from(
         "| brokers | replicas | scenario | tool | time ms | replicas moved | GB moved | \
-         × bound | × rack bound | replicas max/mean | max/min | net in max/mean | max/min | \
-         net out max/mean | max/min | rack viol. | on dead | unplaceable |\n\
-         |---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         × bound | × rack bound | × goal bound | replicas max/mean | max/min | net in max/mean | max/min | \
+         net out max/mean | max/min | disk max/mean | rack viol. | on dead | unplaceable |\n\
+         |---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let b = &r.balance;
@@ -207,7 +218,7 @@ pub fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {:.3} | {} | {:.3} | {} | {:.3} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {:.3} | {} | {:.3} | {} | {:.3} | {} | {:.3} | {} | {} | {} |",
             r.brokers,
             r.replicas,
             r.scenario,
@@ -225,12 +236,16 @@ pub fn table(rows: &[Row]) -> String {
             r.over_rack_bound
                 .map(|x| format!("{x:.2}"))
                 .unwrap_or_default(),
+            r.over_goal_bound
+                .map(|x| format!("{x:.2}"))
+                .unwrap_or_default(),
             b.replicas.max_over_mean,
             ratio(b.replicas.max_over_min),
             b.net_in.max_over_mean,
             ratio(b.net_in.max_over_min),
             b.net_out.max_over_mean,
             ratio(b.net_out.max_over_min),
+            r.disk,
             b.rack_violations,
             b.on_unhealthy,
             r.unplaceable,

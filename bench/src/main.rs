@@ -221,7 +221,7 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
             .map(|c| (c.replicas as f64, f(c)))
             .collect(),
     };
-    chart::log_log(
+    let (x0, x1, y0, y1) = chart::log_log(
         &out.join("scale.png"),
         &[
             series(|c| c.heal_ms, RED),
@@ -229,10 +229,11 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
             series(|c| c.spread_ms, GREEN),
         ],
     )?;
-    md.push_str(
-        "\n![scale curve](scale.png)\n\n`scale.png`: plan time (ms, log) against replicas \
-         (log), even racks; red heal, blue balance, green spread leaders; grid lines at powers \
-         of ten.\n\n",
+    let _ = writeln!(
+        md,
+        "\n![scale curve](scale.png)\n\n`scale.png`: plan time (ms, log, {y0} to {y1}) against \
+         replicas (log, {x0} to {x1}), even racks; red heal, blue balance, green spread \
+         leaders; grid lines at powers of ten.\n"
     );
 
     if let (Some(a), Some(j)) = (&o.agent_log, &o.jvm_log) {

@@ -11,7 +11,7 @@ use kmedic_master::plan::{plan, Limits, Request};
 use kmedic_master::sim::{bytes_lower_bound, generate, health, rack_name, Cluster, Spec};
 use serde::{Deserialize, Serialize};
 
-use crate::bound::rack_aware_lower_bound;
+use crate::bound::{goal_lower_bound, rack_aware_lower_bound};
 
 /// The balance target of the scale curve: the planner bench's 1.05 (the default 1.10 leaves
 /// these clusters nearly untouched).
@@ -47,6 +47,10 @@ pub struct Case {
     pub balance_over_bound: Option<f64>,
     /// The balance's bytes over the rack-aware bound (`bound::rack_aware_lower_bound`).
     pub balance_over_rack_bound: Option<f64>,
+    /// The balance's bytes over the net-in-and-disk bound (`bound::goal_lower_bound`).
+    pub balance_over_goal_bound: Option<f64>,
+    /// Disk max/mean after the balance.
+    pub balance_disk_after: f64,
     /// Replicas the heal could not place.
     pub heal_unplaceable: usize,
 }
@@ -135,11 +139,13 @@ pub fn child(brokers: usize, replicas: usize, uneven_racks: bool, runs: usize) -
     let before = health(&c.snapshot).net_in_max_over_mean;
     let bound = bytes_lower_bound(&c.snapshot, limits.target_ratio);
     let rack_bound = rack_aware_lower_bound(&c.snapshot, limits.target_ratio);
-    let (mut over, mut over_rack) = (None, None);
+    let goal_bound = goal_lower_bound(&c.snapshot, limits.target_ratio);
+    let (mut over, mut over_rack, mut over_goal) = (None, None, None);
     if let Some(p) = last {
         let moved = p.totals.bytes_moved as f64;
         over = (bound > 0).then(|| moved / bound as f64);
         over_rack = (rack_bound > 0).then(|| moved / rack_bound as f64);
+        over_goal = (goal_bound > 0).then(|| moved / goal_bound as f64);
         // Applied in place (a clone would double the memory at 10M replicas): the heal below
         // then runs on the balanced cluster.
         c.apply(&p);
@@ -170,6 +176,8 @@ pub fn child(brokers: usize, replicas: usize, uneven_racks: bool, runs: usize) -
         balance_net_in_achievable: h.net_in_max_over_achievable,
         balance_over_bound: over,
         balance_over_rack_bound: over_rack,
+        balance_over_goal_bound: over_goal,
+        balance_disk_after: h.disk_max_over_mean,
         heal_unplaceable: unplaceable,
     };
     println!("{}", serde_json::to_string(&case)?);
@@ -206,12 +214,12 @@ pub fn run(cases: &[(usize, usize, bool)], runs: usize) -> Result<Vec<Case>> {
 pub fn table(cases: &[Case]) -> String {
     let mut s = String::from(
         "| brokers | replicas | racks | generate ms | heal ms | balance ms | spread ms | \
-         RSS loaded MiB | peak RSS MiB | net in max/mean before → after balance | after / achievable | balance × bound | × rack bound | heal unplaceable |\n\
-         |---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n",
+         RSS loaded MiB | peak RSS MiB | net in max/mean before → after balance | after / achievable | balance × bound | × rack bound | × goal bound | disk max/mean after | heal unplaceable |\n\
+         |---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for c in cases {
         s.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.3} → {:.3} | {:.3} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.3} → {:.3} | {:.3} | {} | {} | {} | {:.3} | {} |\n",
             c.brokers,
             c.replicas,
             if c.uneven { "4/3/2" } else { "even" },
@@ -235,6 +243,12 @@ pub fn table(cases: &[Case]) -> String {
                 Some(x) => format!("({x:.2}, target not reached)"),
                 None => String::new(),
             },
+            match c.balance_over_goal_bound {
+                Some(x) if c.balance_net_in_achievable <= TARGET + 0.001 => format!("{x:.2}"),
+                Some(x) => format!("({x:.2}, target not reached)"),
+                None => String::new(),
+            },
+            c.balance_disk_after,
             c.heal_unplaceable,
         ));
     }

@@ -14,13 +14,14 @@
 //! checked against the leader replicas' bytes on disk (DescribeLogDirs): each AZ's share of those
 //! must match its share of the delivered bytes by leader rack (the largest gap is printed).
 //!
+//! Producers wait for each other between the two phases; each run's topic is deleted after it.
 //! `--warmup` runs of each mode go first and are not counted. Prints per-run rows and the
 //! medians as a Markdown table.
 //!
 //! Run: `KMEDIC_TESTBED_PORT_BASE=19900 cargo run --release -p kmedic-client --example az_bench -- --runs 5`
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
@@ -302,6 +303,7 @@ fn produce(
     router: Option<&AzRouter>,
     args: &Args,
     payload: &[u8],
+    between_phases: &Barrier,
 ) -> anyhow::Result<Delivered> {
     let partition = || router.and_then(|r| r.route(topic, None).partition());
     let records = args.records / args.azs;
@@ -310,14 +312,19 @@ fn produce(
         std::mem::take(&mut *ctx.0.ok.lock().unwrap_or_else(|e| e.into_inner()))
     };
 
-    let (p, ctx) = producer(tb)?;
-    for _ in 0..records {
-        send(&p, topic, partition(), payload)?;
-    }
-    wait_delivered(&p, &ctx, records)?;
-    let saturated = take(&ctx);
-    let saturated_done = Instant::now();
-    drop(p);
+    let saturated = (|| {
+        let (p, ctx) = producer(tb)?;
+        for _ in 0..records {
+            send(&p, topic, partition(), payload)?;
+        }
+        wait_delivered(&p, &ctx, records)?;
+        anyhow::Ok((take(&ctx), Instant::now()))
+    })();
+    // Every producer finishes the saturated phase before any starts the paced one, so latency
+    // is never measured next to another producer's flood. Waited for even after an error, so
+    // the other threads are not left waiting.
+    between_phases.wait();
+    let (saturated, saturated_done) = saturated?;
 
     let (p, ctx) = producer(tb)?;
     let total = rate * secs as usize;
@@ -374,13 +381,14 @@ fn one_run(
     // Every producer at once; the saturated phase's time is until the last one is done.
     let started = Instant::now();
     let per_az = args.records / azs.len();
+    let barrier = Barrier::new(azs.len());
     let delivered: Vec<Delivered> = std::thread::scope(|s| {
         let handles: Vec<_> = azs
             .iter()
             .zip(&routers)
             .map(|(az, router)| {
-                let (topic, payload) = (&topic, &payload);
-                s.spawn(move || produce(tb, topic, az, router.as_ref(), args, payload))
+                let (topic, payload, barrier) = (&topic, &payload, &barrier);
+                s.spawn(move || produce(tb, topic, az, router.as_ref(), args, payload, barrier))
             })
             .collect();
         handles
@@ -450,6 +458,18 @@ fn one_run(
             (disk - rec).abs()
         })
         .fold(0.0, f64::max);
+    // Every run on a cluster in the same state: the topic's data goes.
+    let deleter: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", tb.bootstrap())
+            .create()?;
+    let deleted =
+        rt.block_on(deleter.delete_topics(&[&topic], &rdkafka::admin::AdminOptions::new()))?;
+    for result in deleted {
+        if let Err((t, code)) = result {
+            eprintln!("could not delete {t}: {code}");
+        }
+    }
     Ok(Row {
         records_per_sec: (per_az * azs.len()) as f64 / secs,
         mb_per_sec: (per_az * azs.len() * args.size) as f64 / secs / 1e6,

@@ -125,7 +125,10 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
     tb.kill(KILLED)?;
     let rt = runtime()?;
     let admin = admin(&tb)?;
-    let target = PlanTarget::resolve("testbed", None, Some(&tb.bootstrap()))?;
+    let mut target = PlanTarget::resolve("testbed", None, Some(&tb.bootstrap()))?;
+    // Every testbed broker reports the same shared volume of this machine (other builds and
+    // testbeds fill it): the planner's 85 % default would call every broker full here.
+    target.planner.max_disk_utilization = 0.99;
     rt.block_on(async {
         let view = tokio::time::timeout(Duration::from_secs(60), async {
             loop {

@@ -45,6 +45,16 @@ pub struct ExecuteConfig {
     /// Slack over the ideal copy time before a move times out (default 3.0).
     #[serde(default = "default_timeout_factor")]
     pub timeout_factor: f64,
+    /// The band an adaptive throttle stays in: never below this (default 10 MiB/s)...
+    #[serde(default = "default_throttle_min_bytes_per_sec")]
+    pub throttle_min_bytes_per_sec: u64,
+    /// ...and never above this (default 200 MiB/s).
+    #[serde(default = "default_throttle_max_bytes_per_sec")]
+    pub throttle_max_bytes_per_sec: u64,
+    /// Adaptive throttle: replication may use up to this share of a broker's network limit,
+    /// minus the non-replication traffic the agents observe (default 0.8).
+    #[serde(default = "default_adaptive_network_share")]
+    pub adaptive_network_share: f64,
 }
 
 fn default_throttle_bytes_per_sec() -> u64 {
@@ -74,6 +84,15 @@ fn default_timeout_floor_secs() -> u64 {
 fn default_timeout_factor() -> f64 {
     3.0
 }
+fn default_throttle_min_bytes_per_sec() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_throttle_max_bytes_per_sec() -> u64 {
+    200 * 1024 * 1024
+}
+fn default_adaptive_network_share() -> f64 {
+    0.8
+}
 
 impl Default for ExecuteConfig {
     fn default() -> Self {
@@ -88,6 +107,9 @@ impl Default for ExecuteConfig {
             cancel_stuck: false,
             timeout_floor_secs: default_timeout_floor_secs(),
             timeout_factor: default_timeout_factor(),
+            throttle_min_bytes_per_sec: default_throttle_min_bytes_per_sec(),
+            throttle_max_bytes_per_sec: default_throttle_max_bytes_per_sec(),
+            adaptive_network_share: default_adaptive_network_share(),
         }
     }
 }
@@ -142,6 +164,25 @@ impl ExecuteConfig {
                 self.timeout_factor
             ));
         }
+        if self.throttle_min_bytes_per_sec == 0
+            || self.throttle_min_bytes_per_sec > self.throttle_bytes_per_sec
+            || self.throttle_bytes_per_sec > self.throttle_max_bytes_per_sec
+        {
+            return Err(format!(
+                "execute: the throttle band must hold 0 < throttle_min_bytes_per_sec ({}) <= \
+                 throttle_bytes_per_sec ({}) <= throttle_max_bytes_per_sec ({}): move the band \
+                 around the configured rate",
+                self.throttle_min_bytes_per_sec,
+                self.throttle_bytes_per_sec,
+                self.throttle_max_bytes_per_sec
+            ));
+        }
+        if !(self.adaptive_network_share > 0.0 && self.adaptive_network_share <= 1.0) {
+            return Err(format!(
+                "execute.adaptive_network_share = {} must be in (0, 1] (0.8)",
+                self.adaptive_network_share
+            ));
+        }
         Ok(())
     }
 }
@@ -154,7 +195,7 @@ mod tests {
     fn defaults_validate_and_bad_values_name_their_key() {
         ExecuteConfig::default().validate().unwrap();
         type Case = (fn(&mut ExecuteConfig), &'static str);
-        let cases: [Case; 5] = [
+        let cases: [Case; 7] = [
             (
                 |c| c.throttle_bytes_per_sec = 0,
                 "execute.throttle_bytes_per_sec",
@@ -166,6 +207,14 @@ mod tests {
             (|c| c.poll_interval_ms = 10, "execute.poll_interval_ms"),
             (|c| c.timeout_factor = f64::NAN, "execute.timeout_factor"),
             (|c| c.timeout_factor = 0.5, "execute.timeout_factor"),
+            (
+                |c| c.throttle_min_bytes_per_sec = u64::MAX,
+                "throttle_min_bytes_per_sec",
+            ),
+            (
+                |c| c.adaptive_network_share = 1.5,
+                "execute.adaptive_network_share",
+            ),
         ];
         for (set, key) in cases {
             let mut c = ExecuteConfig::default();

@@ -230,6 +230,51 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         Ok(())
     }
 
+    /// Re-applies the broker-default rates at `wanted` (adaptive throttle); returns the rate
+    /// in force afterwards.
+    pub(super) async fn change_rate(
+        &mut self,
+        plan: &ExecPlan,
+        current: u64,
+        wanted: u64,
+    ) -> Result<u64, ExecError> {
+        let rec = self.record(
+            plan,
+            ActionKind::SetThrottle,
+            Vec::new(),
+            Vec::new(),
+            format!("adapt the replication throttle from {current} to {wanted} B/s to the brokers' spare network"),
+            serde_json::json!({ "rate_bytes_per_sec": wanted, "previous_bytes_per_sec": current, "adaptive": true }),
+        );
+        self.journal.intent(&rec).await?;
+        let r = wanted.to_string();
+        let ops = [
+            kmedic_common::admin::ConfigOp::Set(throttle::LEADER_RATE.into(), r.clone()),
+            kmedic_common::admin::ConfigOp::Set(throttle::FOLLOWER_RATE.into(), r),
+        ];
+        let (outcome, now) = match self
+            .ops
+            .alter_configs(&kmedic_common::admin::ConfigResource::BrokerDefault, &ops)
+            .await
+        {
+            Ok(()) => {
+                info!(plan = %plan.plan_id, from = current, to = wanted, "throttle rate adapted");
+                (ActionOutcome::Ok, wanted)
+            }
+            Err(e) => {
+                warn!(plan = %plan.plan_id, error = %e, from = current, to = wanted, "could not adapt the throttle rate");
+                (
+                    ActionOutcome::Failed {
+                        error: e.to_string(),
+                    },
+                    current,
+                )
+            }
+        };
+        self.journal.outcome(&rec, &outcome).await?;
+        Ok(now)
+    }
+
     /// Cancels kmedic's own running reassignments of `items` (and only those partitions).
     pub(super) async fn cancel_moves(
         &mut self,

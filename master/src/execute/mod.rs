@@ -27,6 +27,7 @@
 //! Status of moves and steps: [`Status`] with an allowed-transition table.
 
 mod actions;
+pub mod adaptive;
 mod batch;
 mod journal;
 mod ops;
@@ -208,13 +209,32 @@ pub struct Executor<O, J> {
     progress: watch::Sender<PlanProgress>,
     cancel: watch::Receiver<bool>,
     cancel_tx: watch::Sender<bool>,
+    rate_tx: watch::Sender<u64>,
+    rate: watch::Receiver<u64>,
     seq: u64,
+}
+
+/// A handle to change the throttle rate of the running plan (adaptive throttle).
+#[derive(Debug, Clone)]
+pub struct ThrottleHandle {
+    tx: watch::Sender<u64>,
+    cfg: ExecuteConfig,
+}
+
+impl ThrottleHandle {
+    /// Asks for `rate` bytes per second (clamped to the configured band, see
+    /// [`adaptive::rate`]); the executor applies it at its next poll, through the journal, and
+    /// only when it differs by more than 10 % from the rate in force.
+    pub fn set(&self, rate: u64) {
+        self.tx.send_replace(adaptive::clamp(rate, &self.cfg));
+    }
 }
 
 impl<O: ClusterOps, J: Journal> Executor<O, J> {
     /// An executor with `cfg` (validated by the config loader).
     pub fn new(ops: O, journal: J, cfg: ExecuteConfig) -> Self {
         let (cancel_tx, cancel) = watch::channel(false);
+        let (rate_tx, rate) = watch::channel(cfg.throttle_bytes_per_sec);
         Self {
             ops,
             journal,
@@ -222,6 +242,8 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             progress: watch::Sender::new(PlanProgress::default()),
             cancel,
             cancel_tx,
+            rate_tx,
+            rate,
             seq: 0,
         }
     }
@@ -234,6 +256,14 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
     /// A handle that cancels the running plan.
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelHandle(self.cancel_tx.clone())
+    }
+
+    /// A handle that changes the throttle rate while a plan runs.
+    pub fn throttle_handle(&self) -> ThrottleHandle {
+        ThrottleHandle {
+            tx: self.rate_tx.clone(),
+            cfg: self.cfg.clone(),
+        }
     }
 
     /// The cluster operations (for tests and the caller's own reads).

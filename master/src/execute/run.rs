@@ -105,8 +105,10 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             .collect();
         let topics = throttle::topic_values(&moving);
         let throttled: Vec<String> = topics.keys().cloned().collect();
+        let mut in_force = None;
         if !topics.is_empty() {
-            let rate = self.cfg.throttle_bytes_per_sec;
+            let rate = *self.rate.borrow_and_update();
+            in_force = Some(rate);
             let rec = self.record(
                 &plan,
                 ActionKind::SetThrottle,
@@ -127,7 +129,8 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             }
             self.journal.outcome(&rec, &ActionOutcome::Ok).await?;
         }
-        self.track(&mut plan, Some(fresh), &mut run).await?;
+        self.track(&mut plan, Some(fresh), &mut run, in_force)
+            .await?;
         self.elect(&plan, &mut run).await?;
         let throttle_clear_errors = if throttled.is_empty() {
             Vec::new()
@@ -207,6 +210,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         plan: &mut ExecPlan,
         mut fresh: Option<Fresh>,
         run: &mut Run,
+        mut in_force: Option<u64>,
     ) -> Result<(), ExecError> {
         let poll = Duration::from_millis(self.cfg.poll_interval_ms);
         let mut cancel_logged = false;
@@ -234,6 +238,12 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             }
             if let Some(f) = fresh.take() {
                 self.step(plan, &f, run).await?;
+            }
+            if let Some(current) = in_force {
+                let wanted = *self.rate.borrow_and_update();
+                if wanted.abs_diff(current) > current / 10 {
+                    in_force = Some(self.change_rate(plan, current, wanted).await?);
+                }
             }
             let progress = self.snapshot(plan, run);
             self.progress.send_replace(progress.clone());

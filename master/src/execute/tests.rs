@@ -442,3 +442,47 @@ async fn elections_follow_their_reorder_and_are_checked_on_fresh_state() {
         );
     });
 }
+
+#[tokio::test]
+async fn the_throttle_rate_adapts_mid_plan_through_the_journal_within_the_band() {
+    let (fake, plan) = heal(1);
+    fake.with(|s| s.copy_per_tick = 100);
+    let (mut ex, rec) = exec(
+        &fake,
+        ExecuteConfig {
+            throttle_min_bytes_per_sec: 500,
+            throttle_max_bytes_per_sec: 4000,
+            ..cfg()
+        },
+    );
+    let handle = ex.throttle_handle();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        handle.set(1050); // within 10 %: not worth a change
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        handle.set(9000); // clamped to the band's 4000
+    });
+    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    assert_eq!(out.progress.done, 1);
+    fake.with(|s| {
+        let rates: Vec<&String> = s
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("set broker default leader"))
+            .collect();
+        assert_eq!(
+            rates,
+            vec![
+                "set broker default leader.replication.throttled.rate=1000",
+                "set broker default leader.replication.throttled.rate=4000"
+            ]
+        );
+        assert!(s.configs.is_empty());
+    });
+    let throttles = rec
+        .kinds()
+        .iter()
+        .filter(|k| **k == ("intent".to_string(), ActionKind::SetThrottle))
+        .count();
+    assert_eq!(throttles, 2, "each rate change is journalled");
+}

@@ -1,6 +1,8 @@
 //! Example tests for each planner request on small hand-built clusters.
 
-use kmedic_master::plan::{plan, BrokerState, Limits, MoveReason, Request, UnplaceableReason};
+use kmedic_master::plan::{
+    plan, BrokerState, Limits, MoveReason, Request, UnplaceableReason, Warning,
+};
 use kmedic_master::sim::{assert_moves, assert_untouched, health, Cluster};
 
 /// Six brokers, two per rack: 1,2 in az-a; 3,4 in az-b; 5,6 in az-c.
@@ -295,4 +297,30 @@ fn in_flight_moves_count_on_their_targets() {
         &Request::Heal { dead: vec![1] },
     );
     assert_moves(&p, "t", 0, 1, 7);
+}
+
+#[test]
+fn heal_places_above_the_peak_only_when_no_broker_has_room_and_says_so() {
+    // Broker 1 dies; its only rack-mate 2 already carries as much as the busiest broker, so the
+    // replica fits nowhere under max(peak before, 1.10 x mean after): redundancy first, placed
+    // on 2 anyway, with a warning.
+    let mut c = six();
+    let a = c.add_partition("t", 1, &[1, 3, 5], 1_000);
+    let b = c.add_partition("t", 2, &[2, 4, 6], 1_000);
+    c.set_rates(a, 10_000_000, 0);
+    c.set_rates(b, 10_000_000, 0);
+    c.kill(1);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+    assert_moves(&p, "t", 0, 1, 2);
+    assert!(p.unplaceable.is_empty(), "{p}");
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| matches!(w, Warning::AbovePeak { replicas: 1 })),
+        "{p}"
+    );
 }

@@ -20,8 +20,11 @@
 //! # Requests
 //!
 //! - [`Request::Heal`] and [`Request::Decommission`] (`drain.rs`): every replica off the
-//!   brokers, replaced in place, same rack first, least projected load first.
-//! - [`Request::Balance`] (`balance.rs`): elections first, then the cheapest data moves.
+//!   brokers, replaced in place, same rack first, least projected load first, under
+//!   `max(peak before, target x mean after)` for net in, net out and disk where any broker has
+//!   room ([`Warning::AbovePeak`] where none has).
+//! - [`Request::Balance`] (`balance.rs`): elections first, then the cheapest data moves, for
+//!   net in, net out and then disk; no limit above a resource's peak before the plan.
 //! - [`Request::SpreadLeaders`] (`leaders.rs`): per-topic leaders even across racks, elections
 //!   only.
 //! - [`Request::PreferredLeaders`] (`preferred.rs`): elect each partition's preferred leader

@@ -26,8 +26,8 @@ pub(super) fn decision(cluster: &str, d: &Decision, new: bool) {
     };
     macro_rules! emit {
         ($m:ident) => {
-            $m!(cluster, id = %d.id, verdict = %v, finding = ?d.finding, broker = ?d.broker,
-                brokers = ?d.brokers, topic = ?d.topic, partitions = d.partitions,
+            $m!(cluster, id = %d.id, verdict = %v, finding = ?d.finding, broker = d.broker,
+                brokers = ?d.brokers, topic = d.topic.as_deref(), partitions = d.partitions,
                 rule = d.rule.name(), "{}", d.reason)
         };
     }

@@ -4,6 +4,7 @@
 //! Run: `cargo test -p kmedic-tests --test e2e` (filter like libtest: `-- harness::`).
 //! Ports: KMEDIC_TESTBED_PORT_BASE (default 19500) to +99.
 
+mod act;
 mod actionlog;
 mod admin;
 mod agent;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
     trials.extend(product::trials(&ctx));
     trials.extend(client::trials(&ctx));
     trials.extend(execute::trials(&ctx));
+    trials.extend(act::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

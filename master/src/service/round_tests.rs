@@ -180,7 +180,7 @@ fn a_standing_dead_broker_is_logged_when_it_changes_not_every_round() {
         late <= per_minute[6..].len() / 5 + 1,
         "{per_minute:?}\n{text}"
     );
-    assert_eq!(text.matches("planned (not executed").count(), 1, "{text}");
+    assert_eq!(text.matches("planned (").count(), 1, "{text}");
     assert_eq!(
         text.lines()
             .filter(|l| l.contains("finding:") && l.contains("DeadBroker"))

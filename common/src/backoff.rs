@@ -58,7 +58,9 @@ impl RetryPolicy {
 
 /// Runs `op` until it succeeds, fails with an error `retriable` rejects, or the policy's deadline
 /// passes; then returns the last result. `op` receives the time left before the deadline, so it
-/// can bound its own attempt by it. `what` names the operation in the warn log of each retry.
+/// can bound its own attempt by it. `what` names the operation in the debug line of each retry; the caller logs the final
+/// error (a retry is routine, so it must not fill an operator's log: one dead broker gave six
+/// warn lines per round).
 pub async fn retry<T, E, F, Fut>(
     what: &str,
     policy: &RetryPolicy,
@@ -98,7 +100,7 @@ where
         }
     })
     .notify(|e: &E, delay: Duration| {
-        tracing::warn!(
+        tracing::debug!(
             op = what,
             error = %e,
             delay_ms = delay.as_millis() as u64,

@@ -169,9 +169,14 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
         in_bytes_per_sec: Some(35_000_000),
         out_bytes_per_sec: None,
     });
+    // The testbed's log dirs share this machine's disk, whose fill level is not the test's
+    // business: only the network limit should bind.
+    cfg.clusters[0].planner.max_disk_utilization = 1.0;
     let addr = free_port();
     cfg.serve.bind = addr;
     let base = format!("http://{addr}");
+    let cfg_path = dir.path().join("master.toml");
+    std::fs::write(&cfg_path, toml::to_string(&cfg).expect("config as TOML")).expect("write");
     let mut master = Master::start(cfg);
 
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -188,7 +193,7 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
         serde_json::json!([1]),
         "headroom: {h:#}"
     );
-    assert_eq!(h["absorbs_any_broker"], false);
+    assert_eq!(h["absorbs_any_broker"], serde_json::Value::Bool(false));
     let w = h["brokers"]
         .as_array()
         .and_then(|ws| ws.iter().find(|w| w["lost"]["broker"] == 1))
@@ -239,10 +244,22 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
         dom.contains("data-lost=\"{&quot;broker&quot;:1}\""),
         "broker 1's what-if row"
     );
+    // The cluster is live: its health may change while the page loads, so the page must show
+    // what the API said just before or just after.
+    let health = || {
+        get(&format!("{base}/api/clusters"))["clusters"][0]["health"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string()
+    };
+    let before = health();
     let dom = browser::render(&format!("{base}/#/"), "live-fleet");
-    assert_eq!(
-        browser::value(browser::element(&dom, "data-cluster", "e2e", "tr"), "round").is_empty(),
-        false
+    let after = health();
+    let row = browser::element(&dom, "data-cluster", "e2e", "tr");
+    let shown = browser::value(row, "health");
+    assert!(
+        shown == before || shown == after,
+        "{shown} vs {before}/{after}"
     );
 
     // The CLI: `status` reads the running master's API; `headroom` observes the cluster itself
@@ -262,14 +279,10 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
         text.lines().nth(1).is_some_and(|l| l.starts_with("e2e")),
         "{text}"
     );
+    // `headroom` with the master's config: the same limits, and rates from its checkpoint.
     let out = std::process::Command::new(bin)
-        .args([
-            "headroom",
-            "--cluster",
-            "e2e",
-            "--bootstrap",
-            &tb.bootstrap(),
-        ])
+        .args(["headroom", "--cluster", "e2e", "--config"])
+        .arg(&cfg_path)
         .output()
         .expect("headroom");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -279,14 +292,12 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("absorbs the loss of any one broker: yes"),
+        text.contains("absorbs the loss of any one broker: NO"),
         "{text}"
     );
-    assert!(
-        text.contains("absorbs the loss of any one rack:   NO"),
-        "{text}"
-    );
-    assert!(text.contains("network load counts as 0"), "{text}");
+    let failing: Vec<&str> = text.lines().filter(|l| l.starts_with("broker ")).collect();
+    assert_eq!(failing.len(), 1, "{text}");
+    assert!(failing[0].starts_with("broker 1 "), "{text}");
     master.shutdown().expect("master stops cleanly");
 }
 

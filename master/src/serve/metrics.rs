@@ -34,8 +34,11 @@ pub const HEADROOM_MIN_INTERVAL: std::time::Duration = std::time::Duration::from
 /// The headroom cache: per cluster, the board round it was computed for, when, and the report.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    headroom: Mutex<BTreeMap<String, (u64, std::time::Instant, Arc<Report>)>>,
+    headroom: Mutex<BTreeMap<String, Cached>>,
 }
+
+/// A cached headroom report: the round it was computed on, when, and the report.
+type Cached = (u64, std::time::Instant, Arc<Report>);
 
 impl Metrics {
     /// An empty cache.

@@ -125,6 +125,21 @@ impl PlanTarget {
     }
 }
 
+impl PlanTarget {
+    /// Overrides the planner's disk limit for this one plan (`plan --max-disk-utilization`).
+    /// Refuses NaN and values outside (0, 1], naming the flag.
+    pub fn with_max_disk_utilization(mut self, limit: f64) -> Result<Self> {
+        if !limit.is_finite() || limit <= 0.0 || limit > 1.0 {
+            return Err(Error::Usage(format!(
+                "--max-disk-utilization {limit} must be a fraction in (0, 1], for example 0.95 \
+                 (the config's planner.max_disk_utilization, default 0.85, applies without it)"
+            )));
+        }
+        self.planner.max_disk_utilization = limit;
+        Ok(self)
+    }
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)

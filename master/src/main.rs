@@ -82,6 +82,11 @@ enum Cmd {
         /// Also write the kafka-reassign-partitions JSON to this file.
         #[arg(long)]
         json_out: Option<PathBuf>,
+        /// Disk use a move may take a broker to, as a fraction in (0, 1], for this plan only
+        /// (overrides the config's planner.max_disk_utilization, default 0.85). For testbeds
+        /// whose brokers share one busy disk.
+        #[arg(long)]
+        max_disk_utilization: Option<f64>,
     },
     /// A running master's clusters in the terminal (from its REST API).
     Status {
@@ -159,8 +164,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             brokers,
             assume_dead,
             json_out,
+            max_disk_utilization,
         } => {
-            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
+            let mut target =
+                PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
+            if let Some(limit) = max_disk_utilization {
+                target = target.with_max_disk_utilization(limit)?;
+            }
             let report = cli::plan_once(&target, request, &brokers, &assume_dead).await?;
             print!("{}", cli::render_table(&report));
             let json = serde_json::to_string_pretty(&report.plan.reassignment_json())?;

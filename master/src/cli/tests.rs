@@ -82,3 +82,16 @@ fn resolve_needs_config_or_bootstrap() {
     let t = PlanTarget::resolve("x", None, Some("a:1,b:2")).unwrap();
     assert_eq!(t.connection.bootstrap_servers, vec!["a:1", "b:2"]);
 }
+
+#[test]
+fn max_disk_utilization_override_is_validated_and_applied() {
+    let t = target().with_max_disk_utilization(0.99).unwrap();
+    assert_eq!(t.planner.max_disk_utilization, 0.99);
+    for bad in [f64::NAN, 0.0, -0.5, 1.01, f64::INFINITY] {
+        let e = target().with_max_disk_utilization(bad).unwrap_err();
+        assert!(
+            matches!(&e, Error::Usage(m) if m.contains("--max-disk-utilization")),
+            "{bad}: {e}"
+        );
+    }
+}

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub mod actions;
 pub mod headroom;
 pub mod status;
 

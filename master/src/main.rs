@@ -88,6 +88,21 @@ enum Cmd {
         #[arg(long)]
         max_disk_utilization: Option<f64>,
     },
+    /// The action log read back (committed records only), one line per record.
+    Actions {
+        /// The master's TOML config (for the action log's topic and connection).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this cluster: a name from the config (its cluster_id) or a cluster id.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Keep printing new records as they are committed (until Ctrl-C).
+        #[arg(long)]
+        follow: bool,
+        /// Print the records as JSON lines instead of readable lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// A running master's clusters in the terminal (from its REST API).
     Status {
         /// The master's HTTP address (`[serve] bind`).
@@ -178,6 +193,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = json_out {
                 std::fs::write(&path, &json)
                     .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Cmd::Actions {
+            config,
+            cluster,
+            follow,
+            json,
+        } => {
+            let cfg = MasterConfig::load(&config)?;
+            let filter = cli::actions::cluster_filter(&cfg, cluster.as_deref());
+            if follow {
+                cli::actions::follow(&cfg, filter, json).await?;
+            } else {
+                cli::actions::print_all(&cfg, filter.as_deref(), json).await?;
             }
         }
         Cmd::Status { url } => {

@@ -103,6 +103,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The stats topic, decoded.
+    Stats {
+        #[command(subcommand)]
+        cmd: StatsCmd,
+    },
     /// A running master's clusters in the terminal (from its REST API).
     Status {
         /// The master's HTTP address (`[serve] bind`).
@@ -124,6 +129,23 @@ enum Cmd {
         /// Print the full report as JSON instead of the summary.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatsCmd {
+    /// Print the agents' stats records as JSON lines (undecodable ones as error lines on
+    /// stderr). Reads only; commits no offsets.
+    Tail {
+        /// The master's TOML config (for the stats topic and connection).
+        #[arg(long)]
+        config: PathBuf,
+        /// Start at the oldest record instead of new ones only.
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop after this many records.
+        #[arg(long)]
+        max: Option<u64>,
     },
 }
 
@@ -208,6 +230,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 cli::actions::print_all(&cfg, filter.as_deref(), json).await?;
             }
+        }
+        Cmd::Stats {
+            cmd:
+                StatsCmd::Tail {
+                    config,
+                    from_beginning,
+                    max,
+                },
+        } => {
+            let cfg = MasterConfig::load(&config)?;
+            cli::stats_tail::tail(&cfg, from_beginning, max).await?;
         }
         Cmd::Status { url } => {
             let v = cli::status::fetch(&url).await.map_err(anyhow::Error::msg)?;

@@ -210,12 +210,19 @@ fn read_blocking(
     consumer
         .assign(&tpl)
         .map_err(kafka("assign the action log"))?;
+    // Errors while polling are retried until the deadline: one bootstrap broker being dead
+    // (a restart during a heal) surfaces as a transport error here, and must not leave the
+    // master unable to act. The deadline still bounds it: no log, no acting.
+    let mut last_error: Option<KafkaError> = None;
     while !pending.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            let why = last_error
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default();
             return Err(Error::Timeout(format!(
                 "reading the action log {topic:?} back took longer than \
-                 action_log.replay_timeout_secs = {}",
+                 action_log.replay_timeout_secs = {}{why}",
                 timeout.as_secs()
             )));
         }
@@ -224,7 +231,13 @@ fn read_blocking(
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 pending.remove(&p);
             }
-            Some(Err(e)) => return Err(kafka("read the action log")(e)),
+            Some(Err(e)) => {
+                if last_error.is_none() {
+                    tracing::info!(%topic, error = %e,
+                        "reading the action log: retrying until replay_timeout_secs");
+                }
+                last_error = Some(e);
+            }
             Some(Ok(m)) => match m.payload().map(ActionRecord::from_json) {
                 Some(Ok(r)) => records.push(r),
                 _ => {

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 pub mod actions;
 pub mod headroom;
+pub mod reassign_io;
 pub mod stats_tail;
 pub mod status;
 

@@ -108,6 +108,45 @@ enum Cmd {
         #[command(subcommand)]
         cmd: StatsCmd,
     },
+    /// Like `plan`, but print only the kafka-reassign-partitions JSON (to stdout). Executes
+    /// nothing.
+    ExportReassignment {
+        /// The cluster's name (from the config, or any label with --bootstrap).
+        #[arg(long)]
+        cluster: String,
+        /// The master's TOML config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
+        #[arg(long)]
+        bootstrap: Option<String>,
+        /// What to plan.
+        #[arg(long, value_enum, default_value = "heal")]
+        request: RequestKind,
+        /// Brokers to decommission, for example 1,2.
+        #[arg(long, value_delimiter = ',')]
+        brokers: Vec<i32>,
+        /// Treat these brokers as dead too.
+        #[arg(long, value_delimiter = ',')]
+        assume_dead: Vec<i32>,
+    },
+    /// Check a kafka-reassign-partitions JSON file against the safety rules on the live
+    /// cluster and print what is refused and why. Dry run: executes nothing; exits non-zero
+    /// when anything is refused.
+    ImportReassignment {
+        /// The JSON file.
+        #[arg(long)]
+        file: PathBuf,
+        /// The cluster's name (from the config, or any label with --bootstrap).
+        #[arg(long)]
+        cluster: String,
+        /// The master's TOML config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
+        #[arg(long)]
+        bootstrap: Option<String>,
+    },
     /// A running master's clusters in the terminal (from its REST API).
     Status {
         /// The master's HTTP address (`[serve] bind`).
@@ -241,6 +280,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let cfg = MasterConfig::load(&config)?;
             cli::stats_tail::tail(&cfg, from_beginning, max).await?;
+        }
+        Cmd::ExportReassignment {
+            cluster,
+            config,
+            bootstrap,
+            request,
+            brokers,
+            assume_dead,
+        } => {
+            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
+            let report = cli::plan_once(&target, request, &brokers, &assume_dead).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report.plan.reassignment_json())?
+            );
+        }
+        Cmd::ImportReassignment {
+            file,
+            cluster,
+            config,
+            bootstrap,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let proposed =
+                cli::reassign_io::parse(&text).with_context(|| format!("in {}", file.display()))?;
+            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
+            let view = cli::reassign_io::observe(&target).await?;
+            let checked = cli::reassign_io::check(&view, &proposed);
+            print!("{}", cli::reassign_io::render(&checked));
+            if !checked.refused.is_empty() {
+                anyhow::bail!(
+                    "{} of {} partitions refused (see above); nothing was executed",
+                    checked.refused.len(),
+                    proposed.len()
+                );
+            }
         }
         Cmd::Status { url } => {
             let v = cli::status::fetch(&url).await.map_err(anyhow::Error::msg)?;

@@ -287,13 +287,14 @@ fn future_heartbeat_then_kill(ctx: &Ctx) -> anyhow::Result<()> {
     // Short graces so the trial stays short (and the override says so, as a user must). Every
     // testbed broker reports this host's one volume, whose use on a busy build box can pass the
     // default 0.85 disk limit: then no heal target fits, rightly, and the trial would test the
-    // build box.
+    // build box. Dry-run: this trial shows the decision and the plan; executing it is act.rs's
+    // trial, and a heal stopped half-way here would leave its throttle to the shared cluster.
     let (mut master, log) = start_master(
         &tb,
         dir.path(),
         "poll_interval_secs = 2",
         "heal_grace_secs = 10\nallow_short_heal_grace = true\nagent_silence_secs = 20\n\
-         [clusters.planner]\nmax_disk_utilization = 0.99",
+         dry_run = true\n[clusters.planner]\nmax_disk_utilization = 0.99",
     )?;
     wait_all_ok(&tb, &log, &mut master)?;
     publish_future_heartbeat(&tb, VICTIM, 24 * 3600 * 1000)?;

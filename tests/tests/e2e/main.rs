@@ -8,6 +8,7 @@ mod act;
 mod actionlog;
 mod admin;
 mod agent;
+mod cli_tools;
 mod client;
 mod execute;
 mod harness;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     trials.extend(client::trials(&ctx));
     trials.extend(execute::trials(&ctx));
     trials.extend(act::trials(&ctx));
+    trials.extend(cli_tools::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

@@ -19,11 +19,18 @@ use super::product::binary;
 
 /// The tools' trials.
 pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
-    vec![trial(
-        ctx,
-        "cli_tools::actions_prints_the_committed_records",
-        actions_prints_the_committed_records,
-    )]
+    vec![
+        trial(
+            ctx,
+            "cli_tools::actions_prints_the_committed_records",
+            actions_prints_the_committed_records,
+        ),
+        trial(
+            ctx,
+            "cli_tools::stats_tail_decodes_and_reports_undecodable_records",
+            stats_tail_decodes_and_reports_undecodable,
+        ),
+    ]
 }
 
 fn toml_list(bootstrap: &str) -> String {
@@ -135,6 +142,101 @@ fn actions_prints_the_committed_records(ctx: &Ctx) -> anyhow::Result<()> {
         started.elapsed() < Duration::from_secs(60),
         "actions took {:?}",
         started.elapsed()
+    );
+    Ok(())
+}
+
+fn heartbeat() -> kmedic_common::stats::StatsRecord {
+    use kmedic_common::stats::*;
+    StatsRecord::Heartbeat(Heartbeat {
+        identity: Identity {
+            cluster_id: "cli-cluster".into(),
+            broker_id: 4,
+            rack: None,
+            hostname: "h4".into(),
+            az: None,
+            az_source: AzSource::Unknown,
+            instance_type: None,
+            instance_id: None,
+            agent_version: "0".into(),
+        },
+        timestamp_ms: 1_700_000_000_000,
+        seq: 1,
+        process: ProcessStats::bare(ProcessState::Running),
+        host: HostStats::default(),
+        missing: vec![],
+    })
+}
+
+fn stats_tail_decodes_and_reports_undecodable(ctx: &Ctx) -> anyhow::Result<()> {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let tb = ctx.shared()?;
+    let topic = random_topic("cli-stats");
+    tb.create_topic(&topic, 1, 1)?;
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", tb.bootstrap())
+        .set("acks", "all")
+        .create()?;
+    let good = kmedic_common::codec::encode(&heartbeat());
+    for payload in [&b"not stats"[..], &good[..]] {
+        producer
+            .send(BaseRecord::<(), [u8]>::to(&topic).payload(payload))
+            .map_err(|(e, _)| e)?;
+    }
+    producer.flush(Duration::from_secs(30))?;
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("master.toml");
+    let servers = toml_list(&tb.bootstrap());
+    std::fs::write(
+        &path,
+        format!(
+            "[stats]\ntopic = {topic:?}\n[stats.connection]\nbootstrap_servers = {servers}\n\
+             [checkpoint]\npath = {:?}\n\
+             [[clusters]]\nname = \"testbed\"\n\
+             [clusters.connection]\nbootstrap_servers = {servers}\n",
+            dir.path().join("ck"),
+        ),
+    )?;
+    let mut child = Command::new(binary("kmedic-master")?)
+        .args([
+            "stats",
+            "tail",
+            "--from-beginning",
+            "--max",
+            "2",
+            "--config",
+        ])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running kmedic-master stats tail")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait()?.is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("stats tail --max 2 did not stop within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = child.wait_with_output()?;
+    let stdout = String::from_utf8(out.stdout)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "stats tail failed: {stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    ensure!(lines.len() == 1, "one decoded record, got:\n{stdout}");
+    let v: serde_json::Value = serde_json::from_str(lines[0])?;
+    ensure!(
+        v["offset"] == 1 && v["broker_id"] == 4 && v["cluster_id"] == "cli-cluster",
+        "decoded line: {}",
+        lines[0]
+    );
+    ensure!(
+        stderr.contains("partition 0 offset 0: cannot decode a 9 byte record"),
+        "error line on stderr: {stderr}"
     );
     Ok(())
 }

@@ -95,14 +95,7 @@ pub fn reason_kind(r: &UnplaceableReason) -> &'static str {
 
 /// Whether `r` is about this moment (the partition is busy) rather than about capacity.
 pub fn transient(r: &UnplaceableReason) -> bool {
-    matches!(
-        r,
-        UnplaceableReason::Reassigning
-            | UnplaceableReason::InFlight
-            | UnplaceableReason::AlreadyPlanned
-            | UnplaceableReason::ByteBudget { .. }
-            | UnplaceableReason::SourceMoveLimit { .. }
-    )
+    r.is_transient()
 }
 
 /// Runs every what-if on `snap` within `limits` (capacity limits only; see the module docs).

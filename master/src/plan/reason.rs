@@ -236,6 +236,22 @@ pub enum UnplaceableReason {
     },
 }
 
+impl UnplaceableReason {
+    /// Whether this is about the moment (the partition is busy, or this plan's budget or move
+    /// limit is spent) rather than about capacity or safety: the next round places it, so it
+    /// needs no person.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            UnplaceableReason::Reassigning
+                | UnplaceableReason::InFlight
+                | UnplaceableReason::AlreadyPlanned
+                | UnplaceableReason::ByteBudget { .. }
+                | UnplaceableReason::SourceMoveLimit { .. }
+        )
+    }
+}
+
 impl fmt::Display for UnplaceableReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -416,13 +416,25 @@ pub(crate) fn same_work(a: &Plan, b: &Plan) -> bool {
             .map(|e| (e.topic.to_string(), e.partition, e.new_leader))
             .collect()
     };
+    // Replicas left for the moment (their partition is being moved, by kmedic or anyone) come
+    // and go as a reassignment runs: they are not news.
     let unplaced = |p: &Plan| -> BTreeSet<(String, i32, i32)> {
         p.unplaceable
             .iter()
+            .filter(|u| !u.reason.is_transient())
             .map(|u| (u.topic.to_string(), u.partition, u.replica))
             .collect()
     };
     moves(a) == moves(b) && elections(a) == elections(b) && unplaced(a) == unplaced(b)
+}
+
+/// The replicas of `p` that no later round will place by itself (capacity, racks, offline):
+/// the ones a person must look at. A replica left because its partition is busy is not one.
+pub(crate) fn needs_a_person(p: &Plan) -> Vec<&crate::plan::Unplaceable> {
+    p.unplaceable
+        .iter()
+        .filter(|u| !u.reason.is_transient())
+        .collect()
 }
 
 /// Dead and suspect (or hung) brokers, as the snapshot builder takes them.
@@ -466,9 +478,15 @@ fn log_plan(
         unplaceable = p.unplaceable.len(), bytes = p.totals.bytes_moved,
         reassigning = view.reassignments.len(), %first,
         "planned (the actor executes it when every decision it answers is Act)");
-    if let Some(u) = p.unplaceable.first() {
-        warn!(cluster, %decisions, count = p.unplaceable.len(), first = %u,
+    // Only what needs a person is a warning: a replica whose partition is busy (being moved,
+    // by kmedic's own executor too) is placed by a later round.
+    let stuck = needs_a_person(p);
+    if let Some(u) = stuck.first() {
+        warn!(cluster, %decisions, count = stuck.len(), first = %u,
             "replicas cannot be placed: a person must look");
+    }
+    if let Some(u) = p.unplaceable.iter().find(|u| u.reason.is_transient()) {
+        debug!(cluster, %decisions, first = %u, "replicas left for a later round");
     }
     for w in &p.warnings {
         warn!(cluster, %decisions, warning = %w, "plan warning");

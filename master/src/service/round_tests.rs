@@ -403,3 +403,46 @@ fn a_plan_that_only_grew_or_reordered_is_the_same_work() {
     c.moves[0].new_replicas = vec![1, 2, 5];
     assert!(!same_work(&a, &c));
 }
+
+#[test]
+fn replicas_of_partitions_being_moved_are_neither_news_nor_a_page() {
+    use crate::plan::{Move, MoveReason, Unplaceable, UnplaceableReason};
+    let mv = |p: i32| Move {
+        topic: "a".into(),
+        partition: p,
+        old_replicas: vec![1, 2, 3],
+        new_replicas: vec![1, 2, 6],
+        bytes_to_copy: 100,
+        reason: MoveReason::Heal { from: 3 },
+    };
+    let busy = |p: i32| Unplaceable {
+        topic: "a".into(),
+        partition: p,
+        replica: 3,
+        reason: UnplaceableReason::Reassigning,
+    };
+    // Seen in the demo: while kmedic's own heal ran, every round re-planned it, the partitions
+    // being moved came back "unplaceable: partition is reassigning", and the round warned "a
+    // person must look" 11 times in 25 s.
+    let before = Plan {
+        moves: vec![mv(0)],
+        unplaceable: vec![busy(1)],
+        ..Plan::default()
+    };
+    let later = Plan {
+        moves: vec![mv(0)],
+        unplaceable: vec![busy(1), busy(2)],
+        ..Plan::default()
+    };
+    assert!(same_work(&before, &later));
+    assert!(needs_a_person(&later).is_empty());
+    let mut full = later.clone();
+    full.unplaceable.push(Unplaceable {
+        reason: UnplaceableReason::RackUnavailable {
+            racks: vec!["az-c".into()],
+        },
+        ..busy(3)
+    });
+    assert!(!same_work(&later, &full));
+    assert_eq!(needs_a_person(&full).len(), 1);
+}

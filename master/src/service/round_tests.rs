@@ -446,3 +446,34 @@ fn replicas_of_partitions_being_moved_are_neither_news_nor_a_page() {
     assert!(!same_work(&later, &full));
     assert_eq!(needs_a_person(&full).len(), 1);
 }
+
+#[test]
+fn a_plan_being_carried_out_is_not_logged_again_as_it_shrinks() {
+    use crate::plan::{Move, MoveReason};
+    let mv = |p: i32| Move {
+        topic: "a".into(),
+        partition: p,
+        old_replicas: vec![1, 2, 3],
+        new_replicas: vec![1, 2, 6],
+        bytes_to_copy: 100,
+        reason: MoveReason::Heal { from: 3 },
+    };
+    // Seen in the demo: each batch the executor submitted left the next round's heal plan one
+    // batch smaller, and the round logged "planned" again for each (9 times in a 25 s heal).
+    let full = Plan {
+        moves: vec![mv(0), mv(1), mv(2)],
+        ..Plan::default()
+    };
+    let after_a_batch = Plan {
+        moves: vec![mv(2)],
+        ..Plan::default()
+    };
+    assert!(less_or_same_work(&after_a_batch, &full));
+    assert!(!same_work(&after_a_batch, &full));
+    // New work is news.
+    let more = Plan {
+        moves: vec![mv(2), mv(3)],
+        ..Plan::default()
+    };
+    assert!(!less_or_same_work(&more, &after_a_batch));
+}

@@ -29,6 +29,7 @@ pub mod conn;
 mod error;
 mod ops_cluster;
 mod ops_config;
+mod ops_cordon;
 mod ops_reassign;
 pub mod scram;
 mod tls;
@@ -37,6 +38,7 @@ pub mod types;
 
 pub use client::{api_versions_probe, api_versions_probe_with, AdminClient, Route};
 pub use error::{Error, Result};
+pub use ops_cordon::{CORDONED_LOG_DIRS, CORDON_ALL};
 pub use kafka_protocol::error::ResponseError;
 pub use types::*;
 

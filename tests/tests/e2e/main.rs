@@ -10,6 +10,7 @@ mod admin;
 mod agent;
 mod cli_tools;
 mod client;
+mod decommission;
 mod execute;
 mod harness;
 mod master;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
     trials.extend(execute::trials(&ctx));
     trials.extend(act::trials(&ctx));
     trials.extend(cli_tools::trials(&ctx));
+    trials.extend(decommission::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

@@ -11,6 +11,9 @@
 //! - [`footprint`]: the agent against an idle JVM, from `agent/benches/footprint.sh` and
 //!   `bench/jvm_floor.sh` logs given with `--agent-log` and `--jvm-log`.
 //! - [`chart`]: PNG charts without text (labels are in the markdown).
+//! - [`live`]: `kmedic-bench live`, the real `kafka-reassign-partitions --generate` and
+//!   `kmedic-master plan` on one live testbed (by hand only; it starts Kafka).
+//! - `kmedic-bench footprint`: the hour-long agent run's summary and RSS chart.
 
 mod bound;
 mod chart;
@@ -18,6 +21,8 @@ mod compare;
 mod figures;
 mod footprint;
 mod kafka;
+mod live;
+mod live_figures;
 mod scale;
 
 use std::fmt::Write as _;
@@ -64,6 +69,36 @@ enum Cmd {
         #[arg(long)]
         warm_start_log: Option<PathBuf>,
     },
+    /// Kafka's real `kafka-reassign-partitions --generate` and `kmedic-master plan` side by
+    /// side on a live 6-broker testbed it starts (needs Java 17+, the Kafka jars, a release
+    /// kmedic-master); writes the markdown section to --out.
+    Live {
+        /// The testbed's port base (controller; broker N on base + N).
+        #[arg(long, default_value_t = 20300)]
+        port_base: u16,
+        /// Timed runs per tool and scenario (median wall time).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// The kmedic-master binary (default: next to this one).
+        #[arg(long)]
+        master: Option<PathBuf>,
+        /// Average MiB written per partition.
+        #[arg(long, default_value_t = 2)]
+        mib_per_partition: usize,
+        /// Markdown output file.
+        #[arg(long, default_value = "target/bench-report/live.md")]
+        out: PathBuf,
+    },
+    /// Summarises one agent footprint log (agent/benches/footprint.sh output): start, end and
+    /// max RSS, growth per hour, CPU; draws its RSS over time to --png.
+    Footprint {
+        /// The footprint log.
+        #[arg(long)]
+        log: PathBuf,
+        /// The chart to write.
+        #[arg(long)]
+        png: PathBuf,
+    },
     /// One scale-curve case (run by `report` in a child process); prints JSON.
     Case {
         #[arg(long)]
@@ -85,6 +120,36 @@ fn main() -> Result<()> {
             uneven,
             runs,
         } => scale::child(brokers, replicas, uneven, runs),
+        Cmd::Live {
+            port_base,
+            runs,
+            master,
+            mib_per_partition,
+            out,
+        } => {
+            let master = match master {
+                Some(m) => m,
+                None => std::env::current_exe()
+                    .context("locating this binary")?
+                    .with_file_name("kmedic-master"),
+            };
+            let md = live::run(&live::Opts {
+                port_base,
+                runs,
+                master,
+                mib_per_partition,
+            })?;
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&out, &md).with_context(|| format!("writing {}", out.display()))?;
+            print!("{md}");
+            Ok(())
+        }
+        Cmd::Footprint { log, png } => {
+            print!("{}", footprint_summary(&log, &png)?);
+            Ok(())
+        }
         Cmd::Report {
             quick,
             out,
@@ -130,7 +195,12 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let work = tempfile::tempdir().context("creating a work dir")?;
     let mut md = String::new();
-    let _ = writeln!(md, "Machine: {}\n", machine());
+    let _ = writeln!(
+        md,
+        "Machine: {}; load average (1, 5, 15 min) at the start: {}\n",
+        machine(),
+        loadavg()
+    );
     let _ = writeln!(
         md,
         "Command: `kmedic-bench report{}` ({}); medians of {} run(s) per case.\n",
@@ -158,6 +228,7 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
     let extra = compare::shared_clusters()?;
     let rows = compare::run(sizes, per_broker, extra, o.runs, work.path(), &kafka)?;
     md.push_str("### Our planner against Kafka's `--generate`\n\n");
+    let _ = writeln!(md, "Load average after these runs: {}.\n", loadavg());
     if let Err(e) = &kafka {
         let _ = writeln!(md, "Kafka's column is missing: {e:#}\n");
     }
@@ -184,8 +255,17 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
         .into_iter()
         .filter(|c| c.1 <= o.max_replicas)
         .collect();
+    let load_before = loadavg();
+    let t_curve = std::time::Instant::now();
     let curve = scale::run(&cases, o.runs)?;
     md.push_str("### Scale curve\n\n");
+    let _ = writeln!(
+        md,
+        "Load average (1, 5, 15 min) {load_before} before the curve and {} after it ({:.0} s); \
+         the 2 CPUs are shared, so times swing with it.\n",
+        loadavg(),
+        t_curve.elapsed().as_secs_f64()
+    );
     let _ = writeln!(
         md,
         "Heavy traffic skew (Zipf 1.0 over topics, 0.6 within), 10 % non-preferred leaders, RF 3; \
@@ -350,6 +430,52 @@ fn agent_section(agent: &Path, jvm: &Path, out: &Path) -> Result<String> {
          (grid every minute); blue kmedic-agent, red idle JVM.\n\n",
     );
     Ok(s)
+}
+
+/// The load averages over 1, 5 and 15 minutes, from /proc/loadavg ("?" if unreadable).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// The hour-long footprint run: figures and the RSS chart (issue 10 item 5).
+fn footprint_summary(log: &Path, png: &Path) -> Result<String> {
+    let a = footprint::Samples::read(log)?;
+    let (Some(first), Some(last)) = (a.rows.first(), a.rows.last()) else {
+        anyhow::bail!("{}: no samples", log.display());
+    };
+    let (mean, max) = a.rss();
+    let hours = (last.0 - first.0) / 3600.0;
+    let growth = if hours > 0.0 {
+        (last.1 - first.1) / hours
+    } else {
+        0.0
+    };
+    let pts = a.rows.iter().map(|r| (r.0 / 60.0, r.1)).collect();
+    chart::linear(
+        png,
+        &[chart::Series {
+            color: BLUE,
+            points: pts,
+        }],
+        5.0,
+        1.0,
+    )?;
+    Ok(format!(
+        "| run | samples | RSS start MiB | RSS end MiB | RSS mean MiB | RSS max MiB | growth MiB/h | CPU % of a core |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|\n\
+         | {:.0} s | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.3} |\n",
+        a.duration(),
+        a.rows.len(),
+        first.1,
+        last.1,
+        mean,
+        max,
+        growth,
+        a.cpu()
+    ))
 }
 
 /// `nproc`, the CPU model and memory, from /proc.

@@ -26,6 +26,8 @@ mod replace;
 pub use replace::ReplaceConfig;
 mod serve;
 pub use serve::ServeConfig;
+mod decommission;
+pub use decommission::DecommissionConfig;
 
 /// Errors from loading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,9 @@ pub struct MasterConfig {
     /// How plans are carried out: throttle, concurrency, progress, stuck moves.
     #[serde(default)]
     pub execute: ExecuteConfig,
+    /// What happens to a broker a decommission drained (`unregister`, default off).
+    #[serde(default)]
+    pub decommission: DecommissionConfig,
 }
 
 /// One Kafka cluster.

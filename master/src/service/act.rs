@@ -231,6 +231,8 @@ pub struct Actor {
     fenced: bool,
     started: bool,
     last_blocked: Option<String>,
+    /// Decommissions (cordon, drain, uncordon, unregister): `act_decommission.rs`.
+    decommissions: Option<super::decommission::Decommissions>,
 }
 
 impl Actor {
@@ -249,6 +251,7 @@ impl Actor {
             fenced: false,
             started: false,
             last_blocked: None,
+            decommissions: None,
         }
     }
 
@@ -276,6 +279,7 @@ impl Actor {
                     match joined {
                         Some(Ok((ex, result))) => {
                             self.executor = Some(ex);
+                            self.decommission_ended();
                             self.plan_ended(id, result);
                         }
                         Some(Err(e)) => error!(cluster = %self.cfg.cluster, error = %e,
@@ -345,6 +349,7 @@ impl Actor {
             return;
         }
         self.maybe_execute(board, &cluster_id);
+        self.decommission_round(board, &log, &cluster_id).await;
     }
 
     /// At the first acting round: the executor, the replacer with its history, and either the
@@ -575,6 +580,9 @@ fn replace_boxed<'a>(
 ) -> BoxFuture<'a, Result<Replaced, crate::replace::Error>> {
     Box::pin(r.replace(log, broker, host, Some(d.id), &d.reason, clock::wall_ms()))
 }
+
+#[path = "act_decommission.rs"]
+mod decommission_glue;
 
 #[cfg(test)]
 #[path = "act_tests.rs"]

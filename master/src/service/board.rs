@@ -177,6 +177,10 @@ pub struct Board {
     /// The plan kmedic's executor is carrying out (or last carried out: `finished`), with
     /// bytes, rate and ETA; set by the cluster's actor (`service::act`), not by the round.
     pub executing: Option<crate::execute::PlanProgress>,
+    /// Brokers being decommissioned: the operator's list (written by the cluster loop when a
+    /// command arrives), and each broker's cordon and drain progress (written by the actor,
+    /// `service::decommission`).
+    pub decommission: super::decommission::DecommissionBoard,
     /// The last successful observation in full (for the HTTP server's brokers, partitions,
     /// topics and headroom; shared, not copied, by readers).
     #[serde(skip)]

@@ -16,6 +16,7 @@
 
 pub mod act;
 pub mod board;
+pub mod decommission;
 pub mod round;
 
 use std::sync::atomic::Ordering;
@@ -186,6 +187,8 @@ pub async fn run_with(
                 master_id: master_id.clone(),
             });
         }
+        let decommissions =
+            decommission::start(&board, c, &cfg, &master_id, &acting, &cluster_id);
         let admin = AdminClient::new(c.connection.clone())
             .map_err(|e| Error::Admin(c.name.clone(), Box::new(e)))?;
         let actor = act::Actor::new(
@@ -201,8 +204,9 @@ pub async fn run_with(
                     .map_err(|e| Error::Alert(e.to_string()))?,
                 acting: acting.clone(),
             },
-            board,
-        );
+            board.clone(),
+        )
+        .with_decommissions(decommissions);
         tasks.spawn(actor.run(stopped(stop_rx.clone())));
         tasks.spawn(cluster_loop(
             round,
@@ -213,6 +217,7 @@ pub async fn run_with(
             Operator {
                 commands: rx,
                 mode_log,
+                board,
             },
             stopped(stop_rx.clone()),
         ));
@@ -266,6 +271,8 @@ pub async fn save_checkpoint(cfg: &MasterConfig, fleet: &Fleet, ingest: &Ingest)
 struct Operator {
     commands: Option<tokio::sync::mpsc::Receiver<crate::serve::Command>>,
     mode_log: Option<act::ModeLog>,
+    /// The cluster's board (decommission requests and modes go on it for the actor).
+    board: watch::Sender<Board>,
 }
 
 /// Runs `round` every `poll` until `stop` resolves. Rounds never overlap: a slow round delays
@@ -289,8 +296,11 @@ async fn cluster_loop(
             _ = &mut stop => return,
             cmd = crate::serve::next_command(&mut operator.commands) => {
                 // Persisted before it is applied (restored at the next start).
-                if act::record_mode(operator.mode_log.as_ref(), &cluster, &cmd).await {
+                if act::record_mode(operator.mode_log.as_ref(), &cluster, &cmd).await
+                    && decommission::record(operator.mode_log.as_ref(), &cluster, &cmd).await
+                {
                     cmd.apply(&cluster, round.policy_mut());
+                    decommission::on_command(&operator.board, &cmd);
                 }
                 continue;
             }

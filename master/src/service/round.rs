@@ -210,7 +210,11 @@ impl Round {
             let snap = snapshot::build(
                 &view,
                 &c.limits,
-                &verdicts(&findings),
+                // Brokers being decommissioned receive nothing from any plan of the round.
+                &snapshot::Verdicts {
+                    decommissioning: super::decommission::listed(&self.board.borrow()),
+                    ..verdicts(&findings)
+                },
                 Some(&m),
                 now.wall_ms,
             );

@@ -197,6 +197,7 @@ pub fn config(tb: &Testbed, stats_topic: &str, dir: &std::path::Path) -> MasterC
         action_log: Default::default(),
         alert: Default::default(),
         replace: Default::default(),
+        decommission: Default::default(),
         // An ephemeral port: several masters may run at once.
         serve: kmedic_master::config::ServeConfig {
             bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

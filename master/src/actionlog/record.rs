@@ -78,6 +78,8 @@ pub enum Mode {
     Maintenance,
     /// Decisions and plans recorded, nothing executed.
     DryRun,
+    /// The operator's mass-failure override: heal as for single failures during a mass failure.
+    MassFailureOverride,
 }
 
 /// What an action does. Serialized with a `type` tag in snake_case.

@@ -52,6 +52,8 @@ pub struct ClusterState {
     pub maintenance: Option<bool>,
     /// Dry-run mode as last recorded; `None` when never recorded.
     pub dry_run: Option<bool>,
+    /// The mass-failure override as last recorded; `None` when never recorded.
+    pub mass_failure_override: Option<bool>,
     /// Brokers on the decommission list.
     pub decommissioning: BTreeSet<i32>,
     /// Records of this cluster.
@@ -109,6 +111,7 @@ pub fn restore(records: impl IntoIterator<Item = ActionRecord>) -> Restored {
                 ActionKind::SetMode { mode, on } => match mode {
                     Mode::Maintenance => c.maintenance = Some(*on),
                     Mode::DryRun => c.dry_run = Some(*on),
+                    Mode::MassFailureOverride => c.mass_failure_override = Some(*on),
                 },
                 ActionKind::Decommission { brokers } => c.decommissioning.extend(brokers),
                 ActionKind::Recommission { brokers } => {
@@ -353,6 +356,35 @@ mod tests {
         assert_eq!(c.dry_run, Some(true));
         assert_eq!(c.decommissioning, BTreeSet::from([5]));
         assert_eq!(r.cluster("d").maintenance, None);
+    }
+
+    #[test]
+    fn the_mass_failure_override_takes_the_last_word_and_reads_back_from_json() {
+        let set = |on| {
+            state(
+                "c",
+                ActionKind::SetMode {
+                    mode: Mode::MassFailureOverride,
+                    on,
+                },
+            )
+        };
+        assert_eq!(
+            restore(vec![set(true)]).cluster("c").mass_failure_override,
+            Some(true)
+        );
+        let r = restore(vec![set(true), set(false)]);
+        assert_eq!(r.cluster("c").mass_failure_override, Some(false));
+        assert_eq!(r.cluster("c").dry_run, None);
+        assert_eq!(restore(vec![]).cluster("c").mass_failure_override, None);
+        // As written to the topic and read back.
+        let json = serde_json::to_string(&set(true)).unwrap();
+        assert!(json.contains("\"mass_failure_override\""), "{json}");
+        let back: ActionRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            restore(vec![back]).cluster("c").mass_failure_override,
+            Some(true)
+        );
     }
 
     #[test]

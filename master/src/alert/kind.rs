@@ -26,6 +26,8 @@ pub enum AlertKind {
     ReplacementFailed,
     /// This master's action-log producer was fenced: it no longer acts.
     FencedMaster,
+    /// The action log cannot be opened, read back or written: the master observes only.
+    ActionLogUnavailable,
 }
 
 impl AlertKind {
@@ -42,15 +44,17 @@ impl AlertKind {
             AlertKind::ReplacementHeldBack => "replacement_held_back",
             AlertKind::ReplacementFailed => "replacement_failed",
             AlertKind::FencedMaster => "fenced_master",
+            AlertKind::ActionLogUnavailable => "action_log_unavailable",
         }
     }
 
     /// The default severity.
     pub fn severity(self) -> Severity {
         match self {
-            AlertKind::MassFailure | AlertKind::HealImpossible | AlertKind::FencedMaster => {
-                Severity::Critical
-            }
+            AlertKind::MassFailure
+            | AlertKind::HealImpossible
+            | AlertKind::FencedMaster
+            | AlertKind::ActionLogUnavailable => Severity::Critical,
             AlertKind::ReplacementFailed | AlertKind::StuckMove | AlertKind::ProlongedUrps => {
                 Severity::Error
             }

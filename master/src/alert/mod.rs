@@ -2,7 +2,9 @@
 //! and a cool-off ([`Dedup`], pure, monotonic time injected), and sinks ([`Notifier`]: generic
 //! JSON / Slack / PagerDuty v2 webhooks and a command).
 //!
-//! [`from_decisions`] turns a round's policy decisions into the active alerts.
+//! [`from_decisions`] turns a round's policy decisions into the active alerts; [`heal_impossible`]
+//! adds the plan's replicas no round will place, and [`action_log_unavailable`] a master that
+//! cannot record actions.
 //!
 //! Use: one [`Alerter`] per master. Each round, `alerter.update(&active, now.mono_ms)` with every
 //! alert active in the cluster(s); one-off events (fenced master, failed or held-back
@@ -14,11 +16,13 @@ pub mod decisions;
 pub mod dedup;
 pub mod https;
 pub mod kind;
+pub mod plan;
 pub mod sink;
 
 pub use decisions::from_decisions;
 pub use dedup::{Dedup, Delivery};
 pub use kind::{Alert, AlertKind, Severity};
+pub use plan::{action_log_unavailable, heal_impossible};
 pub use sink::{Notifier, SendError};
 
 use crate::config::AlertConfig;

@@ -164,11 +164,12 @@ pub struct ModeLog {
     pub master_id: String,
 }
 
-/// Writes an operator's maintenance or dry-run change to the action log BEFORE it is applied.
-/// Returns whether to apply it: a mode switched ON is applied even if the write failed (it only
-/// makes the master do less); one switched OFF is refused when it could not be recorded (a
-/// restart would otherwise bring back a mode the operator believes is off, or, worse, the
-/// master would act with nothing recording that it may).
+/// Writes an operator's maintenance, dry-run or mass-failure-override change to the action log
+/// BEFORE it is applied. Returns whether to apply it: a change that only makes the master do
+/// less (maintenance or dry-run ON, the override OFF) is applied even if the write failed; one
+/// that lets it do more is refused when it could not be recorded (a restart would otherwise
+/// bring back a mode the operator believes is off, or, worse, the master would act with nothing
+/// recording that it may).
 pub async fn record_mode(
     log: Option<&ModeLog>,
     cluster: &str,
@@ -178,8 +179,11 @@ pub async fn record_mode(
     let (mode, on) = match cmd {
         Command::SetMaintenance(on) => (actionlog::Mode::Maintenance, *on),
         Command::SetDryRun(on) => (actionlog::Mode::DryRun, *on),
+        Command::SetMassFailureOverride(on) => (actionlog::Mode::MassFailureOverride, *on),
         _ => return true,
     };
+    // Whether the change makes the master do less (safe to apply unrecorded).
+    let does_less = on != matches!(mode, actionlog::Mode::MassFailureOverride);
     let Some(m) = log else {
         warn!(
             cluster,
@@ -201,16 +205,16 @@ pub async fn record_mode(
     );
     match m.log.record(&rec).await {
         Ok(()) => true,
-        Err(e) if on => {
-            error!(cluster, ?mode, error = %e,
+        Err(e) if does_less => {
+            error!(cluster, ?mode, on, error = %e,
                 "mode change could not be recorded in the action log; applied anyway (it only \
                  makes the master do less), but a restart will not remember it");
             true
         }
         Err(e) => {
-            error!(cluster, ?mode, error = %e,
-                "mode change REFUSED: switching a mode off must be recorded in the action log \
-                 first; fix the log and send it again");
+            error!(cluster, ?mode, on, error = %e,
+                "mode change REFUSED: a change that lets the master act more must be recorded \
+                 in the action log first; fix the log and send it again");
             false
         }
     }
@@ -231,6 +235,9 @@ pub struct Actor {
     fenced: bool,
     started: bool,
     last_blocked: Option<String>,
+    /// The last action-log write that failed for another reason than a fence (cleared when a
+    /// plan ends without one): raises `action_log_unavailable` while set.
+    log_write_error: Option<String>,
     /// Decommissions (cordon, drain, uncordon, unregister): `act_decommission.rs`.
     decommissions: Option<super::decommission::Decommissions>,
 }
@@ -251,6 +258,7 @@ impl Actor {
             fenced: false,
             started: false,
             last_blocked: None,
+            log_write_error: None,
             decommissions: None,
         }
     }
@@ -311,7 +319,8 @@ impl Actor {
         }
         self.acted_through_round = board.round;
         let now = Now::read();
-        let active = alert::from_decisions(&self.cfg.cluster, &board.decisions);
+        let mut active = alert::from_decisions(&self.cfg.cluster, &board.decisions);
+        active.extend(self.round_alerts(board));
         self.cfg.alerter.update_and_send(&active, now.mono_ms);
         if let Some(v) = &board.cluster_view {
             for b in v.brokers.values() {
@@ -448,6 +457,7 @@ impl Actor {
         let now = Now::read();
         match result {
             Ok(out) => {
+                self.log_write_error = None;
                 let p = &out.progress;
                 info!(%cluster, decision = %id, done = p.done, cancelled = p.cancelled,
                     copied_bytes = p.copied_bytes, replan = out.replan.len(),
@@ -482,6 +492,12 @@ impl Actor {
             }
             Err(ExecError::Journal(execute::JournalError::Fenced)) => {
                 self.fence("the action log refused an executor record")
+            }
+            Err(ExecError::Journal(execute::JournalError::Write(e))) => {
+                error!(%cluster, decision = %id, error = %e,
+                    "plan stopped: the action log refused a record (the executor takes no \
+                     action it cannot record); the next round plans again");
+                self.log_write_error = Some(format!("a write failed: {e}"));
             }
             Err(e) => error!(%cluster, decision = %id, error = %e,
                 "plan failed; the next round plans again from fresh state"),
@@ -533,6 +549,23 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// The alerts of this round besides the decisions' (R3): the plan's replicas no round will
+    /// place, and an action log this actor cannot use (never opened or read back, or its last
+    /// write refused).
+    fn round_alerts(&self, board: &Board) -> Vec<Alert> {
+        let cluster = &self.cfg.cluster;
+        let mut out = Vec::new();
+        if let Some(w) = &board.plan {
+            out.extend(alert::heal_impossible(cluster, &w.decisions, &w.plan));
+        }
+        let why = match &self.cfg.acting {
+            Acting::Disabled(why) => Some(why.as_str()),
+            Acting::Enabled { .. } => self.log_write_error.as_deref(),
+        };
+        out.extend(why.map(|w| alert::action_log_unavailable(cluster, w)));
+        out
     }
 
     fn fence(&mut self, why: &str) {

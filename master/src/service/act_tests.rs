@@ -251,3 +251,35 @@ async fn a_mode_change_is_recorded_before_it_is_applied_and_off_needs_the_record
         .await
     );
 }
+
+#[tokio::test]
+async fn the_mass_failure_override_is_recorded_restored_and_on_needs_the_record() {
+    use crate::serve::Command::SetMassFailureOverride;
+    let mem = Arc::new(MemoryJournal::default());
+    let ml = ModeLog {
+        log: mem.clone(),
+        cluster_id: "cid".into(),
+        master_id: "m".into(),
+    };
+    assert!(record_mode(Some(&ml), "c", &SetMassFailureOverride(true)).await);
+    let recs = mem.records();
+    assert_eq!(recs.len(), 1, "the override is written to the action log");
+    assert_eq!(
+        recs[0].kind,
+        ActionKind::SetMode {
+            mode: Mode::MassFailureOverride,
+            on: true
+        }
+    );
+    assert_eq!(
+        actionlog::restore(recs)
+            .cluster("cid")
+            .mass_failure_override,
+        Some(true),
+        "a restart restores it"
+    );
+    // The override lets the master act more: ON needs the record, OFF (does less) does not.
+    mem.fence();
+    assert!(!record_mode(Some(&ml), "c", &SetMassFailureOverride(true)).await);
+    assert!(record_mode(Some(&ml), "c", &SetMassFailureOverride(false)).await);
+}

@@ -350,7 +350,9 @@ async fn open_action_log(cfg: &MasterConfig) -> act::Acting {
 }
 
 /// Restores maintenance and dry-run from the log: effective = config || log (a mode switched
-/// on in the config cannot be switched off by the log).
+/// on in the config cannot be switched off by the log). The mass-failure override is the log's
+/// last word when it has one (an operator switching it off through the API must stay off),
+/// else the config's.
 fn restore_modes(
     round: &mut Round,
     c: &crate::config::ClusterConfig,
@@ -360,9 +362,18 @@ fn restore_modes(
     let st = crate::actionlog::restore(records.iter().cloned()).cluster(cluster_id);
     let maintenance = c.policy.maintenance || st.maintenance == Some(true);
     let dry_run = c.policy.dry_run || st.dry_run == Some(true);
-    if maintenance != c.policy.maintenance || dry_run != c.policy.dry_run {
-        info!(cluster = %c.name, maintenance, dry_run, "modes restored from the action log");
+    // The operator's last word through the API wins over the config's (it was set later).
+    let mass_override = st
+        .mass_failure_override
+        .unwrap_or(c.policy.mass_failure_override);
+    if maintenance != c.policy.maintenance
+        || dry_run != c.policy.dry_run
+        || mass_override != c.policy.mass_failure_override
+    {
+        info!(cluster = %c.name, maintenance, dry_run, mass_failure_override = mass_override,
+            "modes restored from the action log");
     }
     round.policy_mut().set_maintenance(maintenance);
     round.policy_mut().set_dry_run(dry_run);
+    round.policy_mut().set_mass_failure_override(mass_override);
 }

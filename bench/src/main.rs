@@ -59,6 +59,10 @@ enum Cmd {
         /// Skip Kafka's --generate column.
         #[arg(long)]
         no_kafka: bool,
+        /// Only the scale curve and its targets (the planner's timing part, ~10 minutes; to
+        /// re-run on a quiet machine).
+        #[arg(long)]
+        scale_only: bool,
         /// Output of agent/benches/footprint.sh, for the agent section.
         #[arg(long)]
         agent_log: Option<PathBuf>,
@@ -156,6 +160,7 @@ fn main() -> Result<()> {
             runs,
             max_replicas,
             no_kafka,
+            scale_only,
             agent_log,
             jvm_log,
             warm_start_log,
@@ -165,6 +170,7 @@ fn main() -> Result<()> {
                 runs: runs.unwrap_or(if quick { 1 } else { 5 }).max(1),
                 max_replicas,
                 no_kafka,
+                scale_only,
                 agent_log,
                 jvm_log,
                 warm_start_log,
@@ -182,6 +188,7 @@ struct Opts {
     runs: usize,
     max_replicas: usize,
     no_kafka: bool,
+    scale_only: bool,
     agent_log: Option<PathBuf>,
     jvm_log: Option<PathBuf>,
     warm_start_log: Option<PathBuf>,
@@ -203,8 +210,9 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
     );
     let _ = writeln!(
         md,
-        "Command: `kmedic-bench report{}` ({}); medians of {} run(s) per case.\n",
+        "Command: `kmedic-bench report{}{}` ({}); medians of {} run(s) per case.\n",
         if o.quick { " --quick" } else { "" },
+        if o.scale_only { " --scale-only" } else { "" },
         if cfg!(debug_assertions) {
             "debug build: times are not representative"
         } else {
@@ -213,27 +221,9 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
         o.runs
     );
 
-    // Ours against Kafka's --generate.
-    let (sizes, per_broker): (&[usize], usize) = if o.quick {
-        (&[6, 12], 200)
-    } else {
-        (&[6, 50, 200, 270], 5_000)
-    };
-    let kafka = if o.no_kafka {
-        Err(anyhow::anyhow!("--no-kafka"))
-    } else {
-        kafka::Driver::build(work.path())
-    };
-    // Cruise Control's clusters (issue 12) are small: in the smoke run too, when present.
-    let extra = compare::shared_clusters()?;
-    let rows = compare::run(sizes, per_broker, extra, o.runs, work.path(), &kafka)?;
-    md.push_str("### Our planner against Kafka's `--generate`\n\n");
-    let _ = writeln!(md, "Load average after these runs: {}.\n", loadavg());
-    if let Err(e) = &kafka {
-        let _ = writeln!(md, "Kafka's column is missing: {e:#}\n");
+    if !o.scale_only {
+        compare_section(o, work.path(), &mut md)?;
     }
-    md.push_str(&compare::table(&rows));
-    md.push('\n');
 
     // The scale curve.
     let cases: Vec<(usize, usize, bool)> = if o.quick {
@@ -330,6 +320,31 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
         md.push_str("\n```\n");
     }
     Ok(md)
+}
+
+/// Ours against Kafka's `--generate` on the same cluster files.
+fn compare_section(o: &Opts, work: &Path, md: &mut String) -> Result<()> {
+    let (sizes, per_broker): (&[usize], usize) = if o.quick {
+        (&[6, 12], 200)
+    } else {
+        (&[6, 50, 200, 270], 5_000)
+    };
+    let kafka = if o.no_kafka {
+        Err(anyhow::anyhow!("--no-kafka"))
+    } else {
+        kafka::Driver::build(work)
+    };
+    // Cruise Control's clusters (issue 12) are small: in the smoke run too, when present.
+    let extra = compare::shared_clusters()?;
+    let rows = compare::run(sizes, per_broker, extra, o.runs, work, &kafka)?;
+    md.push_str("### Our planner against Kafka's `--generate`\n\n");
+    let _ = writeln!(md, "Load average after these runs: {}.\n", loadavg());
+    if let Err(e) = &kafka {
+        let _ = writeln!(md, "Kafka's column is missing: {e:#}\n");
+    }
+    md.push_str(&compare::table(&rows));
+    md.push('\n');
+    Ok(())
 }
 
 /// A target: name, brokers, replicas, limit (ms), the figure.
@@ -447,12 +462,16 @@ fn footprint_summary(log: &Path, png: &Path) -> Result<String> {
         anyhow::bail!("{}: no samples", log.display());
     };
     let (mean, max) = a.rss();
-    let hours = (last.0 - first.0) / 3600.0;
-    let growth = if hours > 0.0 {
-        (last.1 - first.1) / hours
-    } else {
-        0.0
-    };
+    // Growth: the least-squares slope over every sample (end minus start alone is one
+    // sample's noise), in MiB per hour.
+    let n = a.rows.len() as f64;
+    let (mx, my) = (
+        a.rows.iter().map(|r| r.0).sum::<f64>() / n,
+        a.rows.iter().map(|r| r.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = a.rows.iter().map(|r| (r.0 - mx).powi(2)).sum();
+    let sxy: f64 = a.rows.iter().map(|r| (r.0 - mx) * (r.1 - my)).sum();
+    let growth = if sxx > 0.0 { sxy / sxx * 3600.0 } else { 0.0 };
     let pts = a.rows.iter().map(|r| (r.0 / 60.0, r.1)).collect();
     chart::linear(
         png,
@@ -464,7 +483,7 @@ fn footprint_summary(log: &Path, png: &Path) -> Result<String> {
         1.0,
     )?;
     Ok(format!(
-        "| run | samples | RSS start MiB | RSS end MiB | RSS mean MiB | RSS max MiB | growth MiB/h | CPU % of a core |\n\
+        "| run | samples | RSS start MiB | RSS end MiB | RSS mean MiB | RSS max MiB | growth MiB/h (fit) | CPU % of a core |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|\n\
          | {:.0} s | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.3} |\n",
         a.duration(),

@@ -10,6 +10,7 @@
 pub mod clock_skew;
 pub mod dead_broker;
 pub mod duplicate_host;
+pub mod headroom;
 pub mod hung_broker;
 pub mod leader_skew;
 pub mod mass_failure;
@@ -89,6 +90,10 @@ pub enum FindingKind {
     /// per-rack count or share): an outage, not a broker failure. Raised by the policy from the
     /// broker findings (`mass_failure`), never by `run_all`.
     MassFailure,
+    /// The loss of this (alive) broker could not be absorbed: the heal planner's what-if leaves
+    /// replicas unplaceable for lack of capacity. Alert only, never a reason to move data;
+    /// raised by the round from its headroom check (`headroom`), never by `run_all`.
+    NoFailureHeadroom,
 }
 
 /// One finding, with the evidence a person needs to agree with it.

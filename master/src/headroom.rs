@@ -60,6 +60,13 @@ pub struct WhatIf {
     /// reassigning now, or a move of it is in flight): those heal once it finishes, so they are
     /// not a lack of capacity.
     pub absorbable: bool,
+    /// Not absorbable only because the rack rule never co-locates replicas: every replica left
+    /// for a lasting reason is `rack_unavailable` (a lost rack when RF equals the rack count).
+    /// The design working, not a lack of capacity: shown as expected, not critical.
+    pub expected: bool,
+    /// `absorbed`, `expected` (see [`WhatIf::expected`]) or `critical` (replicas left for lack
+    /// of capacity: the loss cannot be healed within the brokers' limits).
+    pub verdict: &'static str,
 }
 
 /// Headroom of one cluster.
@@ -75,6 +82,8 @@ pub struct Report {
     pub absorbs_any_rack: bool,
     /// Brokers whose loss cannot be absorbed.
     pub unabsorbable_brokers: Vec<i32>,
+    /// Every rack loss is absorbed or [`WhatIf::expected`] (RF = rack count: never co-locate).
+    pub rack_loss_expected: bool,
     /// Time the what-ifs took, in milliseconds.
     pub took_ms: u64,
 }
@@ -157,6 +166,7 @@ pub fn report(snap: &Snapshot, limits: &Limits) -> Report {
     Report {
         absorbs_any_broker: unabsorbable_brokers.is_empty(),
         absorbs_any_rack: racks.iter().all(|w| w.absorbable),
+        rack_loss_expected: racks.iter().all(|w| w.absorbable || w.expected),
         unabsorbable_brokers,
         brokers,
         racks,
@@ -213,6 +223,11 @@ fn what_if(work: &mut Snapshot, limits: &Limits, lost: Lost, ids: &[i32]) -> Wha
     for u in &p.unplaceable {
         *reasons.entry(reason_kind(&u.reason)).or_default() += 1;
     }
+    let absorbable = p.unplaceable.iter().all(|u| transient(&u.reason));
+    let expected = !absorbable
+        && p.unplaceable.iter().all(|u| {
+            transient(&u.reason) || matches!(u.reason, UnplaceableReason::RackUnavailable { .. })
+        });
     WhatIf {
         lost,
         brokers: ids.to_vec(),
@@ -232,7 +247,15 @@ fn what_if(work: &mut Snapshot, limits: &Limits, lost: Lost, ids: &[i32]) -> Wha
         bytes_to_move: p.totals.bytes_moved,
         net_in_max_utilization_after: p.totals.after.net_in_max_utilization,
         net_out_max_utilization_after: p.totals.after.net_out_max_utilization,
-        absorbable: p.unplaceable.iter().all(|u| transient(&u.reason)),
+        absorbable,
+        expected,
+        verdict: if absorbable {
+            "absorbed"
+        } else if expected {
+            "expected"
+        } else {
+            "critical"
+        },
     }
 }
 

@@ -42,6 +42,13 @@ fn a_roomy_cluster_absorbs_any_one_broker_but_not_a_rack_at_rf3() {
             "{w:?}"
         );
         assert_eq!(w.unplaceable, w.replicas);
+        // The design working (never co-locate), not a lack of capacity.
+        assert!(w.expected, "{w:?}");
+        assert_eq!(w.verdict, "expected");
+    }
+    assert!(r.rack_loss_expected);
+    for w in &r.brokers {
+        assert_eq!((w.expected, w.verdict), (false, "absorbed"), "{w:?}");
     }
 }
 
@@ -61,6 +68,8 @@ fn a_small_broker_makes_its_rack_mates_loss_unabsorbable() {
     assert_eq!(w.lost, Lost::Broker(1));
     assert!(w.unplaceable > 0);
     assert_eq!(w.reasons.get("no_target"), Some(&w.unplaceable), "{w:?}");
+    // A lack of capacity: critical, never "expected".
+    assert_eq!((w.expected, w.verdict), (false, "critical"), "{w:?}");
     assert!(
         w.examples[0].contains("no target broker"),
         "{:?}",

@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod checkpoint;
+pub mod history;
 mod prune;
 pub mod window;
 
@@ -76,6 +77,8 @@ pub struct ClusterModel {
     pub agents: BTreeMap<i32, AgentState>,
     /// What happened to replica samples.
     pub counts: SampleCounts,
+    /// Each broker's host net in/out over the last hour (the broker page's charts).
+    pub history: history::BrokerHistory,
 }
 
 impl ClusterModel {
@@ -90,6 +93,7 @@ impl ClusterModel {
             ),
             agents: BTreeMap::new(),
             counts: SampleCounts::default(),
+            history: history::BrokerHistory::default(),
         }
     }
 
@@ -133,6 +137,16 @@ impl ClusterModel {
             },
             rx,
         );
+        if newer {
+            self.history.record(
+                identity.broker_id,
+                history::NetPoint {
+                    at_ms: ts,
+                    rx_bytes_per_sec: host.net_rx_bytes_per_sec,
+                    tx_bytes_per_sec: host.net_tx_bytes_per_sec,
+                },
+            );
+        }
         if let StatsRecord::Full(f) = rec {
             a.full_heard_mono_ms = a.full_heard_mono_ms.max(Some(rx.heard_mono_ms));
             if newer {

@@ -9,6 +9,7 @@
 //!   [`ActionLog`] implements it, [`MemoryJournal`] is for tests.
 
 pub mod executor;
+pub mod history;
 pub mod record;
 pub mod replay;
 pub mod writer;
@@ -18,6 +19,7 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 
 pub use executor::ExecutorJournal;
+pub use history::ActionHistory;
 pub use record::{ActionKind, ActionRecord, Mode, Outcome, OutcomeStatus, PartitionRef, Phase};
 pub use replay::{restore, ClusterState, Replacement, Restored};
 pub use writer::ActionLog;

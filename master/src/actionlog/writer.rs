@@ -30,6 +30,8 @@ pub struct ActionLog {
     timeout: Duration,
     fenced: Arc<AtomicBool>,
     lock: tokio::sync::Mutex<()>,
+    /// Every committed record, for the HTTP server's action history.
+    history: super::ActionHistory,
 }
 
 impl std::fmt::Debug for ActionLog {
@@ -173,12 +175,19 @@ impl ActionLog {
             timeout,
             fenced: Arc::new(AtomicBool::new(false)),
             lock: tokio::sync::Mutex::new(()),
+            history: super::ActionHistory::default(),
         })
     }
 
     /// True once the producer was fenced: this master must not act again.
     pub fn is_fenced(&self) -> bool {
         self.fenced.load(Ordering::SeqCst)
+    }
+
+    /// The in-memory history every committed write is appended to (seed it with the records
+    /// read back at start).
+    pub fn history(&self) -> super::ActionHistory {
+        self.history.clone()
     }
 
     /// The topic written to.
@@ -198,7 +207,10 @@ impl ActionLog {
             return Err(Error::Fenced);
         }
         match self.transaction(recs).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.history.push(recs);
+                Ok(())
+            }
             Err(e) if is_fatal(&e) => {
                 self.fenced.store(true, Ordering::SeqCst);
                 tracing::error!(transactional_id = %self.transactional_id, error = %e,

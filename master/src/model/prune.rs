@@ -38,6 +38,7 @@ impl ClusterModel {
     ) -> Pruned {
         let before = self.agents.len();
         self.agents.retain(|&id, _| keep_broker(id));
+        self.history.retain(&keep_broker);
         let (partitions, topics) = self.windows.retain(keep_partition);
         Pruned {
             partitions,

@@ -17,8 +17,10 @@ use crate::observe::ClusterView;
 use crate::plan::Snapshot;
 use crate::service::Board;
 
-type Res<T = Json<Value>> = Result<T, ApiError>;
-type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
+/// A handler's answer.
+pub type Res<T = Json<Value>> = Result<T, ApiError>;
+/// A handler's query parameters (a malformed query is a 400, not axum's text answer).
+pub type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
 
 /// The OpenAPI document (hand-written; checked against [`routes`] by a test).
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -40,6 +42,11 @@ pub fn routes(r: Routes) -> Routes {
         .get("/api/clusters/{cluster}/plan", plan)
         .get("/api/clusters/{cluster}/in-flight", in_flight)
         .get("/api/clusters/{cluster}/headroom", headroom)
+        .get("/api/clusters/{cluster}/actions", super::actions::list)
+        .get(
+            "/api/clusters/{cluster}/brokers/{broker}/history",
+            super::broker_history::get,
+        )
 }
 
 async fn openapi() -> Res {

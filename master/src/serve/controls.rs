@@ -5,10 +5,12 @@
 //! command; the cluster loop applies it to its policy between rounds ([`Command::apply`]), so a
 //! round never sees a half-applied change.
 //!
-//! Persistence hook: maintenance and dry-run must survive a restart (DESIGN.md rule 5). The
-//! action log (`actionlog/`, issue 8) records each applied command; on start the master replays
-//! them into [`Controls`] before serving. Until then they are held in memory and the config's
-//! values apply after a restart (the API says so in `persisted: false`).
+//! Persistence: maintenance, dry-run and the mass-failure override survive a restart (DESIGN.md
+//! rule 5). The cluster loop writes each change to the action log before applying it; at start
+//! the log is read back into the policy and into these [`Controls`]
+//! (`Server::restore_controls`), and `persisted` answers true. Without an action log (it could
+//! not be opened or read, or the cluster id is unknown) changes are held in memory only and
+//! `persisted` is false.
 
 use std::collections::BTreeSet;
 
@@ -30,7 +32,8 @@ pub struct Controls {
     pub mass_failure_override: bool,
     /// Brokers an operator asked to decommission (drained by the executor, issue 8).
     pub decommission: BTreeSet<i32>,
-    /// Whether these controls survive a restart (not until the action log records them).
+    /// Whether these controls survive a restart: true when mode changes are recorded in the
+    /// action log; false when this master has no action log (changes are held in memory only).
     pub persisted: bool,
 }
 

@@ -8,7 +8,9 @@
 //! - [`figures`]: broker, topic and partition rows computed from a board;
 //! - [`metrics`]: `/metrics`; [`ui`]: the embedded pages; `openapi.json`: the API document.
 
+pub mod actions;
 pub mod api;
+pub mod broker_history;
 pub mod controls;
 pub mod figures;
 pub mod metrics;
@@ -66,6 +68,9 @@ pub struct ClusterHandle {
     pub planner: Limits,
     /// Manual plan proposals, oldest first.
     pub proposals: Mutex<Vec<Proposal>>,
+    /// Its Kafka cluster id as known at start (config or learned), for the action history
+    /// when no view has been observed yet.
+    pub cluster_id: Mutex<Option<String>>,
 }
 
 /// What every handler shares.
@@ -81,6 +86,8 @@ pub struct Shared {
     pub ingest: Option<Arc<Ingest>>,
     /// The Prometheus registry.
     pub metrics: metrics::Metrics,
+    /// The action history, once the action log is open and read back (unset: no action log).
+    pub actions: std::sync::OnceLock<crate::actionlog::ActionHistory>,
     next_proposal: std::sync::atomic::AtomicU64,
 }
 
@@ -120,6 +127,7 @@ impl Server {
                     limits: c.limits.clone(),
                     planner: c.planner.clone(),
                     proposals: Mutex::new(Vec::new()),
+                    cluster_id: Mutex::new(c.cluster_id.clone()),
                 },
             );
         }
@@ -130,6 +138,7 @@ impl Server {
             fleet,
             ingest,
             metrics,
+            actions: std::sync::OnceLock::new(),
             next_proposal: std::sync::atomic::AtomicU64::new(1),
         };
         (
@@ -138,6 +147,41 @@ impl Server {
             },
             receivers,
         )
+    }
+
+    /// Serves `history` at `/api/clusters/{c}/actions` (the action log's in-memory copy).
+    /// Only the first call counts.
+    pub fn attach_actions(&self, history: crate::actionlog::ActionHistory) {
+        let _ = self.shared.actions.set(history);
+    }
+
+    /// What the cluster loop restored at start: the modes in effect (config OR action log, as
+    /// the loop applies them), and whether mode changes are recorded in the action log
+    /// (`persisted`; false when there is no action log or the cluster id is unknown).
+    pub fn restore_controls(
+        &self,
+        cluster: &str,
+        cluster_id: Option<&str>,
+        restored: Option<&crate::actionlog::ClusterState>,
+        persisted: bool,
+    ) {
+        let Some(h) = self.shared.clusters.get(cluster) else {
+            return;
+        };
+        if let Some(id) = cluster_id {
+            *lock(&h.cluster_id) = Some(id.to_string());
+        }
+        let mut c = lock(&h.controls);
+        if let Some(st) = restored {
+            c.maintenance |= st.maintenance == Some(true);
+            c.dry_run |= st.dry_run == Some(true);
+            // The override is the log's last word, else the config (as the loop restores it).
+            c.mass_failure_override = st
+                .mass_failure_override
+                .unwrap_or(c.mass_failure_override);
+            c.decommission.extend(st.decommissioning.iter().copied());
+        }
+        c.persisted = persisted;
     }
 
     /// The state handlers share.

@@ -181,6 +181,10 @@ pub struct Board {
     /// command arrives), and each broker's cordon and drain progress (written by the actor,
     /// `service::decommission`).
     pub decommission: super::decommission::DecommissionBoard,
+    /// The last failure-headroom report (the round's what-ifs, at most every minute:
+    /// `detect::headroom`); the API, `/metrics` and the UI read it instead of recomputing.
+    #[serde(skip)]
+    pub headroom: Option<std::sync::Arc<crate::headroom::Report>>,
     /// The last successful observation in full (for the HTTP server's brokers, partitions,
     /// topics and headroom; shared, not copied, by readers).
     #[serde(skip)]

@@ -158,11 +158,16 @@ pub async fn run_with(
     // The HTTP server (API, UI, /metrics): reads the boards, sends operator commands to the
     // cluster loops.
     let mut commands = crate::serve::Receivers::new();
+    let mut served = None;
     if let Some((server, listener, rx)) = crate::serve::start(&cfg, &boards, &fleet, &ingest)
         .await
         .map_err(Error::Serve)?
     {
         commands = rx;
+        if let act::Acting::Enabled { log, .. } = &acting {
+            server.attach_actions(log.history());
+        }
+        served = Some(server.clone());
         let stop = stopped(stop_rx.clone());
         tasks.spawn(async move {
             if let Err(e) = server.serve(listener, stop).await {
@@ -186,6 +191,20 @@ pub async fn run_with(
                 cluster_id: id.clone(),
                 master_id: master_id.clone(),
             });
+        }
+        if let Some(s) = &served {
+            let st = match (&acting, &cluster_id) {
+                (act::Acting::Enabled { records, .. }, Some(id)) => {
+                    Some(crate::actionlog::restore(records.iter().cloned()).cluster(id))
+                }
+                _ => None,
+            };
+            s.restore_controls(
+                &name,
+                cluster_id.as_deref(),
+                st.as_ref(),
+                mode_log.is_some(),
+            );
         }
         let decommissions =
             decommission::start(&board, c, &cfg, &master_id, &acting, &cluster_id);
@@ -333,6 +352,8 @@ async fn open_action_log(cfg: &MasterConfig) -> act::Acting {
     let timeout = Duration::from_secs(cfg.action_log.replay_timeout_secs);
     match crate::actionlog::replay::read_records(&conn, &cfg.action_log.topic, timeout).await {
         Ok((records, unparsable)) => {
+            // The HTTP server's action history starts from what the log holds.
+            log.history().push(&records);
             info!(topic = %cfg.action_log.topic, records = records.len(), unparsable,
                 "action log open (older masters of the group fenced) and read back");
             act::Acting::Enabled {

@@ -107,6 +107,7 @@ pub struct Round {
     last_summary_brokers: Option<BrokerCounts>,
     waiting_logged: bool,
     observe_failures: u64,
+    headroom: detect::headroom::HeadroomCheck,
 }
 
 impl Round {
@@ -125,6 +126,7 @@ impl Round {
             last_summary_brokers: None,
             waiting_logged: false,
             observe_failures: 0,
+            headroom: detect::headroom::HeadroomCheck::default(),
         }
     }
 
@@ -186,7 +188,7 @@ impl Round {
             self.waiting_logged = false;
         }
         let c = &self.cfg.cluster;
-        let (findings, snap) = {
+        let (mut findings, snap) = {
             let mut m = lock(&model);
             let pruned = m.prune_to_view(&view);
             if !pruned.is_empty() {
@@ -220,6 +222,11 @@ impl Round {
             );
             (findings, snap)
         };
+        // Failure headroom (what-ifs off the async threads, at most every minute): a broker
+        // whose loss could not be absorbed is a finding, alert only.
+        if let Some(r) = self.headroom.report(&snap, &c.planner, now.mono_ms).await {
+            findings.extend(detect::headroom::findings(&r));
+        }
         self.log_findings(&findings, now);
         let decisions = self.policy.decide(&findings, &view, now);
         let plan = self.plan(&snap, &decisions, &view);
@@ -341,6 +348,7 @@ impl Round {
         done: Option<(Vec<Finding>, Vec<Decision>, Option<PlannedWork>)>,
     ) {
         let round = self.round;
+        let headroom = self.headroom.latest();
         self.board.send_modify(|b| {
             b.round = round;
             b.at = Some(now);
@@ -359,6 +367,7 @@ impl Round {
                 b.findings = findings;
                 b.decisions = decisions;
                 b.plan = plan;
+                b.headroom = headroom;
             }
         });
         self.maybe_summary(now);

@@ -67,13 +67,13 @@ function headroomHtml(h) {
   if (!h) return '<p class="muted">Not available yet.</p>';
   const row = w => `<tr data-lost="${esc(JSON.stringify(w.lost))}"><td>${esc(w.lost.broker ?? w.lost.rack)}</td>
     ${fig("replicas", w.replicas)}${fig("placed", w.placed)}${fig("unplaceable", w.unplaceable)}
-    <td>${w.absorbable ? badge("ok") : badge("critical")}</td>
+    <td data-k="verdict" data-v="${esc(w.verdict)}">${w.verdict === "expected" ? badge("expected") + ' <span class="muted">RF = AZ count: never co-locate</span>' : w.absorbable ? badge("ok") : badge("critical")}</td>
     <td>${esc(Object.entries(w.reasons).map(([k, n]) => k + " " + n).join(", "))}</td>
     <td class="muted wrap">${esc(w.examples[0] || "")}</td></tr>`;
   const head = '<tr><th>lost</th><th class="num">replicas</th><th class="num">placed</th><th class="num">unplaceable</th><th>absorbed</th><th>why not</th><th>example</th></tr>';
   return `<div class="cards">
     ${card("absorbs_any_broker", h.absorbs_any_broker ? "yes" : "NO", "absorbs the loss of any one broker")}
-    ${card("absorbs_any_rack", h.absorbs_any_rack ? "yes" : "NO", "absorbs the loss of any one AZ")}
+    ${card("absorbs_any_rack", h.absorbs_any_rack ? "yes" : h.rack_loss_expected ? "expected" : "NO", h.rack_loss_expected && !h.absorbs_any_rack ? "an AZ loss stays one replica short until it returns (RF = AZ count: never co-locate)" : "absorbs the loss of any one AZ")}
     ${card("headroom_round", h.round, "as of round (recomputed at most every minute)")}${card("headroom_ms", h.took_ms, "ms to compute")}</div>
     <table id="headroom-brokers">${head}${h.brokers.filter(w => !w.absorbable).map(row).join("") || '<tr><td colspan="7" class="muted">Every single broker loss can be healed within limits.</td></tr>'}</table>
     <h3>If one AZ is lost</h3><table id="headroom-racks">${head}${h.racks.map(row).join("")}</table>`;
@@ -102,7 +102,8 @@ async function cluster(name) {
   } catch (e) { err = e.message; }
   const v = c.view || {};
   const k = c.brokers;
-  app.innerHTML = `<h1>${esc(name)} ${badge(c.health)} <span class="muted">round ${esc(c.round)}, ${esc(c.status.status)}</span></h1>
+  app.innerHTML = `<h1>${esc(name)} ${badge(c.health)} <span class="muted">round ${esc(c.round)}, ${esc(c.status.status)}</span>
+    <a class="nav" id="actions-link" href="#/c/${encodeURIComponent(name)}/actions">action history</a></h1>
   ${err ? `<p class="error">${esc(err)}</p>` : ""}
   <div class="cards">
     ${card("brokers", v.brokers ?? 0, "brokers")}${card("dead", k.dead, "dead")}${card("suspect", k.suspect + k.hung, "suspect / hung")}
@@ -143,20 +144,90 @@ async function cluster(name) {
 async function broker(name, id) {
   setCrumbs([["#/", "fleet"], ["#/c/" + encodeURIComponent(name), name], [`#/c/${encodeURIComponent(name)}/b/${id}`, "broker " + id]]);
   const { broker: b, findings, decisions } = await api(`/clusters/${encodeURIComponent(name)}/brokers/${id}`);
+  const hist = await api(`/clusters/${encodeURIComponent(name)}/brokers/${id}/history`).catch(e => ({ points: [], error: e.message }));
   app.innerHTML = `<h1>Broker ${b.id} ${badge(b.state)} <span class="muted">${esc(b.rack)} ${esc(b.host)}</span></h1>
   <table id="broker" data-broker="${b.id}"><tr><th>replicas</th><th>leaders</th><th>net in vs limit</th><th>net out vs limit</th><th>host rx (agent)</th><th>host tx (agent)</th><th>stats age</th><th>clock skew</th><th>process</th></tr>
   <tr>${fig("replicas", b.replicas)}${fig("leaders", b.leaders)}${bar("net_in", b.net_in_bytes_per_sec, b.net_in_limit_bytes_per_sec)}${bar("net_out", b.net_out_bytes_per_sec, b.net_out_limit_bytes_per_sec)}
   ${fig("rx", b.host_rx_bytes_per_sec, rate(b.host_rx_bytes_per_sec))}${fig("tx", b.host_tx_bytes_per_sec, rate(b.host_tx_bytes_per_sec))}
   ${fig("stats_age", b.stats_age_secs, b.stats_age_secs == null ? "never" : b.stats_age_secs + " s")}${fig("clock_skew", b.clock_skew_ms, b.clock_skew_ms == null ? "-" : b.clock_skew_ms + " ms")}<td>${esc(b.process ?? "-")}</td></tr></table>
-  <p class="muted">Net in/out history charts need the model's per-broker window in the API (not there yet); the bars show the planner's daily-peak demand.</p>
+  <h2>Net in / out, last hour <span class="muted">(host counters from its agent; the bars above are the planner's daily-peak demand)</span></h2>
+  ${chartHtml(hist)}
+  <p><a id="broker-actions" href="#/c/${encodeURIComponent(name)}/actions?broker=${b.id}">actions on broker ${b.id}</a></p>
   <h2>Findings</h2>${findingsHtml(findings)}
   <h2>Decisions</h2><table>${decisions.map(d => `<tr><td>d${d.id}</td><td>${esc(d.rule)}</td><td>${esc(d.reason)}</td></tr>`).join("") || '<tr><td class="muted">None.</td></tr>'}</table>`;
 }
 
+// Net in/out history as plain SVG: one polyline per direction, y from 0 to the highest point.
+function chartHtml(h) {
+  const pts = (h.points || []).filter(p => p.rx_bytes_per_sec != null || p.tx_bytes_per_sec != null);
+  if (!pts.length) return `<p class="muted" data-k="chart_points" data-v="0">${esc(h.error || "No samples from its agent yet (one point per stats record, about every 10 s).")}</p>`;
+  const W = 760, H = 220, L = 70, R = 10, T = 10, B = 30;
+  const t0 = pts[0].at_ms, t1 = Math.max(pts[pts.length - 1].at_ms, t0 + 1);
+  const max = Math.max(1, ...pts.map(p => Math.max(p.rx_bytes_per_sec || 0, p.tx_bytes_per_sec || 0)));
+  const x = t => L + (t - t0) / (t1 - t0) * (W - L - R);
+  const y = v => T + (1 - v / max) * (H - T - B);
+  const line = key => pts.filter(p => p[key] != null).map(p => `${x(p.at_ms).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ");
+  const last = key => { const p = [...pts].reverse().find(p => p[key] != null); return p ? p[key] : null; };
+  const ticks = [0, 0.5, 1].map(f => `<line x1="${L}" x2="${W - R}" y1="${y(max * f)}" y2="${y(max * f)}" class="grid"/><text x="${L - 6}" y="${y(max * f) + 4}" text-anchor="end">${esc(rate(Math.round(max * f)))}</text>`).join("");
+  const time = t => new Date(t).toISOString().slice(11, 19) + "Z";
+  return `<svg id="net-chart" class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" data-k="chart_points" data-v="${pts.length}" data-max="${max}">
+    ${ticks}<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" class="axis"/><line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" class="axis"/>
+    <text x="${L}" y="${H - 10}">${time(t0)}</text><text x="${W - R}" y="${H - 10}" text-anchor="end">${time(t1)}</text>
+    <polyline class="rx" points="${line("rx_bytes_per_sec")}" data-k="chart_rx" data-v="${last("rx_bytes_per_sec")}"/>
+    <polyline class="tx" points="${line("tx_bytes_per_sec")}" data-k="chart_tx" data-v="${last("tx_bytes_per_sec")}"/>
+  </svg>
+  <p class="legend"><span class="key rx"></span> net in (rx) now ${esc(rate(last("rx_bytes_per_sec")))} <span class="key tx"></span> net out (tx) now ${esc(rate(last("tx_bytes_per_sec")))} <span class="muted">${pts.length} samples</span></p>`;
+}
+
+const KINDS = ["set_throttle", "clear_throttle", "reassign", "cancel_reassign", "elect_leaders", "cordon", "uncordon", "unregister", "replace_host", "caught_up", "set_mode", "decommission", "recommission"];
+const OUTCOMES = ["succeeded", "failed", "partial", "cancelled", "pending", "state"];
+const SINCE = [["", "any time"], ["3600000", "last hour"], ["86400000", "last day"], ["604800000", "last week"]];
+
+function actionStatus(a) {
+  if (a.phase === "outcome") return a.outcome ? a.outcome.status : "outcome";
+  return a.phase;
+}
+
+// The action history: filters live in the hash (#/c/NAME/actions?kind=..&outcome=..&broker=..&ago=..&offset=..).
+async function actions(name, query) {
+  const base = "#/c/" + encodeURIComponent(name) + "/actions";
+  setCrumbs([["#/", "fleet"], ["#/c/" + encodeURIComponent(name), name], [base, "actions"]]);
+  const q = new URLSearchParams();
+  for (const k of ["kind", "outcome", "broker", "offset"]) if (query.get(k)) q.set(k, query.get(k));
+  if (query.get("ago")) q.set("since", String(Date.now() - Number(query.get("ago"))));
+  q.set("limit", "50");
+  const r = await api(`/clusters/${encodeURIComponent(name)}/actions?${q}`);
+  const sel = (k, opts) => `<label>${k} <select data-f="${k}"><option value="">any</option>${opts.map(o => { const [v, t] = Array.isArray(o) ? o : [o, o]; return `<option value="${esc(v)}" ${query.get(k) === v ? "selected" : ""}>${esc(t)}</option>`; }).join("")}</select></label>`;
+  const offset = Number(query.get("offset") || 0);
+  const link = off => { const n = new URLSearchParams(query); n.set("offset", String(off)); return base + "?" + n; };
+  app.innerHTML = `<h1>Actions <span class="muted">${esc(name)} (${esc(r.cluster_id)}), newest first, from the action log</span></h1>
+  <form id="action-filters" class="filters">${sel("kind", KINDS)}${sel("outcome", OUTCOMES)}
+    <label>broker <input data-f="broker" size="5" value="${esc(query.get("broker") || "")}"></label>
+    <label>since <select data-f="ago">${SINCE.map(([v, t]) => `<option value="${v}" ${(query.get("ago") || "") === v ? "selected" : ""}>${t}</option>`).join("")}</select></label>
+    <button type="submit">filter</button></form>
+  <p class="muted" data-k="actions_total" data-v="${r.total}">${r.total} matching${r.truncated ? " (older records dropped from memory; `kmedic-master actions` reads the whole topic)" : ""}</p>
+  <table id="actions"><tr><th>time (UTC)</th><th>status</th><th>kind</th><th>brokers</th><th class="num">partitions</th><th>decision</th><th>reason / outcome</th><th>action id</th></tr>
+  ${r.actions.map(a => `<tr data-action="${esc(a.action_id)}" data-phase="${esc(a.phase)}"><td>${esc(new Date(a.wall_ms).toISOString().replace("T", " ").slice(0, 19))}</td>
+    <td data-k="status" data-v="${esc(actionStatus(a))}">${badge(actionStatus(a))}</td><td data-k="kind" data-v="${esc(a.kind_name)}">${esc(a.kind_name)}${a.kind.mode ? " " + esc(a.kind.mode) + "=" + (a.kind.on ? "on" : "off") : ""}</td>
+    <td>${esc([...new Set([...(a.brokers || []), ...(a.kind.broker != null ? [a.kind.broker] : []), ...(a.kind.brokers || [])])].join(", "))}</td>${fig("partitions", a.partitions.length)}
+    <td>${a.decision_id != null ? "d" + a.decision_id : ""}</td><td class="wrap">${esc(a.reason)}${a.outcome && a.outcome.detail ? ' <span class="muted">→ ' + esc(a.outcome.detail) + "</span>" : ""}</td>
+    <td class="muted">${esc(a.action_id)}</td></tr>`).join("") || '<tr><td colspan="8" class="muted">No actions match.</td></tr>'}</table>
+  <p>${offset > 0 ? `<a href="${link(Math.max(0, offset - 50))}">newer</a> ` : ""}${offset + r.actions.length < r.total ? `<a id="older" href="${link(offset + 50)}">older</a>` : ""}</p>`;
+  document.getElementById("action-filters").addEventListener("submit", ev => {
+    ev.preventDefault();
+    const n = new URLSearchParams();
+    for (const el of ev.target.querySelectorAll("[data-f]")) if (el.value) n.set(el.dataset.f, el.value);
+    location.hash = base + (n.toString() ? "?" + n : "");
+  });
+}
+
 async function route() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const [path, qs] = location.hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").map(decodeURIComponent);
+  const query = new URLSearchParams(qs || "");
   try {
     if (parts[0] === "c" && parts[1] && parts[2] === "b") await broker(parts[1], parts[3]);
+    else if (parts[0] === "c" && parts[1] && parts[2] === "actions") await actions(parts[1], query);
     else if (parts[0] === "c" && parts[1]) await cluster(parts[1]);
     else await fleet();
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();

@@ -125,6 +125,7 @@ async fn cluster(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Res {
         "cluster": b.cluster, "health": health(&b), "round": b.round, "at": b.at,
         "status": b.status, "view": b.view, "brokers": b.brokers, "findings": b.findings,
         "decisions": b.decisions, "plan": b.plan, "in_flight": in_flight, "controls": controls,
+        "decommission": b.decommission,
     })))
 }
 

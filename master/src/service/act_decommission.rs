@@ -48,7 +48,11 @@ impl Actor {
                 return;
             }
             Ok(step) => {
-                if let (Some((brokers, plan)), Some(mut ex)) = (step.drain, self.executor.take()) {
+                // Take the executor only for a drain: it stays for the round's own plans.
+                let run = step
+                    .drain
+                    .and_then(|dr| self.executor.take().map(|ex| (dr, ex)));
+                if let Some(((brokers, plan), mut ex)) = run {
                     d.started(brokers, ex.cancel_handle());
                     let progress = self.forward_progress(&ex);
                     let h = tokio::spawn(async move {

@@ -481,6 +481,8 @@ impl Decommissions {
             }
             bd.decommission.brokers = progress;
         });
+        tracing::debug!(cluster = %self.cluster, idle, running = self.running.is_some(),
+            listed = ?d.wanted, "decommission step");
         let drain = if idle && self.running.is_none() {
             self.drain_plan(board, &view, cluster_id, &unregistered)
         } else {
@@ -542,8 +544,19 @@ impl Decommissions {
             }
         }
         if p.moves.is_empty() {
+            let first = p.unplaceable.first().map(ToString::to_string);
+            let msg = format!(
+                "no move: {} unplaceable, first {first:?}",
+                p.unplaceable.len()
+            );
+            if self.once(-2, "nothing", msg) {
+                info!(cluster = %self.cluster, brokers = ?brokers,
+                    unplaceable = p.unplaceable.len(), first = first.as_deref().unwrap_or("-"),
+                    warnings = p.warnings.len(), "decommission: nothing to move this round");
+            }
             return None;
         }
+        self.said.remove(&(-2, "nothing"));
         info!(cluster = %self.cluster, brokers = ?brokers, moves = p.moves.len(),
             bytes = p.totals.bytes_moved, unplaceable = p.unplaceable.len(),
             first = %p.moves[0], "decommission: draining (planned on this round's view)");

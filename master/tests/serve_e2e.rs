@@ -77,7 +77,12 @@ fn full(cid: &str, broker: i32, rack: &str, seq: u64) -> Vec<u8> {
         seq,
         interval_ms: 1000,
         process: ProcessStats::bare(ProcessState::Running),
-        host: HostStats::default(),
+        // The host's counters: what the broker page charts (three replicas at RATE in).
+        host: HostStats {
+            net_rx_bytes_per_sec: Some(3 * RATE + seq % 7 * 100_000),
+            net_tx_bytes_per_sec: Some(2 * RATE),
+            ..HostStats::default()
+        },
         log_dirs: vec![],
         topics: vec!["load".into()],
         replicas,
@@ -194,6 +199,29 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
         "headroom: {h:#}"
     );
     assert_eq!(h["absorbs_any_broker"], serde_json::Value::Bool(false));
+    // ... and it is a finding of the round, alert only: never a reason to move data.
+    let findings = get(&format!("{base}/api/clusters/e2e/findings"));
+    let nfh: Vec<&serde_json::Value> = findings["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["kind"] == "NoFailureHeadroom")
+        .collect();
+    assert_eq!(nfh.len(), 1, "{findings:#}");
+    assert_eq!(nfh[0]["broker"], 1);
+    assert!(
+        nfh[0]["evidence"]
+            .as_str()
+            .is_some_and(|e| e.contains("if broker 1 were lost") && e.contains("no_target")),
+        "{:#}",
+        nfh[0]
+    );
+    let decisions = get(&format!("{base}/api/clusters/e2e/decisions"));
+    for d in decisions["decisions"].as_array().into_iter().flatten() {
+        if d["finding"] == "NoFailureHeadroom" {
+            assert!(d["verdict"] == "Hold" || d["verdict"] == "Alert", "{d:#}");
+        }
+    }
     let w = h["brokers"]
         .as_array()
         .and_then(|ws| ws.iter().find(|w| w["lost"]["broker"] == 1))
@@ -243,6 +271,21 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
     assert!(
         dom.contains("data-lost=\"{&quot;broker&quot;:1}\""),
         "broker 1's what-if row"
+    );
+    // Broker 1's page charts its host traffic from the agent's records.
+    let hist = get(&format!("{base}/api/clusters/e2e/brokers/1/history"));
+    let points = hist["points"].as_array().map_or(0, Vec::len);
+    assert!(points > 0, "{hist:#}");
+    let dom = browser::render(&format!("{base}/#/c/e2e/b/1"), "live-broker");
+    let shown: usize = browser::value(&dom, "chart_points").parse().unwrap_or(0);
+    assert!(shown > 0, "the chart draws the samples");
+    // The action history answers from the master's action log (open on the testbed).
+    let acts = get(&format!("{base}/api/clusters/e2e/actions"));
+    assert!(acts["total"].is_u64(), "{acts:#}");
+    let dom = browser::render(&format!("{base}/#/c/e2e/actions"), "live-actions");
+    assert_eq!(
+        browser::value(&dom, "actions_total"),
+        acts["total"].to_string()
     );
     // The cluster is live: its health may change while the page loads, so the page must show
     // what the API said just before or just after.

@@ -11,8 +11,12 @@ use tokio::sync::watch;
 use super::*;
 use crate::actionlog::{MemoryJournal, Outcome};
 use crate::config::ExecuteConfig;
+use crate::config::{DecommissionConfig, NetworkLimits};
+use crate::execute::CancelHandle;
 use crate::execute::{Executor, LogJournal};
+use crate::observe::ClusterView;
 use crate::observe::{BrokerView, PartitionView, TopicPartition};
+use crate::plan;
 use crate::service::board::Status;
 
 const CID: &str = "cid";

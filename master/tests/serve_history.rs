@@ -97,6 +97,22 @@ async fn actions_are_paged_newest_first_and_filtered() {
         ]
     );
     assert_eq!(v["actions"][0]["kind_name"], "set_mode");
+    // a1 has no outcome: pending; a2's intent was answered.
+    let pending: Vec<(&str, bool)> = v["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (
+                a["action_id"].as_str().unwrap_or(""),
+                a["pending"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pending,
+        [("a3", false), ("a2", false), ("a2", false), ("a1", true)]
+    );
 
     let (_, v) = get(&format!("{url}?kind=reassign&outcome=failed")).await;
     assert_eq!(v["total"], 1, "{v}");

@@ -69,6 +69,9 @@ pub struct Page {
     pub records: Vec<ActionRecord>,
     /// Whether the bound dropped older records (the topic has them).
     pub truncated: bool,
+    /// The action ids on the page whose intent has no outcome yet (running, or the master
+    /// stopped while it ran).
+    pub pending: std::collections::BTreeSet<String>,
 }
 
 impl ActionHistory {
@@ -133,11 +136,17 @@ impl ActionHistory {
                     .is_none_or(|o| outcome_name(r, &answered) == Some(o))
             });
         let total = matching.clone().count();
-        let records = matching.skip(offset).take(limit).cloned().collect();
+        let records: Vec<ActionRecord> = matching.skip(offset).take(limit).cloned().collect();
+        let pending = records
+            .iter()
+            .filter(|r| r.phase == Phase::Intent && !answered.contains(r.action_id.as_str()))
+            .map(|r| r.action_id.clone())
+            .collect();
         Page {
             total,
             records,
             truncated: g.dropped > 0,
+            pending,
         }
     }
 }
@@ -278,6 +287,8 @@ mod tests {
             ..filter("c1")
         };
         assert_eq!(q(pending), [("r".to_string(), Phase::Intent)]);
+        let all = h.query(&filter("c1"), 0, 100);
+        assert_eq!(all.pending.iter().collect::<Vec<_>>(), ["r"]);
         let state = Filter {
             outcome: Some("state".into()),
             ..filter("c1")

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::api::{broker_id, number, Params, MAX_PAGE};
 use super::{lock, ApiError, Shared};
 use crate::actionlog::history::{Filter, OUTCOMES};
+use crate::actionlog::Phase;
 
 /// The kinds the `kind` filter accepts (`ActionKind::name`; a test pins them).
 pub const KINDS: &[&str] = &[
@@ -117,6 +118,8 @@ pub async fn list(
         .map(|r| {
             let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
             v["kind_name"] = json!(r.kind.name());
+            // An intent with no outcome yet: running (or the master stopped while it ran).
+            v["pending"] = json!(page.pending.contains(&r.action_id) && r.phase == Phase::Intent);
             v
         })
         .collect();

@@ -185,7 +185,7 @@ const SINCE = [["", "any time"], ["3600000", "last hour"], ["86400000", "last da
 
 function actionStatus(a) {
   if (a.phase === "outcome") return a.outcome ? a.outcome.status : "outcome";
-  return a.phase;
+  return a.pending ? "pending" : a.phase;
 }
 
 // The action history: filters live in the hash (#/c/NAME/actions?kind=..&outcome=..&broker=..&ago=..&offset=..).

@@ -28,6 +28,7 @@ fn example_config_parses_validates_and_matches_defaults() {
     assert_eq!(cfg.window, WindowConfig::default());
     assert_eq!(cfg.checkpoint, CheckpointConfig::default());
     assert_eq!(cfg.poll_interval_secs, default_poll_interval_secs());
+    assert_eq!(cfg.decommission, DecommissionConfig::default());
     assert_eq!(cfg.stats.topic, default_stats_topic());
     assert_eq!(prod.limits.for_broker(7), (250_000_000, 250_000_000));
     assert_eq!(prod.limits.for_broker(1), (125_000_000, 125_000_000));

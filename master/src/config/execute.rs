@@ -55,6 +55,11 @@ pub struct ExecuteConfig {
     /// minus the non-replication traffic the agents observe (default 0.8).
     #[serde(default = "default_adaptive_network_share")]
     pub adaptive_network_share: f64,
+    /// Adapt the throttle while a plan runs, within the band, to the spare network of the
+    /// brokers it copies to and from (their agents' host in/out, less kmedic's own copy,
+    /// against `[limits]`). Default false: the configured rate holds.
+    #[serde(default)]
+    pub adaptive_throttle: bool,
 }
 
 fn default_throttle_bytes_per_sec() -> u64 {
@@ -110,6 +115,7 @@ impl Default for ExecuteConfig {
             throttle_min_bytes_per_sec: default_throttle_min_bytes_per_sec(),
             throttle_max_bytes_per_sec: default_throttle_max_bytes_per_sec(),
             adaptive_network_share: default_adaptive_network_share(),
+            adaptive_throttle: false,
         }
     }
 }

@@ -18,24 +18,33 @@ use super::{ExecError, ExecPlan, Executor};
 use crate::observe::TopicPartition;
 
 impl<O: ClusterOps, J: Journal> Executor<O, J> {
-    /// Admits what fits the limits and submits it as one batch.
+    /// Admits what fits the limits and submits it as one batch. A move that copies less than
+    /// one poll's worth at the throttle in force holds no per-broker slot (see `batch`), and
+    /// a dead broker (a heal's source of every move) is not counted: it does no work.
     pub(super) async fn submit(
         &mut self,
         plan: &mut ExecPlan,
+        fresh: &Fresh,
         pending: Vec<usize>,
         run: &mut Run,
     ) -> Result<(), ExecError> {
-        let mut load = Load::default();
+        let rate = run.rate.unwrap_or(self.cfg.throttle_bytes_per_sec);
+        let mut load = Load::new(batch::one_poll_bytes(rate, &self.cfg));
+        let working = |m: &Tracked| -> Vec<i32> {
+            let mut b = m.brokers();
+            b.retain(|b| fresh.live.contains(b));
+            b
+        };
         for m in plan.moves.iter().filter(|m| m.status == Status::Running) {
             load.add(&Candidate {
-                brokers: m.brokers(),
+                brokers: working(m),
                 bytes: m.total_bytes.saturating_sub(m.copied_bytes),
             });
         }
         let cands: Vec<Candidate> = pending
             .iter()
             .map(|&i| Candidate {
-                brokers: plan.moves[i].brokers(),
+                brokers: working(&plan.moves[i]),
                 bytes: plan.moves[i].planned_bytes,
             })
             .collect();
@@ -237,14 +246,15 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         plan: &ExecPlan,
         current: u64,
         wanted: u64,
+        why: String,
     ) -> Result<u64, ExecError> {
         let rec = self.record(
             plan,
             ActionKind::SetThrottle,
             Vec::new(),
             Vec::new(),
-            format!("adapt the replication throttle from {current} to {wanted} B/s to the brokers' spare network"),
-            serde_json::json!({ "rate_bytes_per_sec": wanted, "previous_bytes_per_sec": current, "adaptive": true }),
+            format!("adapt the replication throttle from {current} to {wanted} B/s: {why}"),
+            serde_json::json!({ "rate_bytes_per_sec": wanted, "previous_bytes_per_sec": current, "adaptive": true, "why": why }),
         );
         self.journal.intent(&rec).await?;
         let r = wanted.to_string();
@@ -258,11 +268,11 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             .await
         {
             Ok(()) => {
-                info!(plan = %plan.plan_id, from = current, to = wanted, "throttle rate adapted");
+                info!(plan = %plan.plan_id, from = current, to = wanted, %why, "throttle rate adapted");
                 (ActionOutcome::Ok, wanted)
             }
             Err(e) => {
-                warn!(plan = %plan.plan_id, error = %e, from = current, to = wanted, "could not adapt the throttle rate");
+                warn!(plan = %plan.plan_id, error = %e, from = current, to = wanted, %why, "could not adapt the throttle rate");
                 (
                     ActionOutcome::Failed {
                         error: e.to_string(),
@@ -399,6 +409,11 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                 m.progress_ms = now;
             }
             m.copied_bytes = copied;
+            // Per poll, so debug: the raw data of a copy-rate measurement (bytes over time per
+            // source and destination).
+            debug!(plan = %plan.plan_id, partition = %m.tp, source = ?leader(m),
+                destinations = ?m.adding, copied_bytes = copied, total_bytes = m.total_bytes,
+                t_ms = now, "move bytes");
         }
     }
 

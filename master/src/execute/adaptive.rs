@@ -1,8 +1,77 @@
 //! The adaptive throttle: the replication rate that fits every involved broker's spare network,
-//! within the configured band. Pure; the service computes it from the agents' figures and passes
-//! it to [`super::ThrottleHandle::set`], which re-applies the broker-default rates mid-plan.
+//! within the configured band. Pure. With `execute.adaptive_throttle`, the actor passes the
+//! agents' latest host figures each round ([`super::ThrottleHandle::observe`]); at each poll
+//! the executor takes its own copy out of them ([`others`]), computes [`rate`] over the brokers
+//! it copies to and from, and re-applies the broker-default rates when the result moves by more
+//! than the hysteresis step ([`worth_changing`]).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::ExecuteConfig;
+
+/// One broker's network as its agent last measured it: host totals (clients, Kafka's own
+/// replication and kmedic's throttled copy together) and its configured limits, bytes per
+/// second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerNet {
+    /// Receive limit.
+    pub limit_in: u64,
+    /// Send limit.
+    pub limit_out: u64,
+    /// Host receive rate.
+    pub rx: u64,
+    /// Host send rate.
+    pub tx: u64,
+    /// When the master received the sample (its monotonic ms): a sample from before the last
+    /// rate change still holds the old copy rate and is not used.
+    pub heard_mono_ms: u64,
+}
+
+/// The traffic that is not kmedic's copy, per broker and direction, of the brokers the copy
+/// involves: a destination receives the copy, a source (the leader of a moving partition)
+/// sends it. The copy is taken out at `rate`, the throttle in force, which caps it per broker
+/// and direction (follower and leader throttle). Brokers without a usable figure are left out.
+pub fn others(
+    nets: &BTreeMap<i32, BrokerNet>,
+    destinations: &BTreeSet<i32>,
+    sources: &BTreeSet<i32>,
+    rate: u64,
+    since_mono_ms: u64,
+) -> Vec<(i32, BrokerTraffic)> {
+    let mut out = Vec::new();
+    for (&b, n) in nets
+        .iter()
+        .filter(|(_, n)| n.heard_mono_ms >= since_mono_ms)
+    {
+        if destinations.contains(&b) {
+            let other = n.rx.saturating_sub(rate);
+            out.push((
+                b,
+                BrokerTraffic {
+                    limit: n.limit_in,
+                    other,
+                },
+            ));
+        }
+        if sources.contains(&b) {
+            let other = n.tx.saturating_sub(rate);
+            out.push((
+                b,
+                BrokerTraffic {
+                    limit: n.limit_out,
+                    other,
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// Hysteresis: a new rate is applied only when it differs from the one in force by more than
+/// 10 %, so the agents' noise does not rewrite broker configs every poll.
+pub fn worth_changing(current: u64, wanted: u64) -> bool {
+    wanted.abs_diff(current) > current / 10
+}
 
 /// One broker's network figures, bytes per second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +113,48 @@ mod tests {
     use super::*;
 
     const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn kmedic_s_own_copy_is_not_other_traffic_and_old_samples_are_skipped() {
+        let net = |rx, tx, heard| BrokerNet {
+            limit_in: 100,
+            limit_out: 200,
+            rx,
+            tx,
+            heard_mono_ms: heard,
+        };
+        let nets: BTreeMap<i32, BrokerNet> = [
+            (3, net(70, 5, 10)),
+            (4, net(0, 90, 10)),
+            (5, net(99, 99, 1)),
+        ]
+        .into();
+        let dest: BTreeSet<i32> = [3].into();
+        let src: BTreeSet<i32> = [4, 5].into();
+        // 3 receives the copy (50 of its 70 in), 4 sends it; 5's sample is from before.
+        assert_eq!(
+            others(&nets, &dest, &src, 50, 5),
+            vec![
+                (
+                    3,
+                    BrokerTraffic {
+                        limit: 100,
+                        other: 20
+                    }
+                ),
+                (
+                    4,
+                    BrokerTraffic {
+                        limit: 200,
+                        other: 40
+                    }
+                )
+            ]
+        );
+        assert!(!worth_changing(1000, 1100));
+        assert!(worth_changing(1000, 1101));
+        assert!(worth_changing(1000, 899));
+    }
 
     #[test]
     fn the_busiest_broker_sets_the_rate_within_the_band() {

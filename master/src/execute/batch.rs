@@ -1,5 +1,16 @@
 //! Bounded concurrency (moves per broker, moves per cluster, bytes in flight) and the move
 //! timeout. Pure functions.
+//!
+//! Why a per-broker slot is released before a move ends: measured on the testbed (issue 8, the
+//! `act::` heal trial), the copy ran at 0.66-0.69 of the throttle. Every move of a heal ended
+//! a batch of at most `max_moves_per_broker` on its one destination, and the next batch went out
+//! only after a poll had seen the last one done, so the throttled link idled between batches;
+//! and a plan's many tiny moves (a few kB of an internal topic each) took a whole slot and a
+//! whole poll each, two at a time. A slot stands for a copy that keeps a link busy: a move with
+//! less than one poll's worth of bytes at the throttle left ([`Load::small_bytes`]) holds none,
+//! so the next move is submitted while the last one finishes, and tiny moves go together.
+//! `max_moves_per_cluster` and `max_bytes_in_flight` still bound everything in flight (the cost
+//! of a cancel).
 
 use std::collections::BTreeMap;
 
@@ -17,19 +28,42 @@ pub struct Candidate {
 /// What is in flight now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Load {
-    /// Moves per broker.
+    /// Moves per broker that hold a slot (see [`Load::small_bytes`]).
     pub per_broker: BTreeMap<i32, u32>,
     /// Moves in the cluster.
     pub moves: u32,
     /// Bytes being copied.
     pub bytes: u64,
+    /// A move with fewer bytes than this left to copy holds no per-broker slot: it ends
+    /// within a poll, and waiting for it would idle the link (0: every move holds one).
+    pub small_bytes: u64,
+}
+
+/// The bytes the throttle copies in one poll: [`Load::small_bytes`] for `rate`.
+pub fn one_poll_bytes(rate: u64, cfg: &ExecuteConfig) -> u64 {
+    let b = u128::from(rate) * u128::from(cfg.poll_interval_ms) / 1000;
+    u64::try_from(b).unwrap_or(u64::MAX)
 }
 
 impl Load {
-    /// Counts `c` as in flight.
+    /// An empty load whose moves under `small_bytes` hold no per-broker slot.
+    pub fn new(small_bytes: u64) -> Self {
+        Self {
+            small_bytes,
+            ..Self::default()
+        }
+    }
+
+    fn holds_slot(&self, c: &Candidate) -> bool {
+        c.bytes >= self.small_bytes
+    }
+
+    /// Counts `c` as in flight (`c.bytes`: what it has left to copy).
     pub fn add(&mut self, c: &Candidate) {
-        for b in &c.brokers {
-            *self.per_broker.entry(*b).or_insert(0) += 1;
+        if self.holds_slot(c) {
+            for b in &c.brokers {
+                *self.per_broker.entry(*b).or_insert(0) += 1;
+            }
         }
         self.moves += 1;
         self.bytes = self.bytes.saturating_add(c.bytes);
@@ -39,9 +73,10 @@ impl Load {
         if self.moves >= cfg.max_moves_per_cluster {
             return false;
         }
-        if c.brokers
-            .iter()
-            .any(|b| self.per_broker.get(b).copied().unwrap_or(0) >= cfg.max_moves_per_broker)
+        if self.holds_slot(c)
+            && c.brokers
+                .iter()
+                .any(|b| self.per_broker.get(b).copied().unwrap_or(0) >= cfg.max_moves_per_broker)
         {
             return false;
         }
@@ -121,6 +156,47 @@ mod tests {
             admit(&[c(&[1], 500), c(&[2], 1)], &mut idle, &cfg(5, 10, 100)),
             vec![0]
         );
+    }
+
+    #[test]
+    fn a_move_ending_within_a_poll_frees_its_slot_and_tiny_moves_take_none() {
+        // Found on the testbed: one destination, max 2 moves per broker. Two 20 MB moves
+        // near their end held both slots, so the third waited for a poll to see them done
+        // and the link idled; ten 10 kB moves took five polls, two at a time.
+        let cfg = cfg(2, 10, u64::MAX);
+        let small = 4_000_000; // 8 MB/s x 500 ms
+        let mut load = Load::new(small);
+        load.add(&c(&[3, 6], 1_000_000)); // 1 MB left: ends within this poll
+        load.add(&c(&[3, 6], 3_999_999));
+        let mut cands = vec![c(&[3, 6], 20_000_000), c(&[3, 6], 20_000_000)];
+        cands.extend((0..10).map(|_| c(&[3, 6], 10_000)));
+        // Both big ones get a slot; six tiny ones fill the cluster's 10 moves.
+        assert_eq!(admit(&cands, &mut load, &cfg), (0..8).collect::<Vec<_>>());
+        assert_eq!(load.moves, 10);
+        assert_eq!(load.per_broker[&3], 2);
+        // With no threshold (the old rule) the busy slots block everything.
+        let mut old = Load::default();
+        old.add(&c(&[3, 6], 1_000_000));
+        old.add(&c(&[3, 6], 3_999_999));
+        assert!(admit(&cands, &mut old, &cfg).is_empty());
+        // A broker busy with two real copies still takes no third.
+        let mut busy = Load::new(small);
+        busy.add(&c(&[3], 20_000_000));
+        busy.add(&c(&[3], 20_000_000));
+        assert_eq!(
+            admit(&[c(&[3], 20_000_000), c(&[3], 1)], &mut busy, &cfg),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn one_poll_of_bytes_is_rate_times_poll_interval() {
+        let cfg = ExecuteConfig {
+            poll_interval_ms: 500,
+            ..ExecuteConfig::default()
+        };
+        assert_eq!(one_poll_bytes(8_000_000, &cfg), 4_000_000);
+        assert_eq!(one_poll_bytes(u64::MAX, &cfg), u64::MAX / 2);
     }
 
     #[test]

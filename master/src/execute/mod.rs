@@ -51,6 +51,8 @@ pub use status::{CancelReason, IllegalTransition, Status};
 pub use throttle::{Leftovers, FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS};
 pub use track::Tracked;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -211,6 +213,8 @@ pub struct Executor<O, J> {
     cancel_tx: watch::Sender<bool>,
     rate_tx: watch::Sender<u64>,
     rate: watch::Receiver<u64>,
+    net_tx: watch::Sender<BTreeMap<i32, adaptive::BrokerNet>>,
+    net: watch::Receiver<BTreeMap<i32, adaptive::BrokerNet>>,
     seq: u64,
 }
 
@@ -218,6 +222,7 @@ pub struct Executor<O, J> {
 #[derive(Debug, Clone)]
 pub struct ThrottleHandle {
     tx: watch::Sender<u64>,
+    net: watch::Sender<BTreeMap<i32, adaptive::BrokerNet>>,
     cfg: ExecuteConfig,
 }
 
@@ -228,6 +233,13 @@ impl ThrottleHandle {
     pub fn set(&self, rate: u64) {
         self.tx.send_replace(adaptive::clamp(rate, &self.cfg));
     }
+
+    /// The brokers' latest network figures (from their agents), for the adaptive throttle:
+    /// with `execute.adaptive_throttle`, the running plan re-computes its rate from them at its
+    /// next poll (see [`adaptive`]). Without it, they are ignored.
+    pub fn observe(&self, nets: BTreeMap<i32, adaptive::BrokerNet>) {
+        self.net.send_replace(nets);
+    }
 }
 
 impl<O: ClusterOps, J: Journal> Executor<O, J> {
@@ -235,6 +247,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
     pub fn new(ops: O, journal: J, cfg: ExecuteConfig) -> Self {
         let (cancel_tx, cancel) = watch::channel(false);
         let (rate_tx, rate) = watch::channel(cfg.throttle_bytes_per_sec);
+        let (net_tx, net) = watch::channel(BTreeMap::new());
         Self {
             ops,
             journal,
@@ -244,6 +257,8 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             cancel_tx,
             rate_tx,
             rate,
+            net_tx,
+            net,
             seq: 0,
         }
     }
@@ -262,6 +277,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
     pub fn throttle_handle(&self) -> ThrottleHandle {
         ThrottleHandle {
             tx: self.rate_tx.clone(),
+            net: self.net_tx.clone(),
             cfg: self.cfg.clone(),
         }
     }

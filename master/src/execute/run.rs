@@ -1,10 +1,12 @@
 //! The executor's loop: check, throttle, submit in batches, track, elect, clear.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::adaptive;
 use super::batch;
 use super::journal::{ActionKind, ActionOutcome, ActionRecord, Journal};
 use super::ops::{ClusterOps, Fresh};
@@ -26,6 +28,12 @@ pub(super) struct Run {
     /// Cancelled moves whose replica order to restore (Kafka's cancel brings the old replica
     /// set back in another order), with the polls waited so far.
     pub(super) restore: Vec<(usize, u32)>,
+    /// The throttle rate in force (None while no throttle is set).
+    pub(super) rate: Option<u64>,
+    /// Brokers receiving (destinations) and sending (leaders) kmedic's copy at the last poll.
+    pub(super) copying: (BTreeSet<i32>, BTreeSet<i32>),
+    /// Master monotonic ms of the last rate change (agents' samples from before are stale).
+    pub(super) rate_changed_mono_ms: u64,
 }
 
 impl Run {
@@ -75,6 +83,9 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             cadence: Cadence::new(self.cfg.progress_log_secs.saturating_mul(1000)),
             elections_done: 0,
             restore: Vec::new(),
+            rate: None,
+            copying: Default::default(),
+            rate_changed_mono_ms: 0,
         };
         info!(
             plan = %plan.plan_id,
@@ -129,6 +140,8 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             }
             self.journal.outcome(&rec, &ActionOutcome::Ok).await?;
         }
+        run.rate = in_force;
+        run.rate_changed_mono_ms = crate::clock::Now::read().mono_ms;
         self.track(&mut plan, Some(fresh), &mut run, in_force)
             .await?;
         self.elect(&plan, &mut run).await?;
@@ -239,10 +252,22 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             if let Some(f) = fresh.take() {
                 self.step(plan, &f, run).await?;
             }
-            if let Some(current) = in_force {
+            // A rate asked for through the handle (only when one was asked for since: the
+            // adaptive throttle's own changes must not be undone by an old request).
+            if let (Some(current), true) = (in_force, self.rate.has_changed().unwrap_or(false)) {
                 let wanted = *self.rate.borrow_and_update();
-                if wanted.abs_diff(current) > current / 10 {
-                    in_force = Some(self.change_rate(plan, current, wanted).await?);
+                if adaptive::worth_changing(current, wanted) {
+                    let why = format!("rate asked for: {wanted} B/s");
+                    in_force = Some(self.change_rate(plan, current, wanted, why).await?);
+                    run.rate = in_force;
+                    run.rate_changed_mono_ms = crate::clock::Now::read().mono_ms;
+                }
+            }
+            if let (Some(current), true) = (in_force, self.cfg.adaptive_throttle) {
+                if let Some((wanted, why)) = self.adaptive_rate(current, run) {
+                    in_force = Some(self.change_rate(plan, current, wanted, why).await?);
+                    run.rate = in_force;
+                    run.rate_changed_mono_ms = crate::clock::Now::read().mono_ms;
                 }
             }
             let progress = self.snapshot(plan, run);
@@ -277,6 +302,40 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                 }
             }
         }
+    }
+
+    /// The adaptive throttle's new rate, when it moved by more than the hysteresis step:
+    /// from the agents' figures received since the last change, less kmedic's own copy, over
+    /// the brokers the copy runs between (see [`adaptive`]). None without usable figures.
+    fn adaptive_rate(&mut self, current: u64, run: &Run) -> Option<(u64, String)> {
+        if !self.net.has_changed().unwrap_or(false) {
+            return None;
+        }
+        let nets = self.net.borrow_and_update().clone();
+        let (dest, src) = &run.copying;
+        let others = adaptive::others(&nets, dest, src, current, run.rate_changed_mono_ms);
+        if others.is_empty() {
+            return None;
+        }
+        let traffic: Vec<adaptive::BrokerTraffic> = others.iter().map(|(_, t)| *t).collect();
+        let wanted = adaptive::rate(&traffic, &self.cfg);
+        if !adaptive::worth_changing(current, wanted) {
+            return None;
+        }
+        let share = self.cfg.adaptive_network_share;
+        let (b, t) = others
+            .iter()
+            .min_by_key(|(_, t)| ((t.limit as f64 * share) as u64).saturating_sub(t.other))?;
+        Some((
+            wanted,
+            format!(
+                "broker {b}: limit {} B/s x share {share} less {} B/s of other traffic, within                  the band [{}, {}]",
+                t.limit,
+                t.other,
+                self.cfg.throttle_min_bytes_per_sec,
+                self.cfg.throttle_max_bytes_per_sec
+            ),
+        ))
     }
 
     /// One poll on fresh state: finish, cancel, measure, detect stuck, admit.
@@ -325,6 +384,15 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                 }
             }
         }
+        run.copying = Default::default();
+        for m in plan.moves.iter().filter(|m| {
+            m.status == Status::Running && !m.adding.is_empty() && m.copied_bytes < m.total_bytes
+        }) {
+            run.copying.0.extend(m.adding.iter().copied());
+            run.copying
+                .1
+                .extend(fresh.partitions.get(&m.tp).and_then(|p| p.leader));
+        }
         self.restore_order(plan, fresh, run).await?;
         self.cancel_moves(plan, std::mem::take(&mut to_cancel), run)
             .await?;
@@ -351,6 +419,6 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         }
         self.cancel_moves(plan, to_cancel, run).await?;
         let pending = self.check_pending(plan, fresh, run);
-        self.submit(plan, pending, run).await
+        self.submit(plan, fresh, pending, run).await
     }
 }

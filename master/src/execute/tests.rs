@@ -486,3 +486,68 @@ async fn the_throttle_rate_adapts_mid_plan_through_the_journal_within_the_band()
         .count();
     assert_eq!(throttles, 2, "each rate change is journalled");
 }
+
+#[tokio::test]
+async fn the_adaptive_throttle_follows_the_agents_spare_network_with_hysteresis() {
+    use super::adaptive::BrokerNet;
+    let (fake, plan) = heal(1);
+    fake.with(|s| s.copy_per_tick = 100);
+    let (mut ex, rec) = exec(
+        &fake,
+        ExecuteConfig {
+            throttle_min_bytes_per_sec: 500,
+            throttle_max_bytes_per_sec: 4000,
+            adaptive_throttle: true,
+            ..cfg()
+        },
+    );
+    let handle = ex.throttle_handle();
+    let net = |rx: u64, heard_mono_ms: u64| {
+        // Broker 4 receives the copy; 3000 B/s in x 0.8 share = 2400 B/s for replication
+        // and clients together.
+        let n = BrokerNet {
+            limit_in: 3000,
+            limit_out: 3000,
+            rx,
+            tx: 0,
+            heard_mono_ms,
+        };
+        std::collections::BTreeMap::from([(4, n)])
+    };
+    tokio::spawn(async move {
+        let sleep = |ms| tokio::time::sleep(std::time::Duration::from_millis(ms));
+        sleep(250).await;
+        // 1500 in: 1000 is kmedic's copy at the throttle, 500 other: 2400 - 500 = 1900.
+        let first = crate::clock::Now::read().mono_ms;
+        handle.observe(net(1500, first));
+        sleep(250).await;
+        // Sampled before the change: still the old copy rate, not used.
+        handle.observe(net(100, first - 1));
+        sleep(150).await;
+        // Fresh: 1900 copy + 480 other = 1920, within 10 % of 1900: no change.
+        handle.observe(net(2380, crate::clock::Now::read().mono_ms));
+    });
+    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    assert_eq!(out.progress.done, 1);
+    fake.with(|s| {
+        let rates: Vec<&String> = s
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("set broker default follower"))
+            .collect();
+        assert_eq!(
+            rates,
+            vec![
+                "set broker default follower.replication.throttled.rate=1000",
+                "set broker default follower.replication.throttled.rate=1900"
+            ]
+        );
+        assert!(s.configs.is_empty(), "throttle left: {:?}", s.configs);
+    });
+    let throttles = rec
+        .kinds()
+        .iter()
+        .filter(|k| **k == ("intent".to_string(), ActionKind::SetThrottle))
+        .count();
+    assert_eq!(throttles, 2, "one change, journalled");
+}

@@ -92,7 +92,11 @@ fn setup(ctx: &Ctx, mb: u64) -> anyhow::Result<Setup> {
     let topic = random_topic("act-heal");
     tb.create_topic(&topic, 6, 3)?;
     tb.produce(&topic, (mb * MB) as usize)?;
-    let dir = tempfile::tempdir()?;
+    let mut dir = tempfile::tempdir()?;
+    if std::env::var_os("KMEDIC_E2E_KEEP_LOGS").is_some() {
+        dir.disable_cleanup(true);
+        tracing::info!(dir = %dir.path().display(), "act:: logs kept (KMEDIC_E2E_KEEP_LOGS)");
+    }
     let bin = binary("kmedic-agent")?;
     let mut agents = Vec::new();
     for id in tb.broker_ids() {
@@ -153,9 +157,10 @@ fn start_master(s: &Setup, n: u32) -> anyhow::Result<(OwnedChild, PathBuf)> {
     std::fs::write(&path, config)?;
     let log = dir.join(format!("master-{n}.log"));
     let mut cmd = Command::new(bin);
+    // The executor's per-poll byte figures (debug) are the copy-rate measurement's raw data.
     cmd.args(["--log-format", "json", "run", "--config"])
         .arg(&path)
-        .env_remove("RUST_LOG")
+        .env("RUST_LOG", "info,kmedic_master::execute=debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log)?);
     let child = OwnedChild::spawn(cmd).context("starting kmedic-master")?;
@@ -464,8 +469,30 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
         .filter_map(|l| num(l, "rate_bytes_per_sec"))
         .max()
         .unwrap_or(0);
+    // The copy phase alone: until the executor's per-poll figures (debug "move bytes" lines)
+    // first show every byte copied. The end-to-end figure above also holds the last move's
+    // confirmation (ISR, metadata), the elections and the verified throttle clear.
+    let mut per_move: BTreeMap<String, u64> = BTreeMap::new();
+    let mut all_copied_ms = None;
+    for l in &lines {
+        let bytes = match field(l, "message") {
+            "move bytes" => num(l, "copied_bytes"),
+            "move done" => num(l, "bytes"),
+            _ => None,
+        };
+        let Some(bytes) = bytes else { continue };
+        per_move.insert(field(l, "partition").to_string(), bytes);
+        if per_move.values().sum::<u64>() >= copied {
+            all_copied_ms = ts_ms(l);
+            break;
+        }
+    }
+    let copy_phase = all_copied_ms.map(|t| {
+        copied as f64 * 1000.0 / t.saturating_sub(first_submit).max(1) as f64 / RATE as f64
+    });
     let grace_end = dead + GRACE_SECS * 1000;
     tracing::info!(
+        copy_phase_rate_vs_throttle = ?copy_phase,
         grace_end_to_submit_ms = first_submit as i64 - grace_end as i64,
         act_decision_to_submit_ms = first_submit as i64 - act as i64,
         copied_bytes = copied,

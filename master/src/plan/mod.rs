@@ -24,9 +24,10 @@
 //!   `max(peak before, target x mean after)` for net in, net out and disk where any broker has
 //!   room ([`Warning::AbovePeak`] where none has).
 //! - [`Request::Balance`] (`balance.rs`): elections first, then the cheapest data moves, for
-//!   net in, net out and then disk; no limit above a resource's peak before the plan.
-//! - [`Request::SpreadLeaders`] (`leaders.rs`): per-topic leaders even across racks, elections
-//!   only.
+//!   net in, net out and then disk; no limit above a resource's peak before the plan. Then the
+//!   AZ leader spread within the balance's limits, so a balance plan leaves no AZ skew.
+//! - [`Request::SpreadLeaders`] (`az_leaders.rs`): per-topic leaders within ±1 per rack (AZ),
+//!   by chains of elections only, each new leader within its net-out limit.
 //! - [`Request::PreferredLeaders`] (`preferred.rs`): elect each partition's preferred leader
 //!   where it is alive and in sync but not leading; elections only.
 //!
@@ -45,10 +46,10 @@
 //! once it is in sync), so no action shrinks the ISR. A replica that cannot be placed within the
 //! limits is reported in [`Plan::unplaceable`] with the reason.
 
+mod az_leaders;
 mod balance;
 mod drain;
 mod ids;
-mod leaders;
 mod limits;
 mod output;
 mod place;
@@ -116,8 +117,11 @@ pub fn plan_round(snapshot: &Snapshot, limits: &Limits, requests: &[Request]) ->
             Request::Decommission { .. } => {
                 drain::drain(&mut st, &sources, drain::Drain::Decommission)
             }
-            Request::Balance => balance::balance(&mut st),
-            Request::SpreadLeaders => leaders::spread(&mut st),
+            Request::Balance => {
+                balance::balance(&mut st);
+                az_leaders::spread(&mut st);
+            }
+            Request::SpreadLeaders => az_leaders::spread(&mut st),
             Request::PreferredLeaders => preferred::elect_preferred(&mut st),
         }
     }

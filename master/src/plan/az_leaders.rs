@@ -1,0 +1,302 @@
+//! Leaders spread across AZs (racks), per topic, by elections only (issue 11 item 1).
+//!
+//! Goal: every topic's leaders per live rack within ±1 (max - min <= 1), so AZ-aware producers
+//! and consumers find a local leader for every topic. Only leadership changes: a replica that
+//! already is the preferred one is elected as it is; any other is first made preferred by a
+//! zero-copy reorder of the same replica set (Kafka's ElectLeaders elects only the preferred
+//! replica, and a reorder also keeps `auto.leader.rebalance` from undoing the spread). No data
+//! moves, and the replica sets (so the rack rule) are untouched.
+//!
+//! # Chains
+//!
+//! The old greedy pass only moved a leader straight from the busiest rack to the quietest one.
+//! With RF below the rack count that can stall: rack A leads 3, B 2, C 1, A's partitions have
+//! no replica in C but B's do. Each step here is a shortest path of leadership transfers
+//! `A -> B -> C` (each hop one partition, each rack once), from a rack leading `n` to a rack
+//! leading at most `n - 2`: the ends change by one, the racks in between keep their count. A
+//! path may send a partition an earlier path of the same topic moved on again (or back), so the
+//! topic's leaders are first planned on a scratch copy and each partition whose leader changed
+//! is elected once at the end. This is the "cost-reducing path" of semi-matchings (Harvey,
+//! Ladner, Lovász, Tamir 2006): when none is left, the per-rack counts are optimal for every
+//! symmetric convex measure, so max - min is the smallest the replicas (in sync, on brokers that
+//! accept load, within net out) allow. `tests/plan_az.rs` checks that against an exhaustive
+//! search on random small topics.
+//!
+//! # Never fighting the network balance
+//!
+//! A new leader must stay within its broker's net-out limit (`State::lim_out`): capacity, or
+//! inside a balance plan the balance's target-ratio limit, which is never above the pre-plan
+//! peak. So the spread never creates the overload that the next round's balance would undo, and
+//! [`Request::Balance`](super::Request::Balance) runs this spread after its own elections, so a
+//! balance plan never leaves a topic's leaders skewed across AZs for a later round to fix. Among
+//! candidates for one hop the preferred replica comes first (no reorder), then the target with
+//! the lowest net-out utilization after the transfer.
+//!
+//! Racks are dense indexes and partitions visited in a fixed order, so the plan is
+//! deterministic. Cost per topic: per path a breadth-first search over racks, each of its
+//! racks² edge checks scanning the topic's partitions led in one rack until one fits (at once
+//! when every partition has a replica in every rack, the rack-aware case).
+
+use std::collections::VecDeque;
+
+use super::reason::ElectionReason;
+use super::state::{State, NONE};
+
+/// Spreads every topic's leaders across live racks in `st`.
+pub(super) fn spread(st: &mut State) {
+    if st.live_racks < 2 {
+        return;
+    }
+    for topic in by_topic(st) {
+        spread_topic(st, &topic);
+    }
+}
+
+/// Partition indexes grouped by topic, topics in id order (a counting sort, no hashing).
+fn by_topic(st: &State) -> Vec<Vec<u32>> {
+    let mut groups: Vec<Vec<u32>> = vec![Vec::new(); st.snap.topics.len()];
+    for (i, p) in st.snap.partitions.iter().enumerate() {
+        if let Some(g) = groups.get_mut(p.topic.0 as usize) {
+            g.push(i as u32);
+        }
+    }
+    groups
+}
+
+/// One possible leadership transfer: partition `p` to the replica in slot `k`.
+#[derive(Debug, Clone, Copy)]
+struct Hop {
+    p: u32,
+    k: usize,
+}
+
+/// One topic's leaders as planned so far. Paths may send a partition this spread already moved
+/// somewhere else again (that is what makes a chain optimal); only the final leader is elected,
+/// once per partition, when the spread of the topic is done.
+struct Topic {
+    /// Per rack, the topic's partitions it leads now (movable ones only; order is arbitrary
+    /// but deterministic).
+    led: Vec<Vec<u32>>,
+    /// Per rack, the topic's leaders now (all partitions with a racked leader).
+    count: Vec<u32>,
+    /// Leader now, per partition of the topic (broker index), for the movable ones.
+    now: Vec<(u32, u32)>,
+    /// Net out added (+) or removed (-) per broker by this topic's planned transfers.
+    delta: Vec<i64>,
+}
+
+impl Topic {
+    fn leader(&self, p: u32) -> u32 {
+        self.now
+            .binary_search_by_key(&p, |x| x.0)
+            .map_or(NONE, |i| self.now[i].1)
+    }
+
+    fn set_leader(&mut self, p: u32, b: u32) {
+        if let Ok(i) = self.now.binary_search_by_key(&p, |x| x.0) {
+            self.now[i].1 = b;
+        }
+    }
+}
+
+/// Spreads one topic's leaders.
+fn spread_topic(st: &mut State, parts: &[u32]) {
+    let racks = st.rack_names.len();
+    let mut t = Topic {
+        led: vec![Vec::new(); racks],
+        count: vec![0; racks],
+        now: Vec::new(),
+        delta: vec![0; st.ids.len()],
+    };
+    for &p in parts {
+        let l = st.leader[p as usize];
+        if l == NONE || st.rack[l as usize] == NONE {
+            continue;
+        }
+        let r = st.rack[l as usize] as usize;
+        t.count[r] += 1;
+        if st.movable(p) {
+            t.led[r].push(p);
+            t.now.push((p, l));
+        }
+    }
+    t.now.sort_unstable();
+    let before = t.count.clone();
+    while let Some(path) = next_path(st, &t) {
+        // Each hop's target rack differs, so each broker gains at most one leader on the path:
+        // the capacity checks made during the search still hold while it is applied.
+        for (from, to, hop) in path {
+            let old = t.leader(hop.p);
+            let new = st.replicas(hop.p)[hop.k];
+            let out = st.leader_out(hop.p) as i64;
+            t.delta[old as usize] -= out;
+            t.delta[new as usize] += out;
+            t.set_leader(hop.p, new);
+            if let Some(i) = t.led[from].iter().position(|&x| x == hop.p) {
+                t.led[from].swap_remove(i);
+            }
+            t.led[to].push(hop.p);
+            t.count[from] -= 1;
+            t.count[to] += 1;
+        }
+    }
+    // One election per partition whose leader changed, in partition order.
+    for &(p, new) in &t.now {
+        let old = st.leader[p as usize];
+        if new == old {
+            continue;
+        }
+        let Some(k) = st.replicas(p).iter().position(|&x| x == new) else {
+            continue;
+        };
+        let (from, to) = (
+            st.rack[old as usize] as usize,
+            st.rack[new as usize] as usize,
+        );
+        let reason = ElectionReason::SpreadLeaders {
+            from_rack: st.rack_names[from].clone(),
+            to_rack: st.rack_names[to].clone(),
+            from_rack_leaders: before[from],
+            to_rack_leaders: before[to],
+        };
+        st.elect(p, k, reason);
+    }
+}
+
+/// The best transfer of a partition the topic leads in rack `a` to a replica in rack `b`:
+/// back to its original leader first (undoing a planned transfer), then the preferred replica
+/// (no reorder), else the first that fits; the new leader in sync, on a broker that accepts
+/// load, and within its net-out limit counting this topic's planned transfers.
+fn hop(st: &State, t: &Topic, a: usize, b: usize) -> Option<Hop> {
+    let mut fallback = None;
+    for &p in &t.led[a] {
+        let out = st.leader_out(p);
+        let orig = st.leader[p as usize];
+        for (k, &x) in st.replicas(p).iter().enumerate() {
+            let xu = x as usize;
+            if st.rack[xu] != b as u32 || !st.accepts[xu] || !st.slot_in_sync(p, k) {
+                continue;
+            }
+            let load = (st.load[xu].net_out as i64 + t.delta[xu]).max(0) as u64;
+            if x != orig && load.saturating_add(out) > st.lim_out[xu] {
+                continue;
+            }
+            if x == orig || k == 0 {
+                return Some(Hop { p, k });
+            }
+            fallback = fallback.or(Some(Hop { p, k }));
+        }
+    }
+    fallback
+}
+
+/// The next chain of transfers: a shortest path of possible hops from a rack leading `n` to a
+/// rack leading at most `n - 2`. Sources are tried busiest first; the sink is the reachable
+/// rack with the fewest leaders (then the shortest path, then the lowest index). The hops are
+/// returned sink end first: each frees the rack the one before it fills.
+fn next_path(st: &State, t: &Topic) -> Option<Vec<(usize, usize, Hop)>> {
+    let count = &t.count;
+    let racks = count.len();
+    let min = *count.iter().min()?;
+    let mut sources: Vec<usize> = (0..racks).filter(|&r| count[r] >= min + 2).collect();
+    sources.sort_by_key(|&r| (std::cmp::Reverse(count[r]), r));
+    for s in sources {
+        // Breadth-first over racks; parent[r] = (previous rack, hop into r).
+        let mut parent: Vec<Option<(usize, Hop)>> = vec![None; racks];
+        let mut dist = vec![usize::MAX; racks];
+        dist[s] = 0;
+        let mut queue = VecDeque::from([s]);
+        while let Some(a) = queue.pop_front() {
+            for b in 0..racks {
+                if dist[b] != usize::MAX {
+                    continue;
+                }
+                if let Some(h) = hop(st, t, a, b) {
+                    dist[b] = dist[a] + 1;
+                    parent[b] = Some((a, h));
+                    queue.push_back(b);
+                }
+            }
+        }
+        let sink = (0..racks)
+            .filter(|&r| dist[r] != usize::MAX && r != s && count[r] + 2 <= count[s])
+            .min_by_key(|&r| (count[r], dist[r], r));
+        let Some(mut r) = sink else { continue };
+        let mut path = Vec::new();
+        while let Some((a, h)) = parent[r] {
+            path.push((a, r, h));
+            r = a;
+        }
+        return Some(path);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{plan, Limits, Request};
+    use crate::sim::Cluster;
+
+    /// Leaders per rack of topic `t` after `c`'s plan is applied, racks a, b, c.
+    fn per_rack(c: &Cluster) -> [u32; 3] {
+        let mut n = [0; 3];
+        for p in &c.snapshot.partitions {
+            let l = p.leader.expect("led");
+            let r = &c.snapshot.broker(l).expect("broker").rack;
+            n[(r.as_bytes()[3] - b'a') as usize] += 1;
+        }
+        n
+    }
+
+    fn racks3() -> Cluster {
+        let mut c = Cluster::new();
+        for (id, rack) in [
+            (1, "az-a"),
+            (2, "az-a"),
+            (3, "az-b"),
+            (4, "az-b"),
+            (5, "az-c"),
+        ] {
+            c.add_broker(id, rack);
+        }
+        c
+    }
+
+    /// RF 2: az-a leads 3, az-b 2, az-c 1; az-a's partitions have no replica in az-c. The old
+    /// greedy pass (busiest to quietest only) could not move anything; a chain a -> b -> c can.
+    #[test]
+    fn a_chain_of_transfers_evens_racks_that_share_no_replica() {
+        let mut c = racks3();
+        for r in [[1, 3], [2, 4], [1, 4]] {
+            c.add_partition("t", r[0], &r, 1_000);
+        }
+        for r in [[3, 5], [4, 5]] {
+            c.add_partition("t", r[0], &r, 1_000);
+        }
+        c.add_partition("t", 5, &[5, 2], 1_000);
+        assert_eq!(per_rack(&c), [3, 2, 1]);
+        let p = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
+        assert_eq!(p.elections.len(), 2, "{p}");
+        assert_eq!(p.totals.bytes_moved, 0);
+        c.apply(&p);
+        assert_eq!(per_rack(&c), [2, 2, 2]);
+    }
+
+    /// A transfer never takes the new leader over its net-out limit.
+    #[test]
+    fn a_full_target_gets_no_leader() {
+        let mut c = Cluster::new();
+        c.add_broker(1, "az-a").add_broker(2, "az-b");
+        for _ in 0..4 {
+            let i = c.add_partition("t", 1, &[1, 2], 1_000);
+            c.set_rates(i, 10_000_000, 0);
+        }
+        let cap = c.snapshot.brokers[1].capacity.net_out_bytes_per_sec;
+        // Broker 2 already sends all but 15 MB/s of its capacity: one leader (10 MB/s) fits.
+        let other = c.add_partition("u", 2, &[2, 1], 1_000);
+        c.set_rates(other, 0, cap - 15_000_000);
+        let p = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
+        let moved: Vec<_> = p.elections.iter().filter(|e| &*e.topic == "t").collect();
+        assert_eq!(moved.len(), 1, "{p}");
+    }
+}

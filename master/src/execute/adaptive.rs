@@ -27,6 +27,30 @@ pub struct BrokerNet {
     pub heard_mono_ms: u64,
 }
 
+/// Each broker's [`BrokerNet`] from its agent's latest figures and `[limits]` (brokers whose
+/// agent sent no host network figures are left out).
+pub fn nets(
+    agents: &BTreeMap<i32, crate::model::AgentState>,
+    limits: &crate::config::NetworkLimits,
+) -> BTreeMap<i32, BrokerNet> {
+    agents
+        .iter()
+        .filter_map(|(&b, a)| {
+            let (limit_in, limit_out) = limits.for_broker(b);
+            Some((
+                b,
+                BrokerNet {
+                    limit_in,
+                    limit_out,
+                    rx: a.net_rx_bytes_per_sec?,
+                    tx: a.net_tx_bytes_per_sec?,
+                    heard_mono_ms: u64::try_from(a.heard_mono_ms).unwrap_or(0),
+                },
+            ))
+        })
+        .collect()
+}
+
 /// The traffic that is not kmedic's copy, per broker and direction, of the brokers the copy
 /// involves: a destination receives the copy, a source (the leader of a moving partition)
 /// sends it. The copy is taken out at `rate`, the throttle in force, which caps it per broker

@@ -240,6 +240,9 @@ pub struct Actor {
     log_write_error: Option<String>,
     /// Decommissions (cordon, drain, uncordon, unregister): `act_decommission.rs`.
     decommissions: Option<super::decommission::Decommissions>,
+    /// The throttle handle of the plan this actor started last: each round's broker network
+    /// figures go to it (the adaptive throttle, `execute.adaptive_throttle`).
+    throttle: Option<execute::ThrottleHandle>,
 }
 
 impl Actor {
@@ -260,6 +263,7 @@ impl Actor {
             last_blocked: None,
             log_write_error: None,
             decommissions: None,
+            throttle: None,
         }
     }
 
@@ -318,6 +322,9 @@ impl Actor {
             return;
         }
         self.acted_through_round = board.round;
+        if let (Some(h), true) = (&self.throttle, self.running.is_some()) {
+            h.observe(board.broker_net.clone());
+        }
         let now = Now::read();
         let mut active = alert::from_decisions(&self.cfg.cluster, &board.decisions);
         active.extend(self.round_alerts(board));
@@ -407,6 +414,7 @@ impl Actor {
         let cid = cluster_id.to_string();
         let id = decision.unwrap_or(DecisionId(0));
         let progress = self.forward_progress(&ex);
+        self.throttle = Some(ex.throttle_handle());
         let h = tokio::spawn(async move {
             let r = ex.resume(&cid, decision, moves).await;
             progress.abort();
@@ -432,6 +440,7 @@ impl Actor {
             throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
             "executing the plan");
         let progress = self.forward_progress(&ex);
+        self.throttle = Some(ex.throttle_handle());
         let h = tokio::spawn(async move {
             let r = ex.execute(plan).await;
             progress.abort();

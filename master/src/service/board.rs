@@ -189,6 +189,10 @@ pub struct Board {
     /// topics and headroom; shared, not copied, by readers).
     #[serde(skip)]
     pub cluster_view: Option<std::sync::Arc<ClusterView>>,
+    /// Each broker's network as its agent last measured it, against `[limits]` (set by the
+    /// round; the actor passes it to a running plan's adaptive throttle).
+    #[serde(skip)]
+    pub broker_net: std::collections::BTreeMap<i32, crate::execute::adaptive::BrokerNet>,
 }
 
 /// The boards of every configured cluster: the senders stay with the service, anyone may

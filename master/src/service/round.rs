@@ -209,6 +209,8 @@ impl Round {
                 limits: &c.limits,
             };
             let findings = detect::run_all(&input);
+            let net = crate::execute::adaptive::nets(&m.agents, &c.limits);
+            self.board.send_modify(|b| b.broker_net = net);
             let snap = snapshot::build(
                 &view,
                 &c.limits,

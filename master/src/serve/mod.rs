@@ -176,9 +176,7 @@ impl Server {
             c.maintenance |= st.maintenance == Some(true);
             c.dry_run |= st.dry_run == Some(true);
             // The override is the log's last word, else the config (as the loop restores it).
-            c.mass_failure_override = st
-                .mass_failure_override
-                .unwrap_or(c.mass_failure_override);
+            c.mass_failure_override = st.mass_failure_override.unwrap_or(c.mass_failure_override);
             c.decommission.extend(st.decommissioning.iter().copied());
         }
         c.persisted = persisted;

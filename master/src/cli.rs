@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub mod actions;
+pub mod cross_az;
 pub mod headroom;
 pub mod reassign_io;
 pub mod stats_tail;

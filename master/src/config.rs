@@ -123,6 +123,10 @@ pub struct ClusterConfig {
     /// The planner's limits (balance target ratio, byte budget, moves per broker, disk).
     #[serde(default)]
     pub planner: crate::plan::Limits,
+    /// Where clients run, for the cross-AZ report's produce and consume estimates (empty:
+    /// unknown, assumed uniform over racks; see `xaz.rs`).
+    #[serde(default)]
+    pub cross_az: crate::xaz::ClientAzConfig,
 }
 
 /// Per-broker network limits: a default plus per-broker overrides.
@@ -382,6 +386,9 @@ impl ClusterConfig {
             .validate()
             .map_err(|e| Error::Invalid(format!("cluster {n:?}: {e}")))?;
         policy::validate_planner(&self.planner)
+            .map_err(|e| Error::Invalid(format!("cluster {n:?}: {e}")))?;
+        self.cross_az
+            .validate()
             .map_err(|e| Error::Invalid(format!("cluster {n:?}: {e}")))?;
         let l = &self.limits;
         if l.default_in_bytes_per_sec == 0 || l.default_out_bytes_per_sec == 0 {

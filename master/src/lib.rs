@@ -35,3 +35,4 @@ pub mod replace;
 pub mod serve;
 pub mod service;
 pub mod sim;
+pub mod xaz;

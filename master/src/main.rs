@@ -153,6 +153,19 @@ enum Cmd {
         #[arg(long, default_value = "http://127.0.0.1:9464")]
         url: String,
     },
+    /// A running master's cross-AZ traffic report for one cluster (from its REST API):
+    /// replication measured, produce and consume estimated, with the assumptions.
+    CrossAz {
+        /// The cluster's configured name.
+        #[arg(long)]
+        cluster: String,
+        /// The master's HTTP address (`[serve] bind`).
+        #[arg(long, default_value = "http://127.0.0.1:9464")]
+        url: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Observe a cluster once: could it absorb the loss of any one broker, or any one rack,
     /// within its limits? Executes nothing.
     Headroom {
@@ -316,6 +329,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     checked.refused.len(),
                     proposed.len()
                 );
+            }
+        }
+        Cmd::CrossAz { cluster, url, json } => {
+            let r = cli::cross_az::fetch(&url, &cluster)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", cli::cross_az::render(&cluster, &r));
             }
         }
         Cmd::Status { url } => {

@@ -42,6 +42,7 @@ pub fn routes(r: Routes) -> Routes {
         .get("/api/clusters/{cluster}/plan", plan)
         .get("/api/clusters/{cluster}/in-flight", in_flight)
         .get("/api/clusters/{cluster}/headroom", headroom)
+        .get("/api/clusters/{cluster}/cross-az", cross_az)
         .get("/api/clusters/{cluster}/actions", super::actions::list)
         .get(
             "/api/clusters/{cluster}/brokers/{broker}/history",
@@ -362,5 +363,16 @@ async fn headroom(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Res {
     let mut v = serde_json::to_value(&*report).unwrap_or(Value::Null);
     // Headroom is recomputed at most every `HEADROOM_MIN_INTERVAL`: say which round it is of.
     v["round"] = json!(round);
+    Ok(Json(v))
+}
+
+/// `GET /api/clusters/{c}/cross-az`: the cross-AZ traffic report of the newest round (pure,
+/// from the same snapshot as the other figures; `xaz.rs` states the assumptions).
+async fn cross_az(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Res {
+    let h = s.cluster(&c)?;
+    let cx = context(&s, h)?;
+    let mut v =
+        serde_json::to_value(crate::xaz::report(&cx.snap, &h.cross_az)).unwrap_or(Value::Null);
+    v["round"] = json!(cx.board.round);
     Ok(Json(v))
 }

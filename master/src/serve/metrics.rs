@@ -186,6 +186,17 @@ pub fn render(s: &Shared) -> String {
         "kmedic_headroom_seconds",
         "Time the headroom what-ifs took (the heal planner run once per broker and rack)",
     );
+    let xaz = fgauge(
+        &mut reg,
+        "kmedic_cross_az_bytes_per_second",
+        "Bytes/s crossing AZs by kind: replication (measured), produce and consume (estimates; \
+         see GET /api/clusters/{c}/cross-az for the assumptions)",
+    );
+    let xaz_total = fgauge(
+        &mut reg,
+        "kmedic_az_traffic_bytes_per_second",
+        "All bytes/s by kind (replication, produce, consume), crossing AZs or not",
+    );
     for (name, h) in &s.clusters {
         let b = h.board.borrow().clone();
         let l = |extra: &[(&'static str, String)]| {
@@ -257,6 +268,16 @@ pub fn render(s: &Shared) -> String {
                 net_util
                     .get_or_create(&bl(&[("direction", "out".into())]))
                     .set(util(r.net_out_bytes_per_sec, r.net_out_limit_bytes_per_sec));
+            }
+            let x = crate::xaz::report(&cx.snap, &h.cross_az);
+            for (kind, t) in [
+                ("replication", &x.replication),
+                ("produce", &x.produce),
+                ("consume", &x.consume),
+            ] {
+                let kl = l(&[("kind", kind.into())]);
+                xaz.get_or_create(&kl).set(t.cross_az_bytes_per_sec);
+                xaz_total.get_or_create(&kl).set(t.total_bytes_per_sec);
             }
         }
         if let Some((_, rep)) = s.metrics.headroom(s, name, h) {

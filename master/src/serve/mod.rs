@@ -66,6 +66,8 @@ pub struct ClusterHandle {
     pub limits: NetworkLimits,
     /// Its planner limits.
     pub planner: Limits,
+    /// Where its clients run, for the cross-AZ report (`xaz.rs`).
+    pub cross_az: crate::xaz::ClientAzConfig,
     /// Manual plan proposals, oldest first.
     pub proposals: Mutex<Vec<Proposal>>,
     /// Its Kafka cluster id as known at start (config or learned), for the action history
@@ -126,6 +128,7 @@ impl Server {
                     commands: tx,
                     limits: c.limits.clone(),
                     planner: c.planner.clone(),
+                    cross_az: c.cross_az.clone(),
                     proposals: Mutex::new(Vec::new()),
                     cluster_id: Mutex::new(c.cluster_id.clone()),
                 },

@@ -48,6 +48,7 @@ fn round_cfg() -> RoundConfig {
                 ..PolicyConfig::default()
             },
             planner: Default::default(),
+            cross_az: Default::default(),
         },
         window: WindowConfig::default(),
         ingest: IngestConfig::default(),

@@ -181,6 +181,7 @@ pub fn config(tb: &Testbed, stats_topic: &str, dir: &std::path::Path) -> MasterC
                 max_disk_utilization: 0.99,
                 ..Default::default()
             },
+            cross_az: Default::default(),
         }],
         stats: StatsConfig {
             connection: conn,

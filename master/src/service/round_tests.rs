@@ -478,3 +478,36 @@ fn a_plan_being_carried_out_is_not_logged_again_as_it_shrinks() {
     };
     assert!(!less_or_same_work(&more, &after_a_batch));
 }
+
+#[test]
+fn a_heal_never_places_replicas_on_a_broker_being_decommissioned() {
+    let mut f = twelve();
+    let agents = ids(&f);
+    let mut h = Harness::new();
+    // Broker 7 (az-a, like the dead 4) is on the decommission list: a heal must not refill it.
+    h.round.board.send_modify(|b| {
+        b.decommission.wanted.insert(7);
+    });
+    // 7 is the emptiest az-a broker, the one a heal would pick first.
+    for (id, used) in [(1, 2), (7, 0), (10, 2)] {
+        f.view
+            .disk_usable_bytes
+            .insert(id, (1u64 << 40) - used * (1u64 << 38));
+    }
+    f.fence(4);
+    let mut last = None;
+    for i in 0..30 {
+        let mono = 1_000 + i * POLL_MS;
+        let now = Now {
+            wall_ms: WALL0 + mono,
+            mono_ms: mono,
+        };
+        last = Some(h.run(&f.view, &agents, &[4], now));
+    }
+    let b = last.unwrap();
+    let work = b.plan.as_ref().expect("a heal plan");
+    assert!(!work.plan.moves.is_empty(), "{}", work.plan);
+    for m in &work.plan.moves {
+        assert!(!m.new_replicas.contains(&7), "{m}");
+    }
+}

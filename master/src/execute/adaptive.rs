@@ -139,6 +139,49 @@ mod tests {
     const MIB: u64 = 1024 * 1024;
 
     #[test]
+    fn each_agent_s_host_figures_meet_its_broker_s_limits() {
+        use crate::config::{BrokerLimitOverride, NetworkLimits};
+        use crate::model::AgentState;
+        let agent = |rx, tx, heard| AgentState {
+            net_rx_bytes_per_sec: rx,
+            net_tx_bytes_per_sec: tx,
+            heard_mono_ms: heard,
+            ..AgentState::unknown()
+        };
+        let agents = BTreeMap::from([
+            (1, agent(Some(10), Some(20), 5)),
+            (2, agent(None, Some(20), 5)),
+            (3, agent(Some(30), Some(40), -1)),
+        ]);
+        let limits = NetworkLimits {
+            default_in_bytes_per_sec: 100,
+            default_out_bytes_per_sec: 200,
+            overrides: vec![BrokerLimitOverride {
+                broker_id: 3,
+                in_bytes_per_sec: Some(50),
+                out_bytes_per_sec: None,
+            }],
+        };
+        let n = nets(&agents, &limits);
+        // Broker 2 sent no receive figure: left out, not taken as idle.
+        assert_eq!(n.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(
+            n[&3],
+            BrokerNet {
+                limit_in: 50,
+                limit_out: 200,
+                rx: 30,
+                tx: 40,
+                heard_mono_ms: 0
+            }
+        );
+        assert_eq!(
+            (n[&1].limit_in, n[&1].rx, n[&1].heard_mono_ms),
+            (100, 10, 5)
+        );
+    }
+
+    #[test]
     fn kmedic_s_own_copy_is_not_other_traffic_and_old_samples_are_skipped() {
         let net = |rx, tx, heard| BrokerNet {
             limit_in: 100,

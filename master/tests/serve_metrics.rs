@@ -60,7 +60,7 @@ async fn metrics_match_the_board() {
     assert_eq!(get(&s, "kmedic_under_replicated_partitions", &c1), 1.0);
     assert_eq!(get(&s, "kmedic_offline_partitions", &c1), 0.0);
     assert_eq!(get(&s, "kmedic_in_flight_reassignments", &c1), 1.0);
-    assert_eq!(get(&s, "kmedic_rounds", &c1), 1.0);
+    assert_eq!(get(&s, "kmedic_rounds", &c1), b.round as f64);
     let states: f64 = s
         .samples
         .iter()

@@ -8,8 +8,8 @@
 //!
 //! The what-ifs cost one heal plan per broker (seconds at 1M replicas), so [`HeadroomCheck`]
 //! runs them off the async threads at most every [`EVERY_MS`] of the monotonic clock and keeps
-//! the last report in between: the round awaits the run (so a round's findings are always of
-//! its own snapshot or of the last run), it never blocks a runtime thread.
+//! the last finished report in between: the round never waits for a run (the findings are of
+//! the last finished run, at most a minute and one run old), and never blocks a runtime thread.
 
 use std::sync::Arc;
 
@@ -60,6 +60,8 @@ pub fn findings(report: &Report) -> Vec<Finding> {
 #[derive(Debug, Default)]
 pub struct HeadroomCheck {
     last: Option<(u64, Arc<Report>)>,
+    /// A run in progress (started at the given monotonic ms), polled by later rounds.
+    running: Option<(u64, tokio::task::JoinHandle<Report>)>,
 }
 
 impl HeadroomCheck {
@@ -68,38 +70,44 @@ impl HeadroomCheck {
         self.last.as_ref().map(|(_, r)| r.clone())
     }
 
-    /// The report for this round: the last one while it is younger than [`EVERY_MS`] on the
-    /// monotonic clock `mono_ms`, else a new run on `snap` (off the async threads). `None`
-    /// only when the run failed (its task panicked), which is logged.
+    /// The report for this round: the last one finished. A new run on `snap` starts (off the
+    /// async threads) when the last is older than [`EVERY_MS`] on the monotonic clock `mono_ms`;
+    /// the round never waits for it, so the what-ifs (seconds at 1M replicas) never delay a heal
+    /// decision. A later round picks the finished run up. `None` until a first run has finished.
     pub async fn report(
         &mut self,
         snap: &Snapshot,
         limits: &Limits,
         mono_ms: u64,
     ) -> Option<Arc<Report>> {
-        if let Some((at, r)) = &self.last {
-            if mono_ms.saturating_sub(*at) < EVERY_MS {
-                return Some(r.clone());
+        if let Some((started, h)) = self.running.take() {
+            if h.is_finished() {
+                match h.await {
+                    Ok(r) => self.last = Some((started, Arc::new(r))),
+                    Err(e) => {
+                        tracing::error!(error = %e, "headroom what-ifs failed; no headroom finding")
+                    }
+                }
+            } else {
+                self.running = Some((started, h));
             }
         }
-        // Outside a tokio runtime (a round driven by another executor in tests) it runs inline.
-        if tokio::runtime::Handle::try_current().is_err() {
-            let r = Arc::new(headroom::report(snap, limits));
-            self.last = Some((mono_ms, r.clone()));
-            return Some(r);
-        }
-        let (snap, limits) = (snap.clone(), limits.clone());
-        match tokio::task::spawn_blocking(move || headroom::report(&snap, &limits)).await {
-            Ok(r) => {
-                let r = Arc::new(r);
-                self.last = Some((mono_ms, r.clone()));
-                Some(r)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "headroom what-ifs failed; no headroom finding");
-                None
+        let due = match &self.last {
+            Some((at, _)) => mono_ms.saturating_sub(*at) >= EVERY_MS,
+            None => true,
+        };
+        if due && self.running.is_none() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                // Outside a tokio runtime (a round driven by another executor in tests) it runs
+                // inline.
+                self.last = Some((mono_ms, Arc::new(headroom::report(snap, limits))));
+            } else {
+                let (snap, limits) = (snap.clone(), limits.clone());
+                let h = tokio::task::spawn_blocking(move || headroom::report(&snap, &limits));
+                self.running = Some((mono_ms, h));
             }
         }
+        self.latest()
     }
 }
 
@@ -166,14 +174,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn runs_at_most_every_minute() {
+    async fn runs_at_most_every_minute_and_the_round_never_waits_for_it() {
+        /// Rounds at `at` until one returns a report other than `not` (the run has finished).
+        async fn until_new(
+            check: &mut HeadroomCheck,
+            snap: &Snapshot,
+            at: u64,
+            not: Option<&Arc<Report>>,
+        ) -> Arc<Report> {
+            for _ in 0..500 {
+                if let Some(r) = check.report(snap, &Limits::default(), at).await {
+                    if not.is_none_or(|n| !Arc::ptr_eq(n, &r)) {
+                        return r;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("the what-ifs never finished");
+        }
         let mut small = six(31_000_000);
         let mut check = HeadroomCheck::default();
         let lim = Limits::default();
-        let first = check
-            .report(&small.snapshot, &lim, 1_000)
-            .await
-            .expect("run");
+        // The first round starts the run and does not wait for it.
+        assert!(check.report(&small.snapshot, &lim, 1_000).await.is_none());
+        let first = until_new(&mut check, &small.snapshot, 1_000, None).await;
         assert_eq!(findings(&first).len(), 1);
         // Room added: not seen until a minute has passed.
         small = six(DEFAULT_CAPACITY.net_in_bytes_per_sec);
@@ -182,10 +206,8 @@ mod tests {
             .await
             .expect("cached");
         assert!(Arc::ptr_eq(&first, &cached));
-        let fresh = check
-            .report(&small.snapshot, &lim, 61_000)
-            .await
-            .expect("run");
+        assert!(check.running.is_none(), "no run before a minute has passed");
+        let fresh = until_new(&mut check, &small.snapshot, 61_000, Some(&first)).await;
         assert!(findings(&fresh).is_empty());
     }
 }

@@ -128,6 +128,16 @@ pub async fn start(token: Option<&str>) -> Running {
     };
     let mut round = Round::new(rc, boards.sender("c1").expect("c1 board"));
     round.run(&view(), &fleet, || true, Now::read).await;
+    // The round never waits for the failure-headroom what-ifs: later rounds pick the finished
+    // run up. Serve once it is on the board, as a running master does a few rounds in.
+    let mut headroom = boards.subscribe("c1").expect("board");
+    for _ in 0..500 {
+        if headroom.borrow_and_update().headroom.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        round.run(&view(), &fleet, || true, Now::read).await;
+    }
     let (server, rx) = Server::new(
         &boards,
         &cfg,

@@ -11,6 +11,8 @@
 //! - `client`: the rdkafka calls the harness makes.
 //! - `e2e`: the shared context of the one e2e test binary ([`e2e::Ctx`]).
 //! - `state`: the JSON state file `deploy/testbed` reads.
+//! - `product`: the built agent and master binaries as processes, their JSON logs, a webhook
+//!   receiver and an API client, for trials of the product.
 
 mod cds;
 mod client;
@@ -22,6 +24,7 @@ mod error;
 mod format;
 mod kafka_files;
 mod process;
+pub mod product;
 pub mod state;
 mod testbed;
 mod wait;

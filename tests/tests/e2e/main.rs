@@ -16,6 +16,7 @@ mod harness;
 mod master;
 mod product;
 
+mod scenarios;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
     trials.extend(act::trials(&ctx));
     trials.extend(cli_tools::trials(&ctx));
     trials.extend(decommission::trials(&ctx));
+    trials.extend(scenarios::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

@@ -104,16 +104,23 @@ fn cordon_facts(ctx: &Ctx) -> anyhow::Result<()> {
     }
     let guard = Uncordon(&rt, &a);
     rt.block_on(a.cordon_broker(B)).context("cordon")?;
-    let entries =
-        rt.block_on(a.describe_configs(&ConfigResource::Broker(B), Some(&[CORDONED_LOG_DIRS])))?;
-    let e = entries
-        .iter()
-        .find(|e| e.name == CORDONED_LOG_DIRS)
-        .context("DescribeConfigs has no cordoned.log.dirs")?;
-    ensure!(
-        e.value.as_deref() == Some("*") && e.source == ConfigSource::DynamicBroker,
-        "cordoned.log.dirs on broker {B}: {e:?}"
-    );
+    // The broker forwards the change to the controller and learns it back from the metadata
+    // log: DescribeConfigs right after the alter may still show the old value (seen: "").
+    let mut last = None;
+    wait_until(
+        Duration::from_secs(10),
+        "DescribeConfigs shows the cordon",
+        || {
+            let entries = rt.block_on(
+                a.describe_configs(&ConfigResource::Broker(B), Some(&[CORDONED_LOG_DIRS])),
+            )?;
+            last = entries.into_iter().find(|e| e.name == CORDONED_LOG_DIRS);
+            Ok(last.as_ref().is_some_and(|e| {
+                e.value.as_deref() == Some("*") && e.source == ConfigSource::DynamicBroker
+            }))
+        },
+    )
+    .with_context(|| format!("cordoned.log.dirs on broker {B}: {last:?}"))?;
     ensure!(rt.block_on(a.is_broker_cordoned(B))?, "not cordoned");
     // The controller learns the cordon from the broker's next heartbeat: give it a moment by
     // retrying the placement check on fresh topics.
@@ -132,10 +139,9 @@ fn cordon_facts(ctx: &Ctx) -> anyhow::Result<()> {
     )
     .with_context(|| format!("last topic's brokers: {seen:?}"))?;
     drop(guard);
-    ensure!(
-        !rt.block_on(a.is_broker_cordoned(B))?,
-        "still cordoned after uncordon"
-    );
+    wait_until(Duration::from_secs(10), "the cordon removed", || {
+        Ok(!rt.block_on(a.is_broker_cordoned(B))?)
+    })?;
     wait_until(
         Duration::from_secs(20),
         "a new topic placed on the uncordoned broker",

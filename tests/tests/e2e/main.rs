@@ -8,6 +8,7 @@ mod act;
 mod actionlog;
 mod admin;
 mod agent;
+mod az;
 mod cli_tools;
 mod client;
 mod decommission;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
     trials.extend(cli_tools::trials(&ctx));
     trials.extend(decommission::trials(&ctx));
     trials.extend(scenarios::trials(&ctx));
+    trials.extend(az::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

@@ -1,0 +1,199 @@
+//! AZ locality on the master (issue 11 item 1, "must show"): a topic whose leaders all sit in
+//! one AZ (an explicit assignment, every preferred leader in the first rack), the BUILT agents
+//! on every broker and the BUILT `kmedic-master` in act mode with short graces. The master
+//! spreads the topic's leaders to ±1 per AZ by elections only (replica sets unchanged as sets,
+//! so no byte is copied), and its cross-AZ API answers for the cluster.
+//!
+//! Run: `KMEDIC_TESTBED_PORT_BASE=19900 cargo test -p kmedic-tests --test e2e -- az::`
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use kmedic_tests::e2e::{trial, Ctx};
+use kmedic_tests::product::{field, free_addr, http, start_agents, Master, MasterSpec};
+use kmedic_tests::{random_topic, wait_until, Testbed};
+use libtest_mimic::Trial;
+use serde_json::Value;
+
+/// Partitions of the skewed topic (two per rack when spread).
+const PARTITIONS: usize = 6;
+/// The default stats topic of the agents and the master.
+const STATS_TOPIC: &str = "__kmedic_stats";
+
+/// The AZ trials.
+pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
+    vec![trial(
+        ctx,
+        "az::master_spreads_skewed_leaders_to_one_per_az_by_elections_only",
+        spread_skewed_leaders,
+    )]
+}
+
+/// Replica lists of `topic` by partition, and leaders.
+fn layout(tb: &Testbed, topic: &str) -> anyhow::Result<BTreeMap<i32, (Vec<i32>, i32)>> {
+    Ok(tb
+        .metadata()?
+        .partitions
+        .into_iter()
+        .filter(|p| p.topic == topic)
+        .map(|p| (p.partition, (p.replicas, p.leader)))
+        .collect())
+}
+
+/// Leaders of `topic` per rack.
+fn per_rack(tb: &Testbed, l: &BTreeMap<i32, (Vec<i32>, i32)>) -> BTreeMap<String, usize> {
+    let mut out: BTreeMap<String, usize> = BTreeMap::new();
+    for id in tb.broker_ids() {
+        out.entry(tb.rack(id)).or_default();
+    }
+    for (_, leader) in l.values() {
+        if *leader >= 0 {
+            *out.entry(tb.rack(*leader)).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn spread(counts: &BTreeMap<String, usize>) -> usize {
+    let max = counts.values().max().copied().unwrap_or(0);
+    let min = counts.values().min().copied().unwrap_or(0);
+    max - min
+}
+
+fn spread_skewed_leaders(ctx: &Ctx) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let tb = ctx.shared()?;
+    let ids = tb.broker_ids();
+    let mut racks: Vec<String> = ids.iter().map(|&b| tb.rack(b)).collect();
+    racks.sort();
+    racks.dedup();
+    ensure!(
+        racks.len() >= 3,
+        "the trial needs 3 racks, testbed has {racks:?}"
+    );
+    let in_rack =
+        |r: &str| -> Vec<i32> { ids.iter().copied().filter(|&b| tb.rack(b) == r).collect() };
+    let (a, b, c) = (in_rack(&racks[0]), in_rack(&racks[1]), in_rack(&racks[2]));
+    // Rack-correct RF 3, every preferred (so initial) leader in the first rack.
+    let assignment: Vec<Vec<i32>> = (0..PARTITIONS)
+        .map(|p| vec![a[p % a.len()], b[p % b.len()], c[(p + 1) % c.len()]])
+        .collect();
+    let topic = random_topic("az-skew");
+    tb.create_topic_with_assignment(&topic, &assignment)?;
+    wait_until(
+        Duration::from_secs(30),
+        "the skewed topic led by its preferred replicas",
+        || {
+            let l = layout(&tb, &topic)?;
+            Ok(l.len() == PARTITIONS && l.values().all(|(r, leader)| r.first() == Some(leader)))
+        },
+    )?;
+    let before = layout(&tb, &topic)?;
+    let counts = per_rack(&tb, &before);
+    ensure!(
+        counts[&racks[0]] == PARTITIONS,
+        "setup: every leader in {}: {counts:?}",
+        racks[0]
+    );
+    tb.produce(&topic, 2 * 1024 * 1024)?;
+
+    // The agents' and master's default stats topic (absent when this trial runs alone).
+    if !tb
+        .metadata()?
+        .partitions
+        .iter()
+        .any(|p| p.topic == STATS_TOPIC)
+    {
+        tb.create_topic(STATS_TOPIC, 3, 3)?;
+    }
+    let dir = tempfile::tempdir()?;
+    let _agents = start_agents(&tb, dir.path())?;
+    let log_topic = random_topic("az-log");
+    let addr = free_addr()?;
+    let mut m = Master::start(
+        &tb,
+        dir.path(),
+        &MasterSpec {
+            name: "master".into(),
+            top: "poll_interval_secs = 1".into(),
+            sections: format!(
+                "[serve]\nbind = \"{addr}\"\n\
+                 [action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
+                 [execute]\npoll_interval_ms = 500\n"
+            ),
+            policy: "heal_grace_secs = 5\nallow_short_heal_grace = true\n\
+                     agent_silence_secs = 4\nagent_heartbeat_secs = 1\ndry_run = false\n"
+                .into(),
+            planner: "max_disk_utilization = 0.99".into(),
+        },
+    )?;
+    let t0 = Instant::now();
+    let mut last = BTreeMap::new();
+    let r = wait_until(
+        Duration::from_secs(75),
+        "the topic's leaders within ±1 per AZ",
+        || {
+            m.check_running()?;
+            let l = layout(&tb, &topic)?;
+            last = per_rack(&tb, &l);
+            Ok(spread(&last) <= 1)
+        },
+    );
+    r.with_context(|| format!("leaders per rack {last:?}\nmaster log tail:\n{}", m.tail()))?;
+    let spread_secs = t0.elapsed().as_secs_f64();
+    let after = layout(&tb, &topic)?;
+    // Elections only: every replica set is the same set (a reorder at most), no data moved.
+    for (p, (old, _)) in &before {
+        let (new, leader) = &after[p];
+        let (mut x, mut y) = (old.clone(), new.clone());
+        x.sort_unstable();
+        y.sort_unstable();
+        ensure!(
+            x == y,
+            "partition {p}: replicas {old:?} -> {new:?} (data moved)"
+        );
+        ensure!(
+            new.contains(leader),
+            "partition {p}: leader {leader} not a replica"
+        );
+    }
+    let spread_lines = m
+        .lines()
+        .into_iter()
+        .filter(|l| l.to_string().contains("spread leaders"))
+        .count();
+    ensure!(
+        spread_lines > 0,
+        "no 'spread leaders' decision or plan in the log:\n{}",
+        m.tail()
+    );
+
+    // The cross-AZ report for the cluster, from the running master.
+    let mut rep = Value::Null;
+    wait_until(Duration::from_secs(20), "GET cross-az", || {
+        let (status, v) = http(addr, "GET", "/api/clusters/testbed/cross-az", None, None)?;
+        rep = v;
+        Ok(status == 200)
+    })
+    .with_context(|| format!("last answer {rep}"))?;
+    let rep_racks = rep["racks"].as_array().map_or(0, Vec::len);
+    ensure!(rep_racks == racks.len(), "cross-az racks: {rep}");
+    for kind in ["replication", "produce", "consume"] {
+        ensure!(
+            rep[kind]["cross_az_bytes_per_sec"].is_number()
+                && !field(&rep[kind], "basis").is_empty(),
+            "cross-az {kind}: {rep}"
+        );
+    }
+    tracing::info!(
+        %topic,
+        leaders_per_rack = ?last,
+        spread_secs,
+        trial_secs = started.elapsed().as_secs_f64(),
+        cross_az = %rep["cross_az_bytes_per_sec"],
+        "az:: leaders spread by elections only"
+    );
+    Ok(())
+}

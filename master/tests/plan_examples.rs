@@ -324,3 +324,51 @@ fn heal_places_above_the_peak_only_when_no_broker_has_room_and_says_so() {
         "{p}"
     );
 }
+
+/// Disk over its limit where no single move fits: broker 1 holds two big (600 GB) followers and
+/// broker 2 two small (10 GB) ones, all at 10 MB/s in, so both are at the net-in limit and moving
+/// a big replica to 2 alone would put 2 at 30 MB/s over a 22 MB/s limit. Swapping one big for one
+/// small replica evens disk without changing anyone's net in or any partition's racks. Without
+/// swaps disk stayed at 1.97x the rack mean.
+#[test]
+fn balance_swaps_a_big_replica_for_a_small_one_when_no_single_move_fits() {
+    let mut c = six();
+    let gb = 1_000_000_000u64;
+    for (leader, reps, size) in [
+        (3, [3, 1, 5], 600 * gb),
+        (3, [3, 1, 5], 600 * gb),
+        (4, [4, 2, 6], 10 * gb),
+        (4, [4, 2, 6], 10 * gb),
+    ] {
+        let i = c.add_partition("t", leader, &reps, size);
+        c.set_rates(i, 10_000_000, 0);
+    }
+    let before = health(&c.snapshot);
+    assert!(before.disk_max_over_mean > 1.9, "{before:?}");
+    let p = plan(&c.snapshot, &Limits::default(), &Request::Balance);
+    c.apply(&p);
+    let h = health(&c.snapshot);
+    assert!(h.disk_max_over_mean <= 1.10 + 1e-9, "{h:?}\n{p}");
+    assert!(
+        h.net_in_max_over_mean <= before.net_in_max_over_mean + 1e-9,
+        "{h:?}"
+    );
+    assert_eq!(h.rack_violations, 0);
+    assert!(
+        p.moves.iter().any(|m| matches!(
+            m.reason,
+            MoveReason::Swap {
+                over: 1,
+                with: 2,
+                ..
+            }
+        )),
+        "{p}"
+    );
+    // Fewest bytes: one big and one small replica per swap, in each of the three racks at most.
+    assert!(
+        p.totals.bytes_moved <= 3 * 610 * gb,
+        "{}",
+        p.totals.bytes_moved
+    );
+}

@@ -163,5 +163,16 @@ pub fn validate_planner(l: &crate::plan::Limits) -> Result<(), String> {
              default)"
         ));
     }
+    for (key, band) in [
+        ("replica_count_band", l.replica_count_band),
+        ("leader_count_band", l.leader_count_band),
+    ] {
+        if !band.is_finite() || !(0.0..1.0).contains(&band) {
+            return Err(format!(
+                "planner.{key} = {band} must be a fraction in [0, 1) (0.10 is the default; 0 \
+                 turns the goal off)"
+            ));
+        }
+    }
     Ok(())
 }

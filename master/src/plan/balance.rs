@@ -20,10 +20,13 @@
 //!
 //! 5. **Disk moves** off brokers over their disk limit (`target_ratio` x mean disk
 //!    utilization, the rack's mean when rack diversity pins rack totals), least net in per byte
-//!    first, onto the target with the lowest of net and disk utilization. Network balance comes
-//!    first: on Cruise Control's skewed cluster disk goes 2.73 -> 1.60 max/mean, not to 1.10,
-//!    because every target in the rack is then at its net-in limit and only a swap of replicas
-//!    (not planned yet) would make room.
+//!    first, onto the target with the lowest of net and disk utilization; then **swaps**
+//!    (`swap.rs`) where no single move fits: a big replica of the full broker exchanged for a
+//!    small one of a rack peer, both within their limits. Network balance comes first: on
+//!    Cruise Control's skewed cluster every target with disk room was at its net-in limit, so
+//!    single moves stopped disk at 2.73 -> 1.60 max/mean; swaps take it to 1.13.
+//! 6. **Counts** (`counts.rs`): replica and leader counts into a band around the mean,
+//!    elections first, smallest replicas first, only within the room steps 1-5 left.
 //!
 //! No limit is ever above the resource's peak utilization before the plan, so balance never
 //! makes a resource's max/mean worse. A partition already elected or moved may still have an
@@ -38,6 +41,7 @@ use std::cmp::Ordering;
 use super::place::{pick_target, Score};
 use super::reason::{ElectionReason, MoveReason, Resource, Warning};
 use super::state::{Frozen, State, NONE};
+use super::{counts, swap};
 
 /// Rounds of the three steps; each round only runs if the previous one changed something.
 const MAX_ROUNDS: usize = 16;
@@ -59,6 +63,7 @@ pub(super) fn balance(st: &mut State) {
         for b in overloaded(st, Resource::Disk) {
             relieve(st, b, Resource::Disk, false);
             relieve(st, b, Resource::Disk, true);
+            swap::relieve_disk(st, b);
         }
         let after = (st.plan.moves.len(), st.plan.elections.len());
         tracing::debug!(round, moves = after.0, elections = after.1, "balance round");
@@ -70,6 +75,8 @@ pub(super) fn balance(st: &mut State) {
             break;
         }
     }
+    // Counts last: they only use room network and disk balance left.
+    counts::balance_counts(st);
     for resource in [Resource::NetIn, Resource::NetOut, Resource::Disk] {
         for b in overloaded(st, resource) {
             let (load, limit) = figures(st, b, resource);
@@ -387,7 +394,7 @@ fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
 /// max/mean 1.52): the replica must be an original in-sync one (not placed by this plan), not
 /// the leader, and the leader must be an original in-sync replica, so the election and the move
 /// agree (the elected leader stays, first in the list after its reorder).
-fn slot_movable(st: &State, p: u32, b: u32) -> bool {
+pub(super) fn slot_movable(st: &State, p: u32, b: u32) -> bool {
     if !st.touched[p as usize] {
         return st.movable(p);
     }
@@ -398,7 +405,10 @@ fn slot_movable(st: &State, p: u32, b: u32) -> bool {
         None => true,
         Some(m) => matches!(
             m.reason,
-            MoveReason::Balance { .. } | MoveReason::Reorder { .. }
+            MoveReason::Balance { .. }
+                | MoveReason::Swap { .. }
+                | MoveReason::ReplicaCount { .. }
+                | MoveReason::Reorder { .. }
         ),
     };
     let reps = st.replicas(p);

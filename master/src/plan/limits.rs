@@ -21,6 +21,15 @@ pub struct Limits {
     /// A move may not take a broker's projected disk use over this fraction of its capacity.
     #[serde(default = "default_max_disk_utilization")]
     pub max_disk_utilization: f64,
+    /// Balance keeps each broker's replica count within this fraction of the mean (the rack's
+    /// mean when rack diversity pins rack totals), by moving the smallest replicas, after
+    /// network and disk balance and never at their cost. 0 turns the goal off.
+    #[serde(default = "default_count_band")]
+    pub replica_count_band: f64,
+    /// Balance keeps each broker's leader count within this fraction of the mean, by elections
+    /// only, never at the cost of network balance. 0 turns the goal off.
+    #[serde(default = "default_count_band")]
+    pub leader_count_band: f64,
 }
 
 fn default_target_ratio() -> f64 {
@@ -40,6 +49,10 @@ fn default_max_disk_utilization() -> f64 {
     0.85
 }
 
+fn default_count_band() -> f64 {
+    0.10
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -47,6 +60,8 @@ impl Default for Limits {
             max_bytes_to_move: default_max_bytes_to_move(),
             max_moves_per_broker: default_max_moves_per_broker(),
             max_disk_utilization: default_max_disk_utilization(),
+            replica_count_band: default_count_band(),
+            leader_count_band: default_count_band(),
         }
     }
 }

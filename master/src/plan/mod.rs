@@ -48,6 +48,7 @@
 
 mod az_leaders;
 mod balance;
+mod counts;
 mod drain;
 mod ids;
 mod limits;
@@ -59,6 +60,7 @@ mod record;
 mod request;
 mod snapshot;
 mod state;
+mod swap;
 
 pub use limits::Limits;
 pub use output::{BrokerMoves, Election, LoadSummary, Move, Plan, PlanTotals, Unplaceable};

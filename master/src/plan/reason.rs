@@ -62,6 +62,33 @@ pub enum MoveReason {
         /// Source limit (min of capacity and target ratio x mean), bytes/s.
         limit_bytes_per_sec: u64,
     },
+    /// The other half of a replica swap (`swap.rs`): broker `over` was over its `resource`
+    /// limit and no single move fitted, so a big replica left it for broker `with`, and this
+    /// smaller one goes from `with` to `over` to keep `with` within its limits.
+    Swap {
+        /// The broker over its limit (this replica's target).
+        over: i32,
+        /// The broker that took the big replica (this replica's source).
+        with: i32,
+        /// Which resource `over` was over.
+        resource: Resource,
+    },
+    /// Replica counts (`counts.rs`): `from` holds more replicas than the band allows, or `to`
+    /// fewer, and this is the smallest replica that fits `to` within every limit.
+    ReplicaCount {
+        /// Broker giving the replica.
+        from: i32,
+        /// Broker taking it.
+        to: i32,
+        /// Replicas on `from` before.
+        from_replicas: u32,
+        /// Replicas on `to` before.
+        to_replicas: u32,
+        /// The band: fewest and most replicas a broker should hold.
+        low: u32,
+        /// See `low`.
+        high: u32,
+    },
     /// Zero-copy reorder of the replica list so `preferred` becomes the preferred leader; an
     /// [`crate::plan::Election`] follows and carries the why.
     Reorder {
@@ -86,6 +113,25 @@ impl fmt::Display for MoveReason {
                 f,
                 "balance: broker {from} {resource} {load_bytes_per_sec} {u} over limit {limit_bytes_per_sec} {u}",
                 u = resource.unit()
+            ),
+            MoveReason::Swap {
+                over,
+                with,
+                resource,
+            } => write!(
+                f,
+                "balance swap: broker {over} over its {resource} limit took this smaller replica from broker {with} in exchange for a bigger one"
+            ),
+            MoveReason::ReplicaCount {
+                from,
+                to,
+                from_replicas,
+                to_replicas,
+                low,
+                high,
+            } => write!(
+                f,
+                "balance replica counts: broker {from} holds {from_replicas}, broker {to} {to_replicas}, band {low}..{high}"
             ),
             MoveReason::Reorder { preferred } => {
                 write!(f, "reorder replicas (zero copy) so broker {preferred} is preferred leader")
@@ -120,6 +166,22 @@ pub enum ElectionReason {
         /// Topic's leaders in `to_rack` before.
         to_rack_leaders: u32,
     },
+    /// Leader counts (`counts.rs`): `from` leads more partitions than the band allows, or `to`
+    /// fewer; `to` is an in-sync replica with net-out room.
+    LeaderCount {
+        /// Current leader.
+        from: i32,
+        /// New leader.
+        to: i32,
+        /// Partitions `from` led before.
+        from_leaders: u32,
+        /// Partitions `to` led before.
+        to_leaders: u32,
+        /// The band: fewest and most partitions a broker should lead.
+        low: u32,
+        /// See `low`.
+        high: u32,
+    },
     /// The preferred leader (first replica) is alive and in sync but does not lead.
     Preferred {
         /// The preferred leader.
@@ -148,6 +210,17 @@ impl fmt::Display for ElectionReason {
             } => write!(
                 f,
                 "spread leaders: rack {from_rack} leads {from_rack_leaders}, rack {to_rack} leads {to_rack_leaders}"
+            ),
+            ElectionReason::LeaderCount {
+                from,
+                to,
+                from_leaders,
+                to_leaders,
+                low,
+                high,
+            } => write!(
+                f,
+                "balance leader counts: broker {from} leads {from_leaders}, broker {to} {to_leaders}, band {low}..{high}"
             ),
             ElectionReason::Preferred { preferred } => write!(
                 f,

@@ -1,0 +1,328 @@
+//! Replica and leader counts per broker within a band of the mean (issue 12 item 4), the last
+//! balance goal: elections first (zero bytes), then the smallest replicas (fewest bytes).
+//!
+//! The band is `[min(floor(m), ceil((1 - band) x m)), max(ceil(m), floor((1 + band) x m))]`
+//! around the mean `m` per broker that accepts load, with `band` from
+//! [`Limits::leader_count_band`](super::Limits) and `replica_count_band` (0 turns a goal off).
+//! For replicas the mean is the rack's when rack diversity pins every rack's replica total
+//! (every partition has a replica in every live rack), as for net in and disk.
+//!
+//! - **Leaders:** a broker above the band hands leadership of its partitions to an in-sync
+//!   peer below the band's top, preferred replicas first, the peer with fewest leaders first;
+//!   a broker below the band takes leadership from its most-leading in-sync peer above the
+//!   mean.
+//! - **Replicas:** a broker above the band moves its smallest replicas to the broker of its
+//!   own rack with the fewest replicas; a broker below the band takes the smallest replica of
+//!   its rack's fullest broker above the mean. Moving inside the rack never changes any
+//!   partition's racks.
+//!
+//! Every election and move keeps the receiving broker within its net in, net out and disk
+//! limits and the per-broker move and byte limits, so counts never cost network or disk
+//! balance; and each step strictly narrows the gap between the two brokers, so it ends.
+
+use super::balance::slot_movable;
+use super::reason::{ElectionReason, MoveReason};
+use super::state::{State, NONE};
+use super::swap::rack_unique;
+
+/// A count band.
+#[derive(Debug, Clone, Copy)]
+struct Band {
+    low: u32,
+    high: u32,
+}
+
+impl Band {
+    fn around(mean: f64, band: f64) -> Self {
+        Band {
+            low: (mean.floor()).min(((1.0 - band) * mean).ceil()).max(0.0) as u32,
+            high: (mean.ceil()).max(((1.0 + band) * mean).floor()) as u32,
+        }
+    }
+}
+
+/// Brings leader counts, then replica counts, into their bands.
+pub(super) fn balance_counts(st: &mut State) {
+    let band = st.limits.leader_count_band;
+    if band.is_finite() && band > 0.0 {
+        leaders(st, band);
+    }
+    let band = st.limits.replica_count_band;
+    if band.is_finite() && band > 0.0 {
+        replicas(st, band);
+    }
+}
+
+fn accepting(st: &State) -> Vec<u32> {
+    (0..st.ids.len() as u32)
+        .filter(|&b| st.accepts[b as usize])
+        .collect()
+}
+
+fn leaders(st: &mut State, band: f64) {
+    let brokers = accepting(st);
+    if brokers.is_empty() {
+        return;
+    }
+    let mut count = vec![0u32; st.ids.len()];
+    for &l in &st.leader {
+        if l != NONE {
+            count[l as usize] += 1;
+        }
+    }
+    let total: u32 = brokers.iter().map(|&b| count[b as usize]).sum();
+    let mean = total as f64 / brokers.len() as f64;
+    let Band { low, high } = Band::around(mean, band);
+    // Above the band: give leadership away.
+    let mut over: Vec<u32> = brokers
+        .iter()
+        .copied()
+        .filter(|&b| count[b as usize] > high)
+        .collect();
+    over.sort_unstable_by_key(|&b| (std::cmp::Reverse(count[b as usize]), b));
+    for b in over {
+        let mut parts: Vec<(bool, u64, u32)> = st.hosted[b as usize]
+            .iter()
+            .copied()
+            .filter(|&p| st.leader[p as usize] == b && st.movable(p))
+            .map(|p| (st.replicas(p)[0] == b, st.leader_out(p), p))
+            .collect();
+        // Partitions whose preferred replica is another broker first, then least net out.
+        parts.sort_unstable();
+        for (_, out, p) in parts {
+            if count[b as usize] <= high {
+                break;
+            }
+            let pick = st
+                .replicas(p)
+                .iter()
+                .enumerate()
+                .filter(|&(k, &x)| x != b && takes_lead(st, p, k, out) && count[x as usize] < high)
+                .min_by_key(|&(k, &x)| (k != 0, count[x as usize], x))
+                .map(|(k, &x)| (k, x));
+            if let Some((k, x)) = pick {
+                elect(st, &mut count, p, k, b, x, Band { low, high });
+            }
+        }
+    }
+    // Below the band: take leadership from the most-leading in-sync peer above the mean.
+    let mut under: Vec<u32> = brokers
+        .iter()
+        .copied()
+        .filter(|&b| count[b as usize] < low)
+        .collect();
+    under.sort_unstable_by_key(|&b| (count[b as usize], b));
+    for b in under {
+        let mut parts: Vec<(std::cmp::Reverse<u32>, u64, u32, usize)> = st.hosted[b as usize]
+            .iter()
+            .copied()
+            .filter(|&p| st.movable(p))
+            .filter_map(|p| {
+                let l = st.leader[p as usize];
+                let k = st.replicas(p).iter().position(|&x| x == b)?;
+                (l != b && count[l as usize] as f64 > mean)
+                    .then(|| (std::cmp::Reverse(count[l as usize]), st.leader_out(p), p, k))
+            })
+            .collect();
+        parts.sort_unstable();
+        for (_, out, p, k) in parts {
+            if count[b as usize] >= low {
+                break;
+            }
+            let from = st.leader[p as usize];
+            if count[from as usize] as f64 > mean && takes_lead(st, p, k, out) {
+                elect(st, &mut count, p, k, from, b, Band { low, high });
+            }
+        }
+    }
+}
+
+/// Whether the replica in slot `k` of `p` may lead it: in sync, accepting, net out room.
+fn takes_lead(st: &State, p: u32, k: usize, out: u64) -> bool {
+    let x = st.replicas(p)[k] as usize;
+    st.accepts[x]
+        && st.slot_in_sync(p, k)
+        && st.load[x].net_out.saturating_add(out) <= st.lim_out[x]
+}
+
+fn elect(st: &mut State, count: &mut [u32], p: u32, k: usize, from: u32, to: u32, band: Band) {
+    let reason = ElectionReason::LeaderCount {
+        from: st.ids[from as usize],
+        to: st.ids[to as usize],
+        from_leaders: count[from as usize],
+        to_leaders: count[to as usize],
+        low: band.low,
+        high: band.high,
+    };
+    st.elect(p, k, reason);
+    count[from as usize] -= 1;
+    count[to as usize] += 1;
+}
+
+/// The band's mean per broker: the cluster's, or the rack's when every rack's total is pinned.
+fn replica_means(st: &State, brokers: &[u32]) -> Vec<f64> {
+    let n = st.ids.len();
+    let total: usize = brokers.iter().map(|&b| st.hosted[b as usize].len()).sum();
+    let cluster = total as f64 / brokers.len() as f64;
+    let min_rf = st
+        .snap
+        .partitions
+        .iter()
+        .map(|p| p.replicas.len())
+        .filter(|&r| r > 0)
+        .min();
+    let mut means = vec![cluster; n];
+    if min_rf.is_some_and(|rf| rf >= st.live_racks) {
+        for bs in &st.rack_brokers {
+            let live: Vec<u32> = bs
+                .iter()
+                .copied()
+                .filter(|&b| st.accepts[b as usize])
+                .collect();
+            if live.is_empty() {
+                continue;
+            }
+            let sum: usize = live.iter().map(|&b| st.hosted[b as usize].len()).sum();
+            for &b in &live {
+                means[b as usize] = sum as f64 / live.len() as f64;
+            }
+        }
+    }
+    means
+}
+
+fn replicas(st: &mut State, band: f64) {
+    let brokers = accepting(st);
+    if brokers.is_empty() {
+        return;
+    }
+    let means = replica_means(st, &brokers);
+    let bands: Vec<Band> = means.iter().map(|&m| Band::around(m, band)).collect();
+    let count = |st: &State, b: u32| st.hosted[b as usize].len() as u32;
+    let mut over: Vec<u32> = brokers
+        .iter()
+        .copied()
+        .filter(|&b| count(st, b) > bands[b as usize].high)
+        .collect();
+    over.sort_unstable_by_key(|&b| (std::cmp::Reverse(count(st, b)), b));
+    for b in over {
+        let high = bands[b as usize].high;
+        for (_, p) in movable_replicas(st, b) {
+            if count(st, b) <= high {
+                break;
+            }
+            // The rack peer with the fewest replicas that fits, below its band's top.
+            let target = peers(st, b)
+                .into_iter()
+                .filter(|&t| {
+                    count(st, t) < bands[t as usize].high && count(st, t) + 1 < count(st, b)
+                })
+                .filter(|&t| fits(st, p, b, t))
+                .min_by_key(|&t| (count(st, t), t));
+            if let Some(t) = target {
+                move_one(st, p, b, t, bands[b as usize]);
+            }
+        }
+    }
+    let mut under: Vec<u32> = brokers
+        .iter()
+        .copied()
+        .filter(|&b| count(st, b) < bands[b as usize].low)
+        .collect();
+    under.sort_unstable_by_key(|&t| (count(st, t), t));
+    for t in under {
+        let low = bands[t as usize].low;
+        let mut donors: Vec<u32> = peers(st, t)
+            .into_iter()
+            .filter(|&b| count(st, b) as f64 > means[b as usize])
+            .collect();
+        donors.sort_unstable_by_key(|&b| (std::cmp::Reverse(count(st, b)), b));
+        for b in donors {
+            for (_, p) in movable_replicas(st, b) {
+                if count(st, t) >= low || count(st, b) as f64 <= means[b as usize] {
+                    break;
+                }
+                if count(st, t) + 1 < count(st, b) && fits(st, p, b, t) {
+                    move_one(st, p, b, t, bands[t as usize]);
+                }
+            }
+            if count(st, t) >= low {
+                break;
+            }
+        }
+    }
+}
+
+/// Other brokers of `b`'s rack that accept load.
+fn peers(st: &State, b: u32) -> Vec<u32> {
+    let rack = st.rack[b as usize];
+    if rack == NONE {
+        return Vec::new();
+    }
+    st.rack_brokers[rack as usize]
+        .iter()
+        .copied()
+        .filter(|&t| t != b && st.accepts[t as usize] && st.disk_known[t as usize])
+        .collect()
+}
+
+/// Replicas of `b` balance may move, as (size, partition), smallest first: followers and
+/// leaders in the preferred slot (the target then leads; a leader elsewhere would hand
+/// leadership to a third broker).
+fn movable_replicas(st: &State, b: u32) -> Vec<(u64, u32)> {
+    let mut v: Vec<(u64, u32)> = st.hosted[b as usize]
+        .iter()
+        .copied()
+        .filter(|&p| {
+            let lead = st.leader[p as usize];
+            (lead != b || st.replicas(p).first() == Some(&b)) && slot_movable(st, p, b)
+        })
+        .map(|p| (st.snap.partitions[p as usize].size_bytes, p))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Whether the replica of `p` on `b` may move to `t` within every limit.
+fn fits(st: &State, p: u32, b: u32, t: u32) -> bool {
+    let (bu, tu) = (b as usize, t as usize);
+    let info = &st.snap.partitions[p as usize];
+    let max = st.limits.max_moves_per_broker;
+    if !st.accepts[tu]
+        || !st.disk_known[tu]
+        || !slot_movable(st, p, b)
+        || !rack_unique(st, p, b)
+        || st.replicas(p).contains(&t)
+        || info.replicas.contains(&st.ids[tu])
+        || st.moves[bu].outgoing >= max
+        || st.moves[tu].incoming >= max
+        || info.size_bytes > st.bytes_left
+    {
+        return false;
+    }
+    let l = st.load[tu];
+    let out = if st.leader[p as usize] == b {
+        st.leader_out(p)
+    } else {
+        0
+    };
+    l.net_in.saturating_add(info.bytes_in_per_sec) <= st.lim_in[tu]
+        && l.disk.saturating_add(info.size_bytes) <= st.lim_disk[tu]
+        && l.net_out.saturating_add(out) <= st.lim_out[tu]
+}
+
+fn move_one(st: &mut State, p: u32, b: u32, t: u32, band: Band) {
+    let Some(k) = st.replicas(p).iter().position(|&x| x == b) else {
+        return;
+    };
+    let reason = MoveReason::ReplicaCount {
+        from: st.ids[b as usize],
+        to: st.ids[t as usize],
+        from_replicas: st.hosted[b as usize].len() as u32,
+        to_replicas: st.hosted[t as usize].len() as u32,
+        low: band.low,
+        high: band.high,
+    };
+    st.replace(p, k, t);
+    st.record_move(p, st.snap.partitions[p as usize].size_bytes, reason);
+}

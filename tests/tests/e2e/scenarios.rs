@@ -491,7 +491,8 @@ fn modes_survive_restart(ctx: &Ctx) -> anyhow::Result<()> {
         |l| {
             field(l, "verdict") == "hold"
                 && field(l, "rule") == "maintenance"
-                && num(l, "broker") == Some(VICTIM as u64)
+                && field(l, "finding") == "DeadBroker"
+                && field(l, "brokers") == format!("[{VICTIM}]")
         },
     )?;
     let (st, v) = call(

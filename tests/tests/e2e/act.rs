@@ -28,11 +28,34 @@ use super::product::binary;
 /// copy has one destination and the follower throttle bounds the whole copy).
 const VICTIM: i32 = 6;
 const MB: u64 = 1024 * 1024;
-/// The replication throttle the master is given.
+/// The replication throttle the master is given (KMEDIC_E2E_HEAL_RATE_MB overrides it, in MiB/s).
 const RATE: u64 = 8 * MB;
+/// The heal trial's data topic in MB (KMEDIC_E2E_HEAL_MB overrides it; the victim holds about
+/// half: 6 partitions x 3 replicas over 6 brokers).
+const HEAL_MB: u64 = 120;
 /// Heal grace at its minimum the trial can afford (allow_short_heal_grace).
 const GRACE_SECS: u64 = 5;
 const STATS_TOPIC: &str = "__kmedic_stats";
+
+/// A positive whole number from the environment variable `key`, or `default` when unset.
+fn env_u64(key: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(key) {
+        Err(std::env::VarError::NotPresent) => Ok(default),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => anyhow::bail!(
+                "{key}={v:?}: expected a positive whole number (unset it for {default})"
+            ),
+        },
+        Err(e) => anyhow::bail!("{key}: {e}"),
+    }
+}
+
+/// The throttle in bytes/s: [`RATE`] unless KMEDIC_E2E_HEAL_RATE_MB (MiB/s) is set (for a
+/// benchmark run with more data; CI leaves it unset).
+fn rate() -> anyhow::Result<u64> {
+    Ok(env_u64("KMEDIC_E2E_HEAL_RATE_MB", RATE / MB)? * MB)
+}
 
 /// The acting trials.
 pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
@@ -131,10 +154,35 @@ fn setup(ctx: &Ctx, mb: u64) -> anyhow::Result<Setup> {
     })
 }
 
+/// The bytes of `topic`'s segment files (`*.log`) in broker `id`'s log dir.
+fn topic_bytes_on(tb: &Testbed, id: i32, topic: &str) -> anyhow::Result<u64> {
+    let prefix = format!("{topic}-");
+    let mut total = 0;
+    let dir = tb.log_dir(id);
+    for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_part = name
+            .strip_prefix(&prefix)
+            .is_some_and(|p| p.parse::<i32>().is_ok());
+        if !is_part {
+            continue;
+        }
+        for f in std::fs::read_dir(e.path())? {
+            let f = f?;
+            if f.path().extension().is_some_and(|x| x == "log") {
+                total += f.metadata()?.len();
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// Starts the master (`run` number `n` writes `master-<n>.log`): 1 s polls, the minimum heal
-/// grace, the trial's action log, the throttle [`RATE`].
+/// grace, the trial's action log, the throttle [`rate`].
 fn start_master(s: &Setup, n: u32) -> anyhow::Result<(OwnedChild, PathBuf)> {
     let bin = binary("kmedic-master")?;
+    let rate = rate()?;
     let servers = toml_list(&s.tb.bootstrap());
     let dir = s.dir.path();
     let config = format!(
@@ -143,7 +191,7 @@ fn start_master(s: &Setup, n: u32) -> anyhow::Result<(OwnedChild, PathBuf)> {
          [checkpoint]\npath = {:?}\n\
          [serve]\nenabled = false\n\
          [action_log]\ntopic = {:?}\ntransactional_id = {:?}\n\
-         [execute]\nthrottle_bytes_per_sec = {RATE}\nthrottle_min_bytes_per_sec = {RATE}\npoll_interval_ms = 500\nprogress_log_secs = 2\n\
+         [execute]\nthrottle_bytes_per_sec = {rate}\nthrottle_min_bytes_per_sec = {rate}\npoll_interval_ms = 500\nprogress_log_secs = 2\n\
          [[clusters]]\nname = \"testbed\"\n\
          [clusters.connection]\nbootstrap_servers = {servers}\n\
          [clusters.policy]\nheal_grace_secs = {GRACE_SECS}\nallow_short_heal_grace = true\n\
@@ -319,10 +367,11 @@ fn check_story(tb: &Testbed, topic: &str, recs: &[ActionRecord]) -> anyhow::Resu
     let story = story.join("\n");
     let acts: Vec<&ActionRecord> = recs.iter().filter(|r| r.phase != Phase::State).collect();
     ensure!(!acts.is_empty(), "the action log is empty");
+    let rate = rate()?;
     ensure!(
-        matches!(acts[0].kind, ActionKind::SetThrottle { rate_bytes_per_sec } if rate_bytes_per_sec == RATE)
+        matches!(acts[0].kind, ActionKind::SetThrottle { rate_bytes_per_sec } if rate_bytes_per_sec == rate)
             && acts[0].phase == Phase::Intent,
-        "the first action is not the throttle at {RATE}:\n{story}"
+        "the first action is not the throttle at {rate}:\n{story}"
     );
     let last = acts[acts.len() - 1];
     ensure!(
@@ -367,11 +416,17 @@ fn check_story(tb: &Testbed, topic: &str, recs: &[ActionRecord]) -> anyhow::Resu
 }
 
 /// Waits until a plan has finished, the topic is healed and no throttle is left (a later plan
-/// may still be running when the first finishes: its throttle must go too).
-fn wait_healed(s: &Setup, log: &Path, master: &mut OwnedChild) -> anyhow::Result<()> {
+/// may still be running when the first finishes: its throttle must go too). `copy_secs` is the
+/// copy's expected length at the throttle: the wait is 150 s or twice that plus a minute.
+fn wait_healed(
+    s: &Setup,
+    log: &Path,
+    master: &mut OwnedChild,
+    copy_secs: u64,
+) -> anyhow::Result<()> {
     let mut left = Vec::new();
     wait_until(
-        Duration::from_secs(150),
+        Duration::from_secs(150.max(60 + 2 * copy_secs)),
         "the master to finish the heal (plan finished, topic healed, throttles gone)",
         || {
             ensure!(!master.exited(), "the master exited:\n{}", tail(log));
@@ -408,7 +463,10 @@ fn acting_lines(log: &Path) -> String {
 /// Issue 8 "must show": heal after a kill. Records the overhead from the grace's end to the
 /// submission and the copy rate against the throttle.
 fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
-    let s = setup(ctx, 120)?;
+    let mb = env_u64("KMEDIC_E2E_HEAL_MB", HEAL_MB)?;
+    let rate = rate()?;
+    let s = setup(ctx, mb)?;
+    let victim_bytes = topic_bytes_on(&s.tb, VICTIM, &s.topic)?;
     let (mut master, log) = start_master(&s, 1)?;
     wait_all_ok(&s, &log, &mut master)?;
     let _restore = Restore::new(&s.tb, &[VICTIM]);
@@ -427,10 +485,10 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
     .with_context(|| format!("log tail:\n{}", tail(&log)))?;
     ensure!(
         seen.iter()
-            .any(|(k, v)| k == FOLLOWER_RATE && *v == RATE.to_string()),
+            .any(|(k, v)| k == FOLLOWER_RATE && *v == rate.to_string()),
         "{seen:?}"
     );
-    wait_healed(&s, &log, &mut master)?;
+    wait_healed(&s, &log, &mut master, victim_bytes / rate)?;
     let left = throttles(&s.tb, &s.topic)?;
     ensure!(left.is_empty(), "throttles left after the heal: {left:?}");
     let recs = records(&s)?;
@@ -488,7 +546,7 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     let copy_phase = all_copied_ms.map(|t| {
-        copied as f64 * 1000.0 / t.saturating_sub(first_submit).max(1) as f64 / RATE as f64
+        copied as f64 * 1000.0 / t.saturating_sub(first_submit).max(1) as f64 / rate as f64
     });
     let grace_end = dead + GRACE_SECS * 1000;
     tracing::info!(
@@ -497,9 +555,11 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
         act_decision_to_submit_ms = first_submit as i64 - act as i64,
         copied_bytes = copied,
         copy_secs = end.saturating_sub(first_submit) as f64 / 1000.0,
-        avg_rate_vs_throttle = avg / RATE as f64,
-        peak_rate_vs_throttle = peak as f64 / RATE as f64,
-        throttle = RATE,
+        avg_rate_vs_throttle = avg / rate as f64,
+        peak_rate_vs_throttle = peak as f64 / rate as f64,
+        throttle = rate,
+        topic_mb = mb,
+        victim_topic_bytes = victim_bytes,
         "EXECUTION BENCHMARK: heal after kill"
     );
     ensure!(
@@ -547,7 +607,7 @@ fn sigkill_after_submit(ctx: &Ctx) -> anyhow::Result<()> {
         "the throttle should still be set after the SIGKILL"
     );
     let (mut master, log) = start_master(&s, 2)?;
-    wait_healed(&s, &log, &mut master)?;
+    wait_healed(&s, &log, &mut master, 0)?;
     let lines = log_lines(&log);
     ensure!(
         lines

@@ -41,7 +41,7 @@ use std::cmp::Ordering;
 use super::place::{pick_target, Score};
 use super::reason::{ElectionReason, MoveReason, Resource, Warning};
 use super::state::{Frozen, State, NONE};
-use super::{counts, swap};
+use super::swap;
 
 /// Rounds of the three steps; each round only runs if the previous one changed something.
 const MAX_ROUNDS: usize = 16;
@@ -75,8 +75,6 @@ pub(super) fn balance(st: &mut State) {
             break;
         }
     }
-    // Counts last: they only use room network and disk balance left.
-    counts::balance_counts(st);
     for resource in [Resource::NetIn, Resource::NetOut, Resource::Disk] {
         for b in overloaded(st, resource) {
             let (load, limit) = figures(st, b, resource);

@@ -10,7 +10,10 @@
 //! - **Leaders:** a broker above the band hands leadership of its partitions to an in-sync
 //!   peer below the band's top, preferred replicas first, the peer with fewest leaders first;
 //!   a broker below the band takes leadership from its most-leading in-sync peer above the
-//!   mean.
+//!   mean. An election that changes racks must never widen its topic's leader spread across
+//!   AZs (issue 11): leadership goes only from a rack leading more of the topic to one leading
+//!   fewer, so the per-AZ spread, which runs before this step in a balance plan
+//!   ([`super::az_leaders`]), is never undone here.
 //! - **Replicas:** a broker above the band moves its smallest replicas to the broker of its
 //!   own rack with the fewest replicas; a broker below the band takes the smallest replica of
 //!   its rack's fullest broker above the mean. Moving inside the rack never changes any
@@ -37,6 +40,60 @@ impl Band {
         Band {
             low: (mean.floor()).min(((1.0 - band) * mean).ceil()).max(0.0) as u32,
             high: (mean.ceil()).max(((1.0 + band) * mean).floor()) as u32,
+        }
+    }
+}
+
+/// Each topic's leaders per rack, kept current as the leader-count step elects.
+struct TopicRacks {
+    racks: usize,
+    /// `topic * racks + rack` -> leaders.
+    led: Vec<u32>,
+}
+
+impl TopicRacks {
+    fn new(st: &State) -> Self {
+        let racks = st.rack_names.len();
+        let mut led = vec![0u32; st.snap.topics.len() * racks];
+        for (p, &l) in st.leader.iter().enumerate() {
+            if let Some(i) = Self::slot(st, racks, p as u32, l) {
+                led[i] += 1;
+            }
+        }
+        TopicRacks { racks, led }
+    }
+
+    fn slot(st: &State, racks: usize, p: u32, b: u32) -> Option<usize> {
+        if b == NONE {
+            return None;
+        }
+        let rack = *st.rack.get(b as usize)?;
+        let topic = st.snap.partitions.get(p as usize)?.topic.0 as usize;
+        (rack != NONE).then_some(topic * racks + rack as usize)
+    }
+
+    /// Whether moving `p`'s leadership from `from` to `to` keeps its topic's spread across
+    /// racks: the same rack, or from a rack leading more of the topic to one leading fewer.
+    fn keeps_spread(&self, st: &State, p: u32, from: u32, to: u32) -> bool {
+        if st.rack.get(from as usize) == st.rack.get(to as usize) {
+            return true;
+        }
+        match (
+            Self::slot(st, self.racks, p, from),
+            Self::slot(st, self.racks, p, to),
+        ) {
+            (Some(f), Some(t)) => self.led[t] < self.led[f],
+            // A broker without a rack: leave the topic's racks alone.
+            _ => false,
+        }
+    }
+
+    fn moved(&mut self, st: &State, p: u32, from: u32, to: u32) {
+        if let Some(f) = Self::slot(st, self.racks, p, from) {
+            self.led[f] = self.led[f].saturating_sub(1);
+        }
+        if let Some(t) = Self::slot(st, self.racks, p, to) {
+            self.led[t] += 1;
         }
     }
 }
@@ -73,6 +130,7 @@ fn leaders(st: &mut State, band: f64) {
     let total: u32 = brokers.iter().map(|&b| count[b as usize]).sum();
     let mean = total as f64 / brokers.len() as f64;
     let Band { low, high } = Band::around(mean, band);
+    let mut az = TopicRacks::new(st);
     // Above the band: give leadership away.
     let mut over: Vec<u32> = brokers
         .iter()
@@ -97,11 +155,17 @@ fn leaders(st: &mut State, band: f64) {
                 .replicas(p)
                 .iter()
                 .enumerate()
-                .filter(|&(k, &x)| x != b && takes_lead(st, p, k, out) && count[x as usize] < high)
+                .filter(|&(k, &x)| {
+                    x != b
+                        && takes_lead(st, p, k, out)
+                        && count[x as usize] < high
+                        && az.keeps_spread(st, p, b, x)
+                })
                 .min_by_key(|&(k, &x)| (k != 0, count[x as usize], x))
                 .map(|(k, &x)| (k, x));
             if let Some((k, x)) = pick {
                 elect(st, &mut count, p, k, b, x, Band { low, high });
+                az.moved(st, p, b, x);
             }
         }
     }
@@ -130,8 +194,12 @@ fn leaders(st: &mut State, band: f64) {
                 break;
             }
             let from = st.leader[p as usize];
-            if count[from as usize] as f64 > mean && takes_lead(st, p, k, out) {
+            if count[from as usize] as f64 > mean
+                && takes_lead(st, p, k, out)
+                && az.keeps_spread(st, p, from, b)
+            {
                 elect(st, &mut count, p, k, from, b, Band { low, high });
+                az.moved(st, p, from, b);
             }
         }
     }

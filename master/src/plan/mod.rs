@@ -122,6 +122,9 @@ pub fn plan_round(snapshot: &Snapshot, limits: &Limits, requests: &[Request]) ->
             Request::Balance => {
                 balance::balance(&mut st);
                 az_leaders::spread(&mut st);
+                // Counts last: they use only the room network and disk balance left, and never
+                // widen a topic's spread across AZs that the spread just made.
+                counts::balance_counts(&mut st);
             }
             Request::SpreadLeaders => az_leaders::spread(&mut st),
             Request::PreferredLeaders => preferred::elect_preferred(&mut st),

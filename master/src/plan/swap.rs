@@ -87,7 +87,8 @@ pub(super) fn rack_unique(st: &State, p: u32, b: u32) -> bool {
 pub(super) fn relieve_disk(st: &mut State, b: u32) -> usize {
     let bu = b as usize;
     let rack = st.rack[bu];
-    if rack == u32::MAX || !st.accepts[bu] {
+    // A swap puts a replica on `b` too: it must accept one, with its disk known this round.
+    if rack == u32::MAX || !st.accepts[bu] || !st.disk_known[bu] {
         return 0;
     }
     let max_moves = st.limits.max_moves_per_broker;

@@ -38,8 +38,8 @@ pub mod types;
 
 pub use client::{api_versions_probe, api_versions_probe_with, AdminClient, Route};
 pub use error::{Error, Result};
-pub use ops_cordon::{CORDONED_LOG_DIRS, CORDON_ALL};
 pub use kafka_protocol::error::ResponseError;
+pub use ops_cordon::{CORDONED_LOG_DIRS, CORDON_ALL};
 pub use types::*;
 
 #[cfg(test)]

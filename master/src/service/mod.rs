@@ -206,8 +206,7 @@ pub async fn run_with(
                 mode_log.is_some(),
             );
         }
-        let decommissions =
-            decommission::start(&board, c, &cfg, &master_id, &acting, &cluster_id);
+        let decommissions = decommission::start(&board, c, &cfg, &master_id, &acting, &cluster_id);
         let admin = AdminClient::new(c.connection.clone())
             .map_err(|e| Error::Admin(c.name.clone(), Box::new(e)))?;
         let actor = act::Actor::new(

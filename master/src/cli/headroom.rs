@@ -66,6 +66,18 @@ pub async fn headroom_once(target: &PlanTarget) -> Result<(Report, Vec<String>)>
     Ok((headroom::report(&snap, &target.planner), notes))
 }
 
+/// The `absorbed` column: `yes`, `expected` (only the rack rule leaves replicas: the design
+/// working, as the API's verdict and the UI say) or `NO`.
+fn absorbed(w: &WhatIf) -> &'static str {
+    if w.absorbable {
+        "yes"
+    } else if w.expected {
+        "expected"
+    } else {
+        "NO"
+    }
+}
+
 fn row(out: &mut String, w: &WhatIf) {
     let lost = match &w.lost {
         headroom::Lost::Broker(b) => format!("broker {b}"),
@@ -78,10 +90,10 @@ fn row(out: &mut String, w: &WhatIf) {
         w.replicas,
         w.placed,
         w.unplaceable,
-        if w.absorbable { "yes" } else { "NO" },
+        absorbed(w),
         reasons.join(", ")
     );
-    if !w.absorbable {
+    if !w.absorbable && !w.expected {
         for e in &w.examples {
             let _ = writeln!(out, "    e.g. {e}");
         }
@@ -103,11 +115,13 @@ pub fn render(cluster: &str, r: &Report, notes: &[String]) -> String {
         "  absorbs the loss of any one broker: {}",
         yes(r.absorbs_any_broker)
     );
-    let _ = writeln!(
-        out,
-        "  absorbs the loss of any one rack:   {}",
+    let rack = if !r.absorbs_any_rack && r.rack_loss_expected {
+        "expected (RF = rack count: a lost rack's partitions stay one replica short until it \
+         returns; replicas are never co-located)"
+    } else {
         yes(r.absorbs_any_rack)
-    );
+    };
+    let _ = writeln!(out, "  absorbs the loss of any one rack:   {rack}");
     for n in notes {
         let _ = writeln!(out, "  note: {n}");
     }
@@ -128,4 +142,70 @@ pub fn render(cluster: &str, r: &Report, notes: &[String]) -> String {
         row(&mut out, w);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headroom::Lost;
+
+    fn rack_loss(rack: &str, expected: bool) -> WhatIf {
+        WhatIf {
+            lost: Lost::Rack(rack.to_string()),
+            brokers: vec![1, 4],
+            replicas: 45,
+            placed: 0,
+            unplaceable: 45,
+            reasons: [("rack_unavailable", 45)].into_iter().collect(),
+            examples: vec![
+                "orders-6 replica on broker 1 not placed: rack has no healthy broker".into(),
+            ],
+            bytes_to_move: 0,
+            net_in_max_utilization_after: 0.0,
+            net_out_max_utilization_after: 0.0,
+            absorbable: false,
+            expected,
+            verdict: if expected { "expected" } else { "critical" },
+        }
+    }
+
+    fn report(expected: bool) -> Report {
+        Report {
+            brokers: Vec::new(),
+            racks: vec![rack_loss("az-a", expected)],
+            absorbs_any_broker: true,
+            absorbs_any_rack: false,
+            unabsorbable_brokers: Vec::new(),
+            rack_loss_expected: expected,
+            took_ms: 1,
+        }
+    }
+
+    #[test]
+    fn an_expected_rack_loss_reads_expected_not_no() {
+        let out = render("tb", &report(true), &[]);
+        assert!(
+            out.contains("any one rack:   expected (RF = rack count"),
+            "{out}"
+        );
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("rack az-a"))
+            .unwrap_or_default();
+        assert!(row.contains(" expected "), "{row}");
+        assert!(!row.contains(" NO "), "{row}");
+        assert!(!out.contains("e.g."), "{out}");
+    }
+
+    #[test]
+    fn a_critical_rack_loss_still_reads_no_with_examples() {
+        let out = render("tb", &report(false), &[]);
+        assert!(out.contains("any one rack:   NO"), "{out}");
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("rack az-a"))
+            .unwrap_or_default();
+        assert!(row.contains(" NO "), "{row}");
+        assert!(out.contains("e.g. orders-6"), "{out}");
+    }
 }

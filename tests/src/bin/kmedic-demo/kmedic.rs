@@ -151,3 +151,84 @@ pub fn field<'a>(v: &'a Value, k: &str) -> &'a str {
 pub fn num(v: &Value, k: &str) -> Option<u64> {
     v.get(k).and_then(Value::as_u64)
 }
+
+/// Replica lists for `n` partitions of RF 3 of kmedic's own topics on every broker but `victim`
+/// (`brokers`: id and rack), so they keep working through the kill. Each partition takes one
+/// broker of each of three racks, rotating, so the master's first round finds no rack
+/// violation on its own topics; with fewer than three racks, brokers in turn.
+pub fn off_victim_assignment(brokers: &[(i32, String)], victim: i32, n: usize) -> Vec<Vec<i32>> {
+    let mut by_rack: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
+    for (b, rack) in brokers.iter().filter(|(b, _)| *b != victim) {
+        by_rack.entry(rack.as_str()).or_default().push(*b);
+    }
+    let racks: Vec<&Vec<i32>> = by_rack.values().collect();
+    if racks.len() >= 3 {
+        // Partition p: racks p, p+1, p+2 (so leaders rotate over racks), the (p / racks)-th
+        // broker of each.
+        return (0..n)
+            .map(|p| {
+                (0..3)
+                    .map(|k| {
+                        let ids = racks[(p + k) % racks.len()];
+                        ids[(p / racks.len()) % ids.len()]
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+    let ids: Vec<i32> = by_rack.values().flatten().copied().collect();
+    (0..n)
+        .map(|p| (0..3).map(|k| ids[(p + k) % ids.len()]).collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_brokers() -> Vec<(i32, String)> {
+        let racks = ["az-a", "az-b", "az-c"];
+        (1..=6)
+            .map(|id| (id, racks[(id as usize - 1) % 3].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn kmedic_topics_are_rack_correct_and_off_the_victim() {
+        let brokers = demo_brokers();
+        let rack = |b: i32| {
+            brokers
+                .iter()
+                .find(|(id, _)| *id == b)
+                .map(|(_, r)| r.clone())
+        };
+        for victim in 1..=6 {
+            let a = off_victim_assignment(&brokers, victim, 3);
+            assert_eq!(a.len(), 3);
+            for replicas in &a {
+                assert_eq!(replicas.len(), 3, "{a:?}");
+                assert!(!replicas.contains(&victim), "victim {victim}: {a:?}");
+                let mut racks: Vec<_> = replicas.iter().map(|&b| rack(b)).collect();
+                racks.sort();
+                racks.dedup();
+                assert_eq!(
+                    racks.len(),
+                    3,
+                    "victim {victim}: two replicas in one rack: {a:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fewer_than_three_racks_still_gives_three_distinct_brokers() {
+        let brokers: Vec<(i32, String)> = (1..=4).map(|id| (id, "az-a".to_string())).collect();
+        for replicas in off_victim_assignment(&brokers, 2, 3) {
+            let mut r = replicas.clone();
+            r.sort();
+            r.dedup();
+            assert_eq!(r.len(), 3, "{replicas:?}");
+            assert!(!replicas.contains(&2));
+        }
+    }
+}

@@ -137,17 +137,16 @@ fn urps(tb: &Testbed) -> anyhow::Result<usize> {
         .count())
 }
 
-/// `assignment(n)`: n partitions of RF 3 on every broker but `victim`, so kmedic's own topics
-/// keep working through the kill and the demo shows the broker dying, not its stats stalling.
+/// `assignment(n)`: n partitions of RF 3 on every broker but `victim`, one replica per rack, so
+/// kmedic's own topics keep working through the kill and the demo shows the broker dying, not
+/// its stats stalling (and the master finds no rack violation on them).
 fn off_victim(tb: &Testbed, victim: i32, n: usize) -> Vec<Vec<i32>> {
-    let ids: Vec<i32> = tb
+    let brokers: Vec<(i32, String)> = tb
         .broker_ids()
         .into_iter()
-        .filter(|&b| b != victim)
+        .map(|b| (b, tb.rack(b)))
         .collect();
-    (0..n)
-        .map(|p| (0..3).map(|k| ids[(p + k) % ids.len()]).collect())
-        .collect()
+    kmedic::off_victim_assignment(&brokers, victim, n)
 }
 
 fn demo(cli: Cli) -> anyhow::Result<()> {

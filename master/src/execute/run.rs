@@ -283,7 +283,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                     copied_bytes = progress.copied_bytes,
                     total_bytes = progress.total_bytes,
                     rate_bytes_per_sec = progress.rate_bytes_per_sec as u64,
-                    eta_secs = ?progress.eta_secs,
+                    eta_secs = progress.eta_secs.map(|s| s.to_string()).unwrap_or_default(),
                     running = progress.running,
                     pending = progress.pending,
                     done = progress.done,

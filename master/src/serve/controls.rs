@@ -107,11 +107,16 @@ impl Command {
                     "operator set the mass-failure override (API)"
                 );
             }
-            Command::Decommission { broker, on } => info!(
+            Command::Decommission { broker, on: true } => info!(
                 cluster,
                 broker,
-                decommission = on,
-                "operator asked to decommission (API); recorded, the executor drains it"
+                "operator asked to decommission (API); recorded, the actor cordons and drains it"
+            ),
+            Command::Decommission { broker, on: false } => info!(
+                cluster,
+                broker,
+                "operator stopped a decommission (API); recorded, the actor cancels the drain and \
+                 uncordons it"
             ),
             Command::Approve(a) => info!(
                 cluster,
@@ -119,7 +124,8 @@ impl Command {
                 request = %a.request,
                 moves = a.plan.moves.len(),
                 elections = a.plan.elections.len(),
-                "operator approved a plan (API); handed to the executor"
+                "operator approved a plan (API); recorded, NOT executed: kmedic does not run \
+                 approved plans yet (apply it with export-reassignment)"
             ),
         }
     }

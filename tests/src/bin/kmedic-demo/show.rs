@@ -164,11 +164,11 @@ impl Progress {
             copied: num(l, "copied_bytes").unwrap_or(0),
             total: num(l, "total_bytes").unwrap_or(0),
             rate: num(l, "rate_bytes_per_sec").unwrap_or(0),
-            // Logged as Debug of an Option: "Some(12)" or "None".
-            eta: field(l, "eta_secs")
-                .trim_start_matches("Some(")
-                .trim_end_matches(')')
-                .replace("None", "?"),
+            // Logged as "12", or "" while unknown.
+            eta: match field(l, "eta_secs") {
+                "" => "?".to_string(),
+                s => s.to_string(),
+            },
         }
     }
 
@@ -345,4 +345,19 @@ pub fn throttles_left(bootstrap: &str, topic: &str) -> anyhow::Result<Vec<(Strin
         }
         anyhow::Ok(out)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    #[test]
+    fn progress_reads_the_eta_or_shows_it_unknown() {
+        let line = |eta: &str| {
+            serde_json::json!({"message": "plan progress", "copied_bytes": 5,
+                "total_bytes": 10, "rate_bytes_per_sec": 1, "eta_secs": eta})
+        };
+        assert_eq!(Progress::from_line(&line("12")).eta, "12");
+        assert_eq!(Progress::from_line(&line("")).eta, "?");
+    }
 }

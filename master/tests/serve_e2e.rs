@@ -186,10 +186,19 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
 
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut h = serde_json::Value::Null;
+    // The round never waits for its what-ifs (a later round picks them up, while the API may
+    // answer from its own run meanwhile): wait for the finding too.
+    let has_finding = |f: &serde_json::Value| {
+        f["findings"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == "NoFailureHeadroom"))
+    };
     while Instant::now() < deadline {
         let _ = master.next(Instant::now() + Duration::from_secs(5));
         h = get(&format!("{base}/api/clusters/e2e/headroom"));
-        if h["unabsorbable_brokers"] == serde_json::json!([1]) {
+        if h["unabsorbable_brokers"] == serde_json::json!([1])
+            && has_finding(&get(&format!("{base}/api/clusters/e2e/findings")))
+        {
             break;
         }
     }

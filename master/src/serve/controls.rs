@@ -78,7 +78,7 @@ pub enum Command {
         /// Start or stop.
         on: bool,
     },
-    /// Execute an approved plan (the executor, issue 8, takes it from here).
+    /// Execute an approved plan (the cluster's actor runs it: `service::approved`).
     Approve(Box<Approved>),
 }
 
@@ -124,8 +124,8 @@ impl Command {
                 request = %a.request,
                 moves = a.plan.moves.len(),
                 elections = a.plan.elections.len(),
-                "operator approved a plan (API); recorded, NOT executed: kmedic does not run \
-                 approved plans yet (apply it with export-reassignment)"
+                "operator approved a plan (API); the actor runs it once no plan of kmedic's own \
+                 is running (held while maintenance, dry-run or a mass failure stands)"
             ),
         }
     }

@@ -235,6 +235,8 @@ pub struct Actor {
     fenced: bool,
     started: bool,
     last_blocked: Option<String>,
+    /// Why the approved plan waits, as last logged (logged once per reason).
+    approved_held: Option<String>,
     /// The last action-log write that failed for another reason than a fence (cleared when a
     /// plan ends without one): raises `action_log_unavailable` while set.
     log_write_error: Option<String>,
@@ -261,6 +263,7 @@ impl Actor {
             fenced: false,
             started: false,
             last_blocked: None,
+            approved_held: None,
             log_write_error: None,
             decommissions: None,
             throttle: None,
@@ -429,6 +432,7 @@ impl Actor {
         }
         let Some((id, plan)) = runnable(board, cluster_id) else {
             self.last_blocked = None;
+            self.maybe_execute_approved(board, cluster_id);
             return;
         };
         let Some(mut ex) = self.executor.take() else {
@@ -447,6 +451,41 @@ impl Actor {
             (ex, r)
         });
         self.running = Some((id, h));
+    }
+
+    /// Runs the plan an operator approved, once, when no plan of kmedic's own is due; logs
+    /// once why it waits.
+    fn maybe_execute_approved(&mut self, board: &Board, cluster_id: &str) {
+        let (proposal, plan) = match super::approved::next(board, cluster_id) {
+            super::approved::Next::Nothing => return,
+            super::approved::Next::Held(why) => {
+                if self.approved_held.as_deref() != Some(why.as_str()) {
+                    info!(cluster = %self.cfg.cluster, reason = %why,
+                        "the approved plan waits");
+                    self.approved_held = Some(why);
+                }
+                return;
+            }
+            super::approved::Next::Run(p, plan) => (p, plan),
+        };
+        let Some(mut ex) = self.executor.take() else {
+            return;
+        };
+        self.approved_held = None;
+        self.board_tx.send_modify(|b| b.approved = None);
+        info!(cluster = %self.cfg.cluster, proposal = proposal, round = board.round,
+            moves = plan.moves.len(), elections = plan.elections.len(),
+            bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
+            throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
+            "executing the plan an operator approved (API)");
+        let progress = self.forward_progress(&ex);
+        self.throttle = Some(ex.throttle_handle());
+        let h = tokio::spawn(async move {
+            let r = ex.execute(plan).await;
+            progress.abort();
+            (ex, r)
+        });
+        self.running = Some((DecisionId(0), h));
     }
 
     /// Copies the executor's progress onto the board while a plan runs.

@@ -193,6 +193,10 @@ pub struct Board {
     /// round; the actor passes it to a running plan's adaptive throttle).
     #[serde(skip)]
     pub broker_net: std::collections::BTreeMap<i32, crate::execute::adaptive::BrokerNet>,
+    /// A plan an operator approved through the API, waiting for the actor to run it once
+    /// (`service::approved`); `None` once taken.
+    #[serde(skip)]
+    pub approved: Option<crate::serve::Approved>,
 }
 
 /// The boards of every configured cluster: the senders stay with the service, anyone may

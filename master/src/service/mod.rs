@@ -15,6 +15,7 @@
 //! but acts on nothing.
 
 pub mod act;
+pub mod approved;
 pub mod board;
 pub mod decommission;
 pub mod round;
@@ -319,6 +320,7 @@ async fn cluster_loop(
                 {
                     cmd.apply(&cluster, round.policy_mut());
                     decommission::on_command(&operator.board, &cmd);
+                    approved::on_command(&operator.board, &cmd);
                 }
                 continue;
             }

@@ -24,12 +24,195 @@ const STATS_TOPIC: &str = "__kmedic_stats";
 
 /// The AZ trials.
 pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
-    vec![trial(
-        ctx,
-        "az::master_spreads_skewed_leaders_to_one_per_az_by_elections_only",
-        spread_skewed_leaders,
-    )]
+    vec![
+        trial(
+            ctx,
+            "az::master_spreads_skewed_leaders_to_one_per_az_by_elections_only",
+            spread_skewed_leaders,
+        ),
+        trial(
+            ctx,
+            "az::an_operator_approved_plan_is_executed_before_the_master_would_act_alone",
+            approved_plan_runs,
+        ),
+    ]
 }
+
+/// Creates a rack-correct RF 3 topic of [`PARTITIONS`] with every preferred (so initial) leader
+/// in the first rack, waits for those leaders, and puts 2 MB in it. Returns the topic, the
+/// racks and the layout.
+fn skewed_topic(tb: &Testbed, name: &str) -> anyhow::Result<(String, Vec<String>, Layout)> {
+    let ids = tb.broker_ids();
+    let mut racks: Vec<String> = ids.iter().map(|&b| tb.rack(b)).collect();
+    racks.sort();
+    racks.dedup();
+    ensure!(
+        racks.len() >= 3,
+        "the trial needs 3 racks, testbed has {racks:?}"
+    );
+    let in_rack =
+        |r: &str| -> Vec<i32> { ids.iter().copied().filter(|&b| tb.rack(b) == r).collect() };
+    let (a, b, c) = (in_rack(&racks[0]), in_rack(&racks[1]), in_rack(&racks[2]));
+    let assignment: Vec<Vec<i32>> = (0..PARTITIONS)
+        .map(|p| vec![a[p % a.len()], b[p % b.len()], c[(p + 1) % c.len()]])
+        .collect();
+    let topic = random_topic(name);
+    tb.create_topic_with_assignment(&topic, &assignment)?;
+    wait_until(
+        Duration::from_secs(30),
+        "the skewed topic led by its preferred replicas",
+        || {
+            let l = layout(tb, &topic)?;
+            Ok(l.len() == PARTITIONS && l.values().all(|(r, leader)| r.first() == Some(leader)))
+        },
+    )?;
+    let before = layout(tb, &topic)?;
+    let counts = per_rack(tb, &before);
+    ensure!(
+        counts[&racks[0]] == PARTITIONS,
+        "setup: every leader in {}: {counts:?}",
+        racks[0]
+    );
+    tb.produce(&topic, 2 * 1024 * 1024)?;
+    if !tb
+        .metadata()?
+        .partitions
+        .iter()
+        .any(|p| p.topic == STATS_TOPIC)
+    {
+        tb.create_topic(STATS_TOPIC, 3, 3)?;
+    }
+    Ok((topic, racks, before))
+}
+
+/// Every replica set of `after` is the same set as in `before` (a reorder at most): no data
+/// moved, and every leader is a replica.
+fn same_sets(
+    before: &BTreeMap<i32, (Vec<i32>, i32)>,
+    after: &BTreeMap<i32, (Vec<i32>, i32)>,
+) -> anyhow::Result<()> {
+    for (p, (old, _)) in before {
+        let (new, leader) = after.get(p).context("partition gone")?;
+        let (mut x, mut y) = (old.clone(), new.clone());
+        x.sort_unstable();
+        y.sort_unstable();
+        ensure!(
+            x == y,
+            "partition {p}: replicas {old:?} -> {new:?} (data moved)"
+        );
+        ensure!(
+            new.contains(leader),
+            "partition {p}: leader {leader} not a replica"
+        );
+    }
+    Ok(())
+}
+
+/// The token of the approval trial's master.
+const TOKEN: &str = "az-approve-token";
+
+/// Issue 9's manual plan: requested through the API (a dry run), approved, and carried out by
+/// the master's actor, while the master on its own still waits out its 300 s grace for the same
+/// skew (so the change can only have come from the approval).
+fn approved_plan_runs(ctx: &Ctx) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let tb = ctx.shared()?;
+    let (topic, _racks, before) = skewed_topic(&tb, "az-approve")?;
+    let dir = tempfile::tempdir()?;
+    let _agents = start_agents(&tb, dir.path())?;
+    let log_topic = random_topic("az-approve-log");
+    let addr = free_addr()?;
+    let mut m = Master::start(
+        &tb,
+        dir.path(),
+        &MasterSpec {
+            name: "master".into(),
+            top: "poll_interval_secs = 1".into(),
+            sections: format!(
+                "[serve]\nbind = \"{addr}\"\ntoken = {TOKEN:?}\n\
+                 [action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
+                 [execute]\npoll_interval_ms = 500\n"
+            ),
+            policy: "heal_grace_secs = 300\nagent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
+                     dry_run = false\n"
+                .into(),
+            planner: "max_disk_utilization = 0.99".into(),
+        },
+    )?;
+    let api = |method: &str, path: &str, body: Option<&Value>| {
+        http(addr, method, path, Some(TOKEN), body)
+    };
+    // Request a plan (a dry run) and approve it; a 409 means the cluster changed between the
+    // two (rates move): ask again.
+    let mut last = Value::Null;
+    let mut approved = String::new();
+    wait_until(
+        Duration::from_secs(60),
+        "a spread-leaders plan approved",
+        || {
+            m.check_running()?;
+            let body = serde_json::json!({"request": "spread_leaders"});
+            let (st, p) = api("POST", "/api/clusters/testbed/plans", Some(&body))?;
+            last = p.clone();
+            let elections = p["plan"]["elections"].as_array().map_or(0, Vec::len);
+            if st != 200 || elections == 0 {
+                return Ok(false);
+            }
+            let id = field(&p, "id").to_string();
+            let (st, a) = api(
+                "POST",
+                &format!("/api/clusters/testbed/plans/{id}/approve"),
+                None,
+            )?;
+            last = a.clone();
+            if st == 200 && a["approved"] == true {
+                approved = id;
+                return Ok(true);
+            }
+            Ok(false)
+        },
+    )
+    .with_context(|| format!("last answer {last}\nmaster log tail:\n{}", m.tail()))?;
+    let t0 = Instant::now();
+    let mut counts = BTreeMap::new();
+    wait_until(
+        Duration::from_secs(60),
+        "the approved plan spreads the topic's leaders within ±1 per AZ",
+        || {
+            m.check_running()?;
+            counts = per_rack(&tb, &layout(&tb, &topic)?);
+            Ok(spread(&counts) <= 1)
+        },
+    )
+    .with_context(|| {
+        format!(
+            "leaders per rack {counts:?}\nmaster log tail:\n{}",
+            m.tail()
+        )
+    })?;
+    same_sets(&before, &layout(&tb, &topic)?)?;
+    let lines = m.lines();
+    let msg = |l: &Value| field(l, "message").to_string();
+    ensure!(
+        lines
+            .iter()
+            .any(|l| msg(l) == "executing the plan an operator approved (API)"),
+        "the actor never said it executed the approved plan:\n{}",
+        m.tail()
+    );
+    ensure!(
+        !lines.iter().any(|l| msg(l) == "executing the plan"),
+        "the master acted on its own within its 300 s grace:\n{}",
+        m.tail()
+    );
+    tracing::info!(%topic, proposal = %approved, leaders_per_rack = ?counts,
+        approved_to_spread_secs = t0.elapsed().as_secs_f64(),
+        trial_secs = started.elapsed().as_secs_f64(), "az:: approved plan executed");
+    Ok(())
+}
+
+/// Replica lists by partition, and leaders.
+type Layout = BTreeMap<i32, (Vec<i32>, i32)>;
 
 /// Replica lists of `topic` by partition, and leaders.
 fn layout(tb: &Testbed, topic: &str) -> anyhow::Result<BTreeMap<i32, (Vec<i32>, i32)>> {
@@ -65,49 +248,7 @@ fn spread(counts: &BTreeMap<String, usize>) -> usize {
 fn spread_skewed_leaders(ctx: &Ctx) -> anyhow::Result<()> {
     let started = Instant::now();
     let tb = ctx.shared()?;
-    let ids = tb.broker_ids();
-    let mut racks: Vec<String> = ids.iter().map(|&b| tb.rack(b)).collect();
-    racks.sort();
-    racks.dedup();
-    ensure!(
-        racks.len() >= 3,
-        "the trial needs 3 racks, testbed has {racks:?}"
-    );
-    let in_rack =
-        |r: &str| -> Vec<i32> { ids.iter().copied().filter(|&b| tb.rack(b) == r).collect() };
-    let (a, b, c) = (in_rack(&racks[0]), in_rack(&racks[1]), in_rack(&racks[2]));
-    // Rack-correct RF 3, every preferred (so initial) leader in the first rack.
-    let assignment: Vec<Vec<i32>> = (0..PARTITIONS)
-        .map(|p| vec![a[p % a.len()], b[p % b.len()], c[(p + 1) % c.len()]])
-        .collect();
-    let topic = random_topic("az-skew");
-    tb.create_topic_with_assignment(&topic, &assignment)?;
-    wait_until(
-        Duration::from_secs(30),
-        "the skewed topic led by its preferred replicas",
-        || {
-            let l = layout(&tb, &topic)?;
-            Ok(l.len() == PARTITIONS && l.values().all(|(r, leader)| r.first() == Some(leader)))
-        },
-    )?;
-    let before = layout(&tb, &topic)?;
-    let counts = per_rack(&tb, &before);
-    ensure!(
-        counts[&racks[0]] == PARTITIONS,
-        "setup: every leader in {}: {counts:?}",
-        racks[0]
-    );
-    tb.produce(&topic, 2 * 1024 * 1024)?;
-
-    // The agents' and master's default stats topic (absent when this trial runs alone).
-    if !tb
-        .metadata()?
-        .partitions
-        .iter()
-        .any(|p| p.topic == STATS_TOPIC)
-    {
-        tb.create_topic(STATS_TOPIC, 3, 3)?;
-    }
+    let (topic, racks, before) = skewed_topic(&tb, "az-skew")?;
     let dir = tempfile::tempdir()?;
     let _agents = start_agents(&tb, dir.path())?;
     let log_topic = random_topic("az-log");
@@ -143,22 +284,8 @@ fn spread_skewed_leaders(ctx: &Ctx) -> anyhow::Result<()> {
     );
     r.with_context(|| format!("leaders per rack {last:?}\nmaster log tail:\n{}", m.tail()))?;
     let spread_secs = t0.elapsed().as_secs_f64();
-    let after = layout(&tb, &topic)?;
     // Elections only: every replica set is the same set (a reorder at most), no data moved.
-    for (p, (old, _)) in &before {
-        let (new, leader) = &after[p];
-        let (mut x, mut y) = (old.clone(), new.clone());
-        x.sort_unstable();
-        y.sort_unstable();
-        ensure!(
-            x == y,
-            "partition {p}: replicas {old:?} -> {new:?} (data moved)"
-        );
-        ensure!(
-            new.contains(leader),
-            "partition {p}: leader {leader} not a replica"
-        );
-    }
+    same_sets(&before, &layout(&tb, &topic)?)?;
     let spread_lines = m
         .lines()
         .into_iter()

@@ -152,6 +152,49 @@ async fn brokers_topics_partitions_in_flight() {
     assert_eq!(st, 200);
     assert_eq!(v["reassignments"][0]["topic"], "events");
     assert_eq!(v["reassignments"][0]["adding"][0], 1);
+    // Not kmedic's: no byte figures.
+    assert_eq!(v["reassignments"][0]["bytes_done"], Value::Null, "{v}");
+    assert_eq!(v["reassignments"][0]["plan_id"], Value::Null, "{v}");
+    // kmedic's executor carrying it out: bytes done and to copy, and an ETA at the plan's rate
+    // shared by its running moves (here 2: 30 MB left at 10 MB/s / 2 = 6 s).
+    let partition = v["reassignments"][0]["partition"]
+        .as_i64()
+        .expect("partition") as i32;
+    let tp = kmedic_master::observe::TopicPartition {
+        topic: "events".into(),
+        partition,
+    };
+    let mv = |tp: kmedic_master::observe::TopicPartition| kmedic_master::execute::MoveProgress {
+        partition: tp,
+        old_replicas: vec![2, 3, 4],
+        new_replicas: vec![1, 3, 4],
+        total_bytes: 50_000_000,
+        copied_bytes: 20_000_000,
+        status: kmedic_master::execute::Status::Running,
+    };
+    r.boards.sender("c1").expect("c1").send_modify(|b| {
+        b.executing = Some(kmedic_master::execute::PlanProgress {
+            plan_id: "cid-d3".into(),
+            rate_bytes_per_sec: 10_000_000.0,
+            running: 2,
+            moves: vec![mv(tp.clone())],
+            ..Default::default()
+        })
+    });
+    let (_, v) = call(
+        "GET",
+        &format!("{}/api/clusters/c1/in-flight", r.base),
+        None,
+        None,
+    )
+    .await;
+    let row = &v["reassignments"][0];
+    assert_eq!(row["plan_id"], "cid-d3", "{v}");
+    assert_eq!(row["bytes_done"], 20_000_000, "{v}");
+    assert_eq!(row["bytes_total"], 50_000_000, "{v}");
+    assert_eq!(row["eta_secs"], 6, "{v}");
+    let (_, c) = call("GET", &format!("{}/api/clusters/c1", r.base), None, None).await;
+    assert_eq!(c["in_flight"][0]["bytes_done"], 20_000_000, "{c}");
 
     // c2 has not been observed: figures that need a view say so.
     let (st, v) = call(

@@ -120,7 +120,7 @@ async fn cluster(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Res {
         .in_flight
         .reassignments
         .iter()
-        .map(|(tp, r)| json!({ "topic": tp.topic, "partition": tp.partition, "adding": r.adding, "removing": r.removing }))
+        .map(|(tp, r)| flight_row(&b, tp, r, None))
         .collect();
     Ok(Json(json!({
         "cluster": b.cluster, "health": health(&b), "round": b.round, "at": b.at,
@@ -328,17 +328,45 @@ async fn in_flight(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Res {
         .in_flight
         .reassignments
         .iter()
-        .map(|(tp, r)| {
-            json!({
-                "topic": tp.topic, "partition": tp.partition, "adding": r.adding,
-                "removing": r.removing,
-                "size_bytes": sizes.and_then(|s| s.get(tp)),
-                // Bytes done, rate and ETA come from the executor's progress tracking (issue 8).
-                "bytes_done": null, "eta_secs": null,
-            })
-        })
+        .map(|(tp, r)| flight_row(&b, tp, r, sizes.and_then(|s| s.get(tp)).copied()))
         .collect();
     Ok(Json(json!({ "round": b.round, "reassignments": rows })))
+}
+
+/// One reassignment Kafka has in flight. When it is a move of the plan kmedic's executor is
+/// carrying out, its bytes come from the executor's progress (the new replicas' sizes): bytes
+/// done and to copy, and an ETA at the plan's rate shared by its running moves. A
+/// reassignment kmedic did not start has `null` figures (`plan_id` null).
+fn flight_row(
+    b: &crate::service::board::Board,
+    tp: &crate::observe::TopicPartition,
+    r: &crate::observe::ReassignmentView,
+    size_bytes: Option<u64>,
+) -> Value {
+    let ours = b
+        .executing
+        .as_ref()
+        .filter(|p| !p.finished)
+        .and_then(|p| p.moves.iter().find(|m| m.partition == *tp).map(|m| (p, m)));
+    let (plan_id, done, total, eta) = match ours {
+        Some((p, m)) => {
+            let share = p.rate_bytes_per_sec / p.running.max(1) as f64;
+            let left = m.total_bytes.saturating_sub(m.copied_bytes);
+            let eta = (share > 0.0).then(|| (left as f64 / share).ceil() as u64);
+            (
+                Some(p.plan_id.clone()),
+                Some(m.copied_bytes),
+                Some(m.total_bytes),
+                eta,
+            )
+        }
+        None => (None, None, None, None),
+    };
+    json!({
+        "topic": tp.topic, "partition": tp.partition, "adding": r.adding, "removing": r.removing,
+        "size_bytes": size_bytes, "plan_id": plan_id, "bytes_done": done, "bytes_total": total,
+        "eta_secs": eta,
+    })
 }
 
 async fn headroom(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Res {

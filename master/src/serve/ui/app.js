@@ -133,7 +133,7 @@ async function cluster(name) {
   <h2>In flight</h2>
   <table id="in-flight"><tr><th>partition</th><th>adding</th><th>removing</th><th>progress</th></tr>
   ${c.in_flight.map(r => `<tr data-k="reassignment" data-v="${esc(r.topic)}-${r.partition}"><td>${esc(r.topic)}-${r.partition}</td><td>${esc(r.adding.join(", "))}</td><td>${esc(r.removing.join(", "))}</td>
-    <td class="muted">in progress (bytes done come from the executor)</td></tr>`).join("") || '<tr><td colspan="4" class="muted">No reassignments in progress.</td></tr>'}</table>
+    <td data-k="bytes_done" data-v="${r.bytes_done ?? ""}">${r.bytes_total == null ? '<span class="muted">not kmedic\'s: no byte figures</span>' : `${bytes(r.bytes_done)} of ${bytes(r.bytes_total)} (${r.bytes_total ? (100 * r.bytes_done / r.bytes_total).toFixed(1) : "100.0"} %)${r.eta_secs == null ? "" : `, ETA ${r.eta_secs} s`}`}</td></tr>`).join("") || '<tr><td colspan="4" class="muted">No reassignments in progress.</td></tr>'}</table>
   <h2>Topics</h2>
   <table id="topics"><tr><th>topic</th><th class="num">partitions</th><th class="num">RF</th><th class="num">URPs</th><th class="num">in</th><th class="num">out</th><th class="num">size</th><th>leaders per AZ</th></tr>
   ${topics.map(t => `<tr data-topic="${esc(t.topic)}"><td>${esc(t.topic)}</td>${fig("partitions", t.partitions)}${fig("rf", t.replication_factor)}${fig("urp", t.under_replicated)}

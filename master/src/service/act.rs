@@ -26,12 +26,11 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use super::board::Board;
-use crate::actionlog::{self, ActionKind, ActionLog, ActionRecord, ExecutorJournal, Phase};
-use crate::alert::{self, Alert, AlertKind, Alerter};
+use crate::actionlog::{self, ActionLog, ActionRecord, ExecutorJournal};
+use crate::alert::{self, Alert, Alerter};
 use crate::clock::{self, Now};
 use crate::config::ExecuteConfig;
-use crate::execute::{self, ExecError, ExecPlan, Executor, Outcome, ResumeMove};
-use crate::observe::TopicPartition;
+use crate::execute::{self, ExecError, Executor, Outcome};
 use crate::policy::{Action, DecisionId, Verdict};
 use crate::replace::{Replaced, Replacer};
 
@@ -72,152 +71,6 @@ pub struct ActorConfig {
     pub alerter: Alerter,
     /// Whether to act.
     pub acting: Acting,
-}
-
-/// The plan a board asks to run now, if any: its decision (the first it answers) and the
-/// executor's plan. `None` when there is no plan, it has no work, or any decision it answers
-/// is not `Act` (dry-run, hold, or no longer decided).
-pub fn runnable(board: &Board, cluster_id: &str) -> Option<(DecisionId, ExecPlan)> {
-    let work = board.plan.as_ref()?;
-    if work.plan.moves.is_empty() && work.plan.elections.is_empty() {
-        return None;
-    }
-    let all_act = !work.decisions.is_empty()
-        && work.decisions.iter().all(|id| {
-            board
-                .decisions
-                .iter()
-                .any(|d| d.id == *id && matches!(d.verdict, Verdict::Act(Action::Plan(_))))
-        });
-    if !all_act {
-        return None;
-    }
-    let first = work.decisions[0];
-    Some((first, ExecPlan::new(cluster_id, Some(first), &work.plan)))
-}
-
-/// The moves of the last plan the log shows unfinished: every move of its submitted batches
-/// (`reassign` intents) after the last throttle clear that succeeded. The executor's `resume`
-/// checks each against Kafka: a finished one is marked done, nothing is submitted again.
-pub fn resume_moves(
-    records: &[ActionRecord],
-    cluster_id: &str,
-) -> (Option<DecisionId>, Vec<ResumeMove>) {
-    let mine: Vec<&ActionRecord> = records
-        .iter()
-        .filter(|r| r.cluster_id == cluster_id)
-        .collect();
-    let start = mine
-        .iter()
-        .rposition(|r| {
-            r.phase == Phase::Outcome
-                && matches!(r.kind, ActionKind::ClearThrottle)
-                && r.outcome
-                    .as_ref()
-                    .is_some_and(|o| o.status == actionlog::OutcomeStatus::Succeeded)
-        })
-        .map_or(0, |i| i + 1);
-    let mut decision = None;
-    let mut moves: BTreeMap<TopicPartition, ResumeMove> = BTreeMap::new();
-    for r in &mine[start..] {
-        if r.phase != Phase::Intent || !matches!(r.kind, ActionKind::Reassign { .. }) {
-            continue;
-        }
-        decision = r.decision_id.map(DecisionId).or(decision);
-        let Some(list) = r.evidence.get("moves").and_then(|m| m.as_array()) else {
-            continue;
-        };
-        for m in list {
-            if let Some(rm) = parse_move(m) {
-                moves.insert(rm.partition.clone(), rm);
-            }
-        }
-    }
-    (decision, moves.into_values().collect())
-}
-
-fn parse_move(m: &serde_json::Value) -> Option<ResumeMove> {
-    let (topic, partition) = m.get("partition")?.as_str()?.rsplit_once('-')?;
-    let ids = |k: &str| -> Option<Vec<i32>> { serde_json::from_value(m.get(k)?.clone()).ok() };
-    Some(ResumeMove {
-        partition: TopicPartition {
-            topic: topic.to_string(),
-            partition: partition.parse().ok()?,
-        },
-        old_replicas: ids("old")?,
-        new_replicas: ids("new")?,
-        bytes: m
-            .get("bytes")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0),
-    })
-}
-
-/// Where the cluster loop persists the operator's mode changes (maintenance, dry-run).
-#[derive(Clone)]
-pub struct ModeLog {
-    /// The log.
-    pub log: Arc<dyn actionlog::Journal>,
-    /// The cluster id the records are about.
-    pub cluster_id: String,
-    /// This master.
-    pub master_id: String,
-}
-
-/// Writes an operator's maintenance, dry-run or mass-failure-override change to the action log
-/// BEFORE it is applied. Returns whether to apply it: a change that only makes the master do
-/// less (maintenance or dry-run ON, the override OFF) is applied even if the write failed; one
-/// that lets it do more is refused when it could not be recorded (a restart would otherwise
-/// bring back a mode the operator believes is off, or, worse, the master would act with nothing
-/// recording that it may).
-pub async fn record_mode(
-    log: Option<&ModeLog>,
-    cluster: &str,
-    cmd: &crate::serve::Command,
-) -> bool {
-    use crate::serve::Command;
-    let (mode, on) = match cmd {
-        Command::SetMaintenance(on) => (actionlog::Mode::Maintenance, *on),
-        Command::SetDryRun(on) => (actionlog::Mode::DryRun, *on),
-        Command::SetMassFailureOverride(on) => (actionlog::Mode::MassFailureOverride, *on),
-        _ => return true,
-    };
-    // Whether the change makes the master do less (safe to apply unrecorded).
-    let does_less = on != matches!(mode, actionlog::Mode::MassFailureOverride);
-    let Some(m) = log else {
-        warn!(
-            cluster,
-            ?mode,
-            on,
-            "mode change applied but not persisted: no action log"
-        );
-        return true;
-    };
-    let rec = ActionRecord::state(
-        &m.cluster_id,
-        actionlog::record::new_action_id(&m.master_id),
-        ActionKind::SetMode { mode, on },
-        format!(
-            "operator set {mode:?} {} through the API",
-            if on { "on" } else { "off" }
-        ),
-        &m.master_id,
-    );
-    match m.log.record(&rec).await {
-        Ok(()) => true,
-        Err(e) if does_less => {
-            error!(cluster, ?mode, on, error = %e,
-                "mode change could not be recorded in the action log; applied anyway (it only \
-                 makes the master do less), but a restart will not remember it");
-            true
-        }
-        Err(e) => {
-            error!(cluster, ?mode, on, error = %e,
-                "mode change REFUSED: a change that lets the master act more must be recorded \
-                 in the action log first; fix the log and send it again");
-            false
-        }
-    }
 }
 
 /// One cluster's actor.
@@ -384,7 +237,7 @@ impl Actor {
             &self.cfg.master_id,
             state.replacements,
         ));
-        let mut ex = Executor::new(
+        let ex = Executor::new(
             self.cfg.admin.clone(),
             journal.clone(),
             self.cfg.execute.clone(),
@@ -414,147 +267,13 @@ impl Actor {
         info!(cluster = %self.cfg.cluster, moves = moves.len(), decision = ?decision.map(|d| d.0),
             "resuming the moves the action log shows in flight: tracked to the end, nothing is \
              submitted again");
-        let cid = cluster_id.to_string();
         let id = decision.unwrap_or(DecisionId(0));
-        let progress = self.forward_progress(&ex);
-        self.throttle = Some(ex.throttle_handle());
-        let h = tokio::spawn(async move {
-            let r = ex.resume(&cid, decision, moves).await;
-            progress.abort();
-            (ex, r)
-        });
-        self.running = Some((id, h));
-    }
-
-    fn maybe_execute(&mut self, board: &Board, cluster_id: &str) {
-        if self.running.is_some() {
-            return;
-        }
-        let Some((id, plan)) = runnable(board, cluster_id) else {
-            self.last_blocked = None;
-            self.maybe_execute_approved(board, cluster_id);
-            return;
+        let job = run::Job::Resume {
+            cluster_id: cluster_id.to_string(),
+            decision,
+            moves,
         };
-        let Some(mut ex) = self.executor.take() else {
-            return;
-        };
-        info!(cluster = %self.cfg.cluster, decision = %id, round = board.round,
-            moves = plan.moves.len(), elections = plan.elections.len(),
-            bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
-            throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
-            "executing the plan");
-        let progress = self.forward_progress(&ex);
-        self.throttle = Some(ex.throttle_handle());
-        let h = tokio::spawn(async move {
-            let r = ex.execute(plan).await;
-            progress.abort();
-            (ex, r)
-        });
-        self.running = Some((id, h));
-    }
-
-    /// Runs the plan an operator approved, once, when no plan of kmedic's own is due; logs
-    /// once why it waits.
-    fn maybe_execute_approved(&mut self, board: &Board, cluster_id: &str) {
-        let (proposal, plan) = match super::approved::next(board, cluster_id) {
-            super::approved::Next::Nothing => return,
-            super::approved::Next::Held(why) => {
-                if self.approved_held.as_deref() != Some(why.as_str()) {
-                    info!(cluster = %self.cfg.cluster, reason = %why,
-                        "the approved plan waits");
-                    self.approved_held = Some(why);
-                }
-                return;
-            }
-            super::approved::Next::Run(p, plan) => (p, plan),
-        };
-        let Some(mut ex) = self.executor.take() else {
-            return;
-        };
-        self.approved_held = None;
-        self.board_tx.send_modify(|b| b.approved = None);
-        info!(cluster = %self.cfg.cluster, proposal = proposal, round = board.round,
-            moves = plan.moves.len(), elections = plan.elections.len(),
-            bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
-            throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
-            "executing the plan an operator approved (API)");
-        let progress = self.forward_progress(&ex);
-        self.throttle = Some(ex.throttle_handle());
-        let h = tokio::spawn(async move {
-            let r = ex.execute(plan).await;
-            progress.abort();
-            (ex, r)
-        });
-        self.running = Some((DecisionId(0), h));
-    }
-
-    /// Copies the executor's progress onto the board while a plan runs.
-    fn forward_progress(&self, ex: &Exec) -> JoinHandle<()> {
-        let mut rx = ex.progress();
-        let tx = self.board_tx.clone();
-        tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let p = rx.borrow_and_update().clone();
-                tx.send_modify(|b| b.executing = Some(p));
-            }
-        })
-    }
-
-    fn plan_ended(&mut self, id: DecisionId, result: Result<Outcome, ExecError>) {
-        let cluster = self.cfg.cluster.clone();
-        let now = Now::read();
-        match result {
-            Ok(out) => {
-                self.log_write_error = None;
-                let p = &out.progress;
-                info!(%cluster, decision = %id, done = p.done, cancelled = p.cancelled,
-                    copied_bytes = p.copied_bytes, replan = out.replan.len(),
-                    throttle_clear_errors = out.throttle_clear_errors.len(),
-                    "plan finished; the partitions it did not move are planned again from fresh \
-                     state by the next round");
-                for e in &out.events {
-                    if let execute::Event::Stuck {
-                        partition,
-                        secs,
-                        copied_bytes,
-                        total_bytes,
-                    } = e
-                    {
-                        let mut a = Alert::new(
-                            AlertKind::StuckMove,
-                            &cluster,
-                            partition.to_string(),
-                            format!(
-                                "move of {partition} made no progress for {secs} s \
-                                     ({copied_bytes} of {total_bytes} bytes copied)"
-                            ),
-                        );
-                        a.details = serde_json::json!({"decision": id.0});
-                        self.cfg.alerter.event_and_send(&a, now.mono_ms);
-                    }
-                }
-                for err in &out.throttle_clear_errors {
-                    error!(%cluster, error = %err, "a throttle could not be removed; the next \
-                        start clears leftovers");
-                }
-            }
-            Err(ExecError::Journal(execute::JournalError::Fenced)) => {
-                self.fence("the action log refused an executor record")
-            }
-            Err(ExecError::Journal(execute::JournalError::Write(e))) => {
-                error!(%cluster, decision = %id, error = %e,
-                    "plan stopped: the action log refused a record (the executor takes no \
-                     action it cannot record); the next round plans again");
-                self.log_write_error = Some(format!("a write failed: {e}"));
-            }
-            Err(e) => error!(%cluster, decision = %id, error = %e,
-                "plan failed; the next round plans again from fresh state"),
-        }
-        self.board_tx.send_modify(|b| {
-            if let Some(p) = b.executing.as_mut() {
-                p.finished = true;
-            }
-        });
+        self.launch(id, ex, job);
     }
 
     /// `ReplaceHost` decisions, each once.
@@ -661,6 +380,14 @@ fn replace_boxed<'a>(
 ) -> BoxFuture<'a, Result<Replaced, crate::replace::Error>> {
     Box::pin(r.replace(log, broker, host, Some(d.id), &d.reason, clock::wall_ms()))
 }
+
+#[path = "act_mode.rs"]
+mod mode;
+#[path = "act_run.rs"]
+mod run;
+
+pub use mode::{record_mode, ModeLog};
+pub use run::{resume_moves, runnable};
 
 #[path = "act_decommission.rs"]
 mod decommission_glue;

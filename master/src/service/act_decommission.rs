@@ -52,15 +52,9 @@ impl Actor {
                 let run = step
                     .drain
                     .and_then(|dr| self.executor.take().map(|ex| (dr, ex)));
-                if let Some(((brokers, plan), mut ex)) = run {
+                if let Some(((brokers, plan), ex)) = run {
                     d.started(brokers, ex.cancel_handle());
-                    let progress = self.forward_progress(&ex);
-                    let h = tokio::spawn(async move {
-                        let r = ex.execute(plan).await;
-                        progress.abort();
-                        (ex, r)
-                    });
-                    self.running = Some((DecisionId(0), h));
+                    self.launch(DecisionId(0), ex, super::run::Job::Execute(plan));
                 }
             }
         }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::actionlog::{MemoryJournal, Mode, Outcome, OutcomeStatus};
+use crate::actionlog::{ActionKind, MemoryJournal, Mode, Outcome, OutcomeStatus, Phase};
 use crate::detect::FindingKind;
 use crate::plan::{Move, Plan, Request};
 use crate::policy::{Decision, Rule};

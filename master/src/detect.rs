@@ -48,6 +48,9 @@ pub struct DetectInput<'a> {
     pub agent_silence_ms: u64,
     /// Per-broker network limits.
     pub limits: &'a NetworkLimits,
+    /// The model's per-partition demand windows: Kafka's own per-broker load for the overload
+    /// detector (`overloaded`); `None` judges on the agents' host NIC figures alone.
+    pub windows: Option<&'a crate::model::window::Windows>,
 }
 
 /// The kind of a finding.

@@ -372,3 +372,50 @@ fn balance_swaps_a_big_replica_for_a_small_one_when_no_single_move_fits() {
         p.totals.bytes_moved
     );
 }
+
+/// Elections first for an overload (issue 8): broker 1 leads four hot partitions (RF 2) as their
+/// preferred leader and is over both net out and net in. `BalanceLeaders` hands leadership off
+/// by zero-byte reorders and elections only (every replica set unchanged as a set, nothing to
+/// copy) and reports the net in elections cannot fix; `Balance` moves data for it.
+#[test]
+fn balance_leaders_elects_and_copies_nothing() {
+    let mut c = six();
+    for r in [[1, 3], [1, 4], [1, 5], [1, 6]] {
+        let p = c.add_partition("hot", 1, &r, 1_000_000);
+        c.set_rates(p, 2_000_000, 0);
+    }
+    for r in [[2, 4, 6], [3, 2, 5], [5, 3, 2]] {
+        let p = c.add_partition("cold", r[0], &r, 1_000_000);
+        c.set_rates(p, 100_000, 100_000);
+    }
+    let limits = Limits {
+        target_ratio: 2.0,
+        ..Limits::default()
+    };
+    let p = plan(&c.snapshot, &limits, &Request::BalanceLeaders);
+    assert!(!p.elections.is_empty(), "{p}");
+    assert!(p.elections.iter().all(|e| e.old_leader == Some(1)), "{p}");
+    for m in &p.moves {
+        let (mut a, mut b) = (m.old_replicas.clone(), m.new_replicas.clone());
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "a data move in an elections-only plan: {m:?}");
+        assert_eq!(m.bytes_to_copy, 0, "{m:?}");
+    }
+    assert_eq!(p.totals.bytes_moved, 0);
+    assert!(
+        p.totals.after.net_out_max_over_mean < p.totals.before.net_out_max_over_mean,
+        "{p}"
+    );
+    assert!(
+        p.warnings.iter().any(|w| matches!(
+            w,
+            Warning::StillOverLimit { broker: 1, resource, .. } if resource.to_string().contains("in")
+        )),
+        "{:?}",
+        p.warnings
+    );
+    // The full balance copies data for the net in.
+    let full = plan(&c.snapshot, &limits, &Request::Balance);
+    assert!(full.totals.bytes_moved > 0, "{full}");
+}

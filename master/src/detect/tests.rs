@@ -125,6 +125,7 @@ impl Fake {
             ingest: &self.ingest,
             agent_silence_ms: SILENCE,
             limits: &self.limits,
+            windows: None,
         }
     }
 

@@ -88,6 +88,24 @@ pub(super) fn balance(st: &mut State) {
     }
 }
 
+/// Step 1 alone ([`super::Request::BalanceLeaders`]): elections off brokers over their net-out
+/// limit, no data copied; brokers still over any network limit are reported as warnings.
+pub(super) fn leaders_only(st: &mut State) {
+    set_limits(st);
+    elections(st);
+    for resource in [Resource::NetIn, Resource::NetOut] {
+        for b in overloaded(st, resource) {
+            let (load, limit) = figures(st, b, resource);
+            st.plan.warnings.push(Warning::StillOverLimit {
+                broker: st.ids[b as usize],
+                resource,
+                load_bytes_per_sec: load,
+                limit_bytes_per_sec: limit,
+            });
+        }
+    }
+}
+
 /// Tightens each broker's limits to the target ratio of the mean utilization.
 ///
 /// When every partition has at least as many replicas as there are live racks, rack diversity

@@ -26,6 +26,8 @@
 //! - [`Request::Balance`] (`balance.rs`): elections first, then the cheapest data moves, for
 //!   net in, net out and then disk; no limit above a resource's peak before the plan. Then the
 //!   AZ leader spread within the balance's limits, so a balance plan leaves no AZ skew.
+//! - [`Request::BalanceLeaders`] (`balance.rs`): balance's elections alone, no data copied
+//!   (what the policy asks first for an overloaded broker).
 //! - [`Request::SpreadLeaders`] (`az_leaders.rs`): per-topic leaders within ±1 per rack (AZ),
 //!   by chains of elections only, each new leader within its net-out limit.
 //! - [`Request::PreferredLeaders`] (`preferred.rs`): elect each partition's preferred leader
@@ -126,6 +128,7 @@ pub fn plan_round(snapshot: &Snapshot, limits: &Limits, requests: &[Request]) ->
                 // widen a topic's spread across AZs that the spread just made.
                 counts::balance_counts(&mut st);
             }
+            Request::BalanceLeaders => balance::leaders_only(&mut st),
             Request::SpreadLeaders => az_leaders::spread(&mut st),
             Request::PreferredLeaders => preferred::elect_preferred(&mut st),
         }

@@ -15,6 +15,10 @@ pub enum Request {
     },
     /// Bring every broker under its network limits and within the target ratio of the mean.
     Balance,
+    /// Balance's first step alone: leadership handed off brokers over their net-out limit, by
+    /// elections (and zero-byte reorders) only, no data copied. The policy asks for this first
+    /// when a broker is overloaded, and for [`Request::Balance`] only if it is still over after.
+    BalanceLeaders,
     /// Drain these (alive) brokers of all replicas.
     Decommission {
         /// Broker ids to drain.
@@ -32,6 +36,7 @@ impl fmt::Display for Request {
         match self {
             Request::Heal { dead } => write!(f, "heal dead brokers {dead:?}"),
             Request::Balance => f.write_str("balance network load"),
+            Request::BalanceLeaders => f.write_str("balance network load by elections only"),
             Request::Decommission { brokers } => write!(f, "decommission brokers {brokers:?}"),
             Request::SpreadLeaders => f.write_str("spread leaders across racks"),
             Request::PreferredLeaders => f.write_str("elect preferred leaders"),

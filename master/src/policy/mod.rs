@@ -25,7 +25,9 @@
 //!
 //! Suspect and hung brokers, offline partitions, missing stats, stale registrations and rack
 //! violations are alerted and held: one signal is not enough to move data (rule 3). Sustained
-//! overload asks for a balance, sustained leader skew for a leader spread and preferred leaders
+//! overload asks first for elections alone (`Request::BalanceLeaders`: no data copied), and for a
+//! balance with data moves only if the broker is still over `heal_grace_secs` after that (the
+//! stage is kept per broker and starts again when its overload clears); sustained leader skew for a leader spread and preferred leaders
 //! not leading for preferred-leader elections, all only on a stable cluster. They come back as
 //! separate decisions in one round; [`requests`] lists them so the round plans them together.
 
@@ -58,6 +60,8 @@ pub struct Policy {
     cfg: PolicyConfig,
     first_seen_ms: BTreeMap<Key, u64>,
     alerted: BTreeSet<Key>,
+    /// When elections were first asked for each overload still present (elections first).
+    leaders_asked_ms: BTreeMap<Key, u64>,
     ids: BTreeMap<Ident, (Verdict, Rule, Vec<i32>, DecisionId)>,
     next_id: u64,
 }
@@ -85,6 +89,7 @@ impl Policy {
             cfg,
             first_seen_ms: BTreeMap::new(),
             alerted: BTreeSet::new(),
+            leaders_asked_ms: BTreeMap::new(),
             ids: BTreeMap::new(),
             next_id: 1,
         }
@@ -117,6 +122,7 @@ impl Policy {
         let keys: BTreeSet<Key> = all.iter().map(|f| key(f)).collect();
         self.first_seen_ms.retain(|k, _| keys.contains(k));
         self.alerted.retain(|k| keys.contains(k));
+        self.leaders_asked_ms.retain(|k, _| keys.contains(k));
         for k in &keys {
             self.first_seen_ms.entry(k.clone()).or_insert(now_ms);
         }
@@ -254,11 +260,6 @@ impl Policy {
                 FindingKind::Overloaded
                 | FindingKind::LeaderRackSkew
                 | FindingKind::PreferredLeaderNotLeading => {
-                    let request = match f.kind {
-                        FindingKind::Overloaded => Request::Balance,
-                        FindingKind::LeaderRackSkew => Request::SpreadLeaders,
-                        _ => Request::PreferredLeaders,
-                    };
                     if age < self.cfg.heal_grace_secs {
                         out.push(d(
                             Verdict::Hold,
@@ -275,6 +276,11 @@ impl Policy {
                             Rule::Stable,
                         ));
                     } else {
+                        let (request, stage) = match f.kind {
+                            FindingKind::Overloaded => self.overload_stage(f, now_ms),
+                            FindingKind::LeaderRackSkew => (Request::SpreadLeaders, String::new()),
+                            _ => (Request::PreferredLeaders, String::new()),
+                        };
                         let e = wanted.entry(format!("{request}")).or_insert((
                             request,
                             f.kind,
@@ -282,7 +288,7 @@ impl Policy {
                             vec![],
                         ));
                         e.2.extend(f.broker);
-                        e.3.push(format!("{} for {age} s", f.evidence));
+                        e.3.push(format!("{} for {age} s{stage}", f.evidence));
                     }
                 }
                 FindingKind::UnderReplicatedUnexplained => out.push(d(
@@ -343,6 +349,29 @@ impl Policy {
             .zip(&out)
             .for_each(|(new, d)| log::decision(&self.cluster, d, new));
         out
+    }
+
+    /// Elections first for an overload: [`Request::BalanceLeaders`] until `heal_grace_secs`
+    /// have passed since they were first asked for this broker, then [`Request::Balance`]
+    /// (data moves, cheapest first). Returns the request and a note for the reason.
+    fn overload_stage(&mut self, f: &Finding, now_ms: u64) -> (Request, String) {
+        let grace = self.cfg.heal_grace_secs;
+        let asked = *self.leaders_asked_ms.entry(key(f)).or_insert(now_ms);
+        let waited = now_ms.saturating_sub(asked) / 1000;
+        if waited < grace {
+            (
+                Request::BalanceLeaders,
+                format!(
+                    "; elections first (no data copied), data moves only if still over \
+                     {grace} s after"
+                ),
+            )
+        } else {
+            (
+                Request::Balance,
+                format!("; still over {waited} s after elections were asked: data moves"),
+            )
+        }
     }
 
     /// A host replacement for dead broker `b`, or a hold naming the partitions it would wipe.

@@ -158,15 +158,71 @@ fn sustained_overload_asks_for_a_balance() {
     let ds = round(&mut p, &f, NOW);
     assert!(acts(&ds).is_empty());
     assert!(holds(&ds).iter().any(|d| d.rule == Rule::Sustained));
+    // Elections first: two overloaded brokers, one elections-only request naming both.
     let ds = round(&mut p, &f, NOW + 300 * S);
-    // Two overloaded brokers, one balance request naming both.
-    assert_eq!(acts(&ds), vec![&Action::Plan(Request::Balance)]);
+    assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
     let act = ds
         .iter()
         .find(|d| matches!(d.verdict, Verdict::Act(_)))
         .unwrap();
     assert!(act.reason.contains("broker 3") && act.reason.contains("broker 4"));
+    assert!(act.reason.contains("elections first"), "{}", act.reason);
     assert_eq!(act.brokers, vec![3, 4]);
+    // Still over a grace later: the balance with data moves.
+    let ds = round(&mut p, &f, NOW + 599 * S);
+    assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
+    let ds = round(&mut p, &f, NOW + 600 * S);
+    assert_eq!(acts(&ds), vec![&Action::Plan(Request::Balance)]);
+    let act = ds
+        .iter()
+        .find(|d| matches!(d.verdict, Verdict::Act(_)))
+        .unwrap();
+    assert!(act.reason.contains("still over"), "{}", act.reason);
+    assert_eq!(act.brokers, vec![3, 4]);
+}
+
+/// The elections-first stage starts again for an overload that cleared and came back, and a
+/// broker whose overload began later starts at elections while another is at moves.
+#[test]
+fn overload_stages_are_per_broker_and_restart_after_it_clears() {
+    let mut f = Fake::six();
+    f.limits.default_in_bytes_per_sec = 2_000;
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
+    let mut p = Policy::new("c", cfg());
+    round(&mut p, &f, NOW);
+    round(&mut p, &f, NOW + 300 * S);
+    f.agents.get_mut(&4).unwrap().net_rx_bytes_per_sec = Some(9_000);
+    round(&mut p, &f, NOW + 400 * S);
+    let ds = round(&mut p, &f, NOW + 700 * S);
+    let mut got: Vec<(&Action, Vec<i32>)> = ds
+        .iter()
+        .filter_map(|d| match &d.verdict {
+            Verdict::Act(a) => Some((a, d.brokers.clone())),
+            _ => None,
+        })
+        .collect();
+    got.sort_by_key(|g| g.1.clone());
+    assert_eq!(
+        got,
+        vec![
+            (&Action::Plan(Request::Balance), vec![3]),
+            (&Action::Plan(Request::BalanceLeaders), vec![4]),
+        ]
+    );
+    // Broker 3 recovers for a round: its next overload starts at elections again.
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(1_000);
+    round(&mut p, &f, NOW + 701 * S);
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
+    round(&mut p, &f, NOW + 702 * S);
+    let ds = round(&mut p, &f, NOW + 1_002 * S);
+    let three = ds
+        .iter()
+        .find(|d| matches!(d.verdict, Verdict::Act(_)) && d.brokers.contains(&3))
+        .unwrap();
+    assert_eq!(
+        three.verdict,
+        Verdict::Act(Action::Plan(Request::BalanceLeaders))
+    );
 }
 
 #[test]

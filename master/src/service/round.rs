@@ -207,6 +207,7 @@ impl Round {
                 ingest: &self.cfg.ingest,
                 agent_silence_ms: c.policy.agent_silence_secs.saturating_mul(1000),
                 limits: &c.limits,
+                windows: Some(&m.windows),
             };
             let findings = detect::run_all(&input);
             let net = crate::execute::adaptive::nets(&m.agents, &c.limits);

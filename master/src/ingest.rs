@@ -27,6 +27,7 @@ use tracing::{info, warn};
 use crate::clock::Now;
 use crate::config::IngestConfig;
 use crate::model::{lock, Applied, Fleet, Received};
+use crate::rdlog::QuietContext;
 
 /// At most one log line per kind of bad record per this period.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -232,9 +233,13 @@ impl Ingest {
     }
 }
 
+/// The stats consumer: its context logs a broker that is down at WARN once, not ERROR at every
+/// reconnect (kmedic reports the dead broker itself; `crate::rdlog`).
+pub type StatsConsumer = StreamConsumer<QuietContext>;
+
 /// Builds the stats consumer. Offsets are never committed: the checkpoint decides where to
 /// start.
-pub fn consumer(settings: &ConnectionSettings, group_id: &str) -> Result<StreamConsumer> {
+pub fn consumer(settings: &ConnectionSettings, group_id: &str) -> Result<StatsConsumer> {
     let mut c = ClientConfig::new();
     for (k, v) in settings.rdkafka_properties() {
         c.set(k, v);
@@ -243,17 +248,18 @@ pub fn consumer(settings: &ConnectionSettings, group_id: &str) -> Result<StreamC
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "earliest");
-    c.create().map_err(|source| Error::Kafka {
-        what: "create consumer",
-        source,
-    })
+    c.create_with_context(QuietContext::new("stats consumer"))
+        .map_err(|source| Error::Kafka {
+            what: "create consumer",
+            source,
+        })
 }
 
 /// Assigns every partition of `topic` starting at the first record at or after `start_ms`
 /// (the end where there is none). Returns the partitions with a backlog and their end offset
 /// at this moment: reaching those is what "caught up" means.
 pub fn assign_from(
-    consumer: &StreamConsumer,
+    consumer: &StatsConsumer,
     topic: &str,
     start_ms: u64,
     timeout: Duration,
@@ -334,7 +340,7 @@ pub fn assign_from(
 /// Consumes until `shutdown` resolves, applying every record. Sets `caught_up` once every
 /// partition has reached the end offsets in `ends` (the backlog at start).
 pub async fn run(
-    consumer: StreamConsumer,
+    consumer: StatsConsumer,
     ingest: Arc<Ingest>,
     ends: Vec<(i32, i64)>,
     shutdown: impl std::future::Future<Output = ()>,

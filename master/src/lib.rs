@@ -31,6 +31,7 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod policy;
+pub mod rdlog;
 pub mod replace;
 pub mod serve;
 pub mod service;

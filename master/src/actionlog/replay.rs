@@ -5,15 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::record::{ActionKind, ActionRecord, Mode, OutcomeStatus, Phase};
 use super::writer::client_config;
 use super::Error;
+use crate::rdlog::QuietContext;
 use kmedic_common::connection::ConnectionSettings;
 
 /// One replacement the log knows of.
@@ -165,42 +165,22 @@ pub async fn read_records(
         .map_err(|e| Error::Task(e.to_string()))?
 }
 
-/// The replay consumer's context: the end of a partition, which the replay asks librdkafka to
-/// report (`enable.partition.eof`) and handles as a message, also reaches the client's global
-/// error callback (rust-rdkafka issue 820), whose default logs it at ERROR on every start. It is
-/// not an error: debug here. Any other global error is still logged at ERROR.
-pub(crate) struct QuietEof;
-
-/// Whether `error` is only the end of a partition.
-pub(crate) fn is_partition_eof(error: &KafkaError) -> bool {
-    error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF)
-}
-
-impl ClientContext for QuietEof {
-    fn error(&self, error: KafkaError, reason: &str) {
-        if is_partition_eof(&error) {
-            tracing::debug!(%error, reason, "action log: end of a partition");
-        } else {
-            tracing::error!(%error, reason, "librdkafka error reading the action log");
-        }
-    }
-}
-
-impl ConsumerContext for QuietEof {}
-
 fn read_blocking(
     conn: &ConnectionSettings,
     topic: &str,
     timeout: Duration,
 ) -> Result<(Vec<ActionRecord>, usize), Error> {
     let kafka = |op: &'static str| move |source: KafkaError| Error::Kafka { op, source };
-    let consumer: BaseConsumer<QuietEof> = client_config(conn)
+    // The end of a partition, which the replay asks librdkafka to report and handles as a
+    // message, also reaches the global error callback (rust-rdkafka issue 820): the quiet
+    // context logs it at DEBUG, and an unreachable broker at WARN once, not ERROR per retry.
+    let consumer: BaseConsumer<QuietContext> = client_config(conn)
         .set("group.id", "kmedic-actionlog-replay")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
-        .create_with_context(QuietEof)
+        .create_with_context(QuietContext::new("action log replay"))
         .map_err(kafka("create the replay consumer"))?;
     let deadline = Instant::now() + timeout;
     let md = consumer
@@ -283,17 +263,6 @@ fn read_blocking(
 mod tests {
     use super::super::record::{Outcome, PartitionRef};
     use super::*;
-
-    #[test]
-    fn only_the_end_of_a_partition_is_quiet() {
-        assert!(is_partition_eof(&KafkaError::Global(
-            RDKafkaErrorCode::PartitionEOF
-        )));
-        assert!(!is_partition_eof(&KafkaError::Global(
-            RDKafkaErrorCode::AllBrokersDown
-        )));
-        assert!(!is_partition_eof(&KafkaError::Canceled));
-    }
 
     fn intent(c: &str, id: &str, kind: ActionKind, wall: u64) -> ActionRecord {
         let mut r = ActionRecord::intent(c, id, None, kind, "", "m");

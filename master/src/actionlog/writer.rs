@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -20,11 +19,12 @@ use rdkafka::util::Timeout;
 use super::record::ActionRecord;
 use super::Error;
 use crate::config::ActionLogConfig;
+use crate::rdlog::QuietContext;
 use kmedic_common::connection::ConnectionSettings;
 
 /// The action log's writer. Cheap to share behind an `Arc`; writes are serialized.
 pub struct ActionLog {
-    producer: FutureProducer,
+    producer: FutureProducer<QuietContext>,
     topic: String,
     transactional_id: String,
     timeout: Duration,
@@ -55,9 +55,9 @@ pub(crate) fn client_config(conn: &ConnectionSettings) -> ClientConfig {
 
 /// Creates the topic if it is missing (an existing one is left as it is).
 pub async fn ensure_topic(conn: &ConnectionSettings, cfg: &ActionLogConfig) -> Result<(), Error> {
-    let admin: Arc<AdminClient<DefaultClientContext>> = Arc::new(
+    let admin: Arc<AdminClient<QuietContext>> = Arc::new(
         client_config(conn)
-            .create()
+            .create_with_context(QuietContext::new("action log topic check"))
             .map_err(|source| Error::Kafka {
                 op: "create admin client",
                 source,
@@ -147,13 +147,15 @@ impl ActionLog {
     pub async fn open(conn: &ConnectionSettings, cfg: &ActionLogConfig) -> Result<Self, Error> {
         ensure_topic(conn, cfg).await?;
         let timeout = Duration::from_millis(cfg.write_timeout_ms);
-        let producer: FutureProducer = client_config(conn)
+        // The quiet context: a broker that is down is WARN once, not ERROR at every retry
+        // (kmedic reports the dead broker itself); fenced and fatal errors stay ERROR.
+        let producer: FutureProducer<QuietContext> = client_config(conn)
             .set("transactional.id", &cfg.transactional_id)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("transaction.timeout.ms", cfg.write_timeout_ms.to_string())
             .set("message.timeout.ms", cfg.write_timeout_ms.to_string())
-            .create()
+            .create_with_context(QuietContext::new("action log"))
             .map_err(|source| Error::Kafka {
                 op: "create the transactional producer",
                 source,

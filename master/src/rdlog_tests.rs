@@ -1,0 +1,118 @@
+//! The quiet context's sorting, its once-per-broker WARN, and a real librdkafka client pointed at
+//! a port nobody listens on (no cluster needed): no ERROR line, one WARN.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::ClientConfig;
+
+use super::*;
+
+const REFUSED: &str = "127.0.0.1:19801/bootstrap: Connect to ipv4#127.0.0.1:19801 failed: \
+                       Connection refused (after 0ms in state CONNECT)";
+
+#[test]
+fn a_refused_connection_is_transport_keyed_by_its_broker() {
+    let e = KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure);
+    assert_eq!(
+        classify_error(&e, REFUSED),
+        Class::Transport("127.0.0.1:19801/bootstrap".into())
+    );
+    let line = format!("[thrd:127.0.0.1:19801/bootstrap]: {REFUSED}");
+    assert_eq!(
+        classify_log(&line),
+        Class::Transport("127.0.0.1:19801/bootstrap".into())
+    );
+    let all = KafkaError::Global(RDKafkaErrorCode::AllBrokersDown);
+    assert_eq!(
+        classify_error(&all, "1/1 brokers are down"),
+        Class::Transport("all brokers".into())
+    );
+    assert_eq!(
+        classify_log("[thrd:app]: 1/1 brokers are down"),
+        Class::Transport("all brokers".into())
+    );
+}
+
+#[test]
+fn real_errors_stay_errors() {
+    let sasl = KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure);
+    assert_eq!(
+        classify_error(
+            &sasl,
+            "b1:9092/1: SASL authentication error: Authentication failed"
+        ),
+        Class::Other
+    );
+    for code in [
+        RDKafkaErrorCode::Authentication,
+        RDKafkaErrorCode::Fatal,
+        RDKafkaErrorCode::ProducerFenced,
+        RDKafkaErrorCode::Fenced,
+        RDKafkaErrorCode::SSL,
+    ] {
+        let e = KafkaError::Global(code);
+        assert_eq!(classify_error(&e, "x"), Class::Other, "{code:?}");
+    }
+    assert_eq!(
+        classify_log(
+            "b1:9092/1: SSL handshake failed: Disconnected: connecting to a PLAINTEXT port?"
+        ),
+        Class::Other
+    );
+    assert_eq!(
+        classify_log("Fatal error: Broker: Producer fenced"),
+        Class::Other
+    );
+}
+
+#[test]
+fn partition_end_is_not_an_error() {
+    let e = KafkaError::Global(RDKafkaErrorCode::PartitionEOF);
+    assert_eq!(classify_error(&e, "x"), Class::PartitionEof);
+}
+
+#[test]
+fn a_broker_warns_once_per_window_and_each_broker_once() {
+    let c = QuietContext::new("test");
+    let t0 = Instant::now();
+    assert!(c.warn_now("b1", t0));
+    assert!(!c.warn_now("b1", t0 + Duration::from_secs(1)));
+    assert!(!c.warn_now("b1", t0 + REPEAT_WARN - Duration::from_secs(1)));
+    assert!(c.warn_now("b2", t0 + Duration::from_secs(2)));
+    assert!(c.warn_now("b1", t0 + REPEAT_WARN));
+}
+
+/// A live librdkafka consumer whose only broker refuses connections (nothing listens on the
+/// port): rdkafka's default context logs ERROR at every retry; this one warns once and logs
+/// nothing at ERROR.
+#[test]
+fn a_client_whose_broker_is_down_logs_no_error() {
+    let port = {
+        // A port that was free a moment ago: connections to it are refused.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+        l.local_addr().expect("local addr").port()
+    };
+    let consumer: BaseConsumer<QuietContext> = ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("group.id", "kmedic-rdlog-test")
+        .set("reconnect.backoff.ms", "10")
+        .set("reconnect.backoff.max.ms", "50")
+        .create_with_context(QuietContext::new("test consumer"))
+        .expect("create a consumer");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let _ = consumer.poll(Duration::from_millis(50));
+        let t = consumer.context().tally();
+        if t.warned >= 1 && t.quieted >= 3 {
+            break;
+        }
+    }
+    let t = consumer.context().tally();
+    assert_eq!(t.errors, 0, "{t:?}");
+    // One WARN per key: the broker, and perhaps "all brokers" (the same outage, said twice).
+    assert!((1..=2).contains(&t.warned), "{t:?}");
+    assert!(t.quieted >= 3, "the retries were seen, at DEBUG: {t:?}");
+}

@@ -118,11 +118,14 @@ pub fn check(view: &ClusterView, proposed: &[Proposed]) -> Checked {
             let known: BTreeSet<&str> = on.iter().flatten().copied().collect();
             if known.len() != p.replicas.len() {
                 why.push(format!(
-                    "replicas {:?} are not in {} distinct racks (racks {:?}; the cluster has {} \
+                    "replicas {:?} are not in {} distinct racks (racks {}; the cluster has {} \
                      racks, so each replica must be in its own)",
                     p.replicas,
                     p.replicas.len(),
-                    on,
+                    on.iter()
+                        .map(|r| r.unwrap_or("no rack"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     racks.len()
                 ));
             }

@@ -134,3 +134,15 @@ fn parse_reads_what_the_plan_writer_writes_and_refuses_other_files() {
     let e = parse("[1,2]").expect_err("not the format").to_string();
     assert!(e.contains("expected {\"version\":1"), "{e}");
 }
+
+#[test]
+fn the_racks_of_a_refused_move_read_as_names_not_debug() {
+    let mut v = view();
+    if let Some(b) = v.brokers.get_mut(&3) {
+        b.rack = None;
+    }
+    let c = check(&v, &[one(0, vec![1, 4, 3])]);
+    let text = render(&c);
+    assert!(text.contains("(racks az-a, az-a, no rack;"), "{text}");
+    assert!(!text.contains("Some("), "{text}");
+}

@@ -69,11 +69,12 @@ pub struct Election {
 
 impl fmt::Display for Election {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}-{} leader {:?} -> {}: {}",
-            self.topic, self.partition, self.old_leader, self.new_leader, self.reason
-        )
+        write!(f, "{}-{} leader ", self.topic, self.partition)?;
+        match self.old_leader {
+            Some(l) => write!(f, "{l}")?,
+            None => f.write_str("none")?,
+        }
+        write!(f, " -> {}: {}", self.new_leader, self.reason)
     }
 }
 
@@ -215,6 +216,23 @@ impl fmt::Display for Plan {
 mod tests {
     use super::*;
     use crate::plan::MoveReason;
+
+    #[test]
+    fn an_election_reads_its_leaders_as_numbers_or_none() {
+        let mut e = Election {
+            topic: Arc::from("orders"),
+            partition: 2,
+            old_leader: Some(3),
+            new_leader: 4,
+            after_reorder: false,
+            reason: crate::plan::ElectionReason::Preferred { preferred: 4 },
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("orders-2 leader 3 -> 4: "), "{text}");
+        e.old_leader = None;
+        let text = e.to_string();
+        assert!(text.starts_with("orders-2 leader none -> 4: "), "{text}");
+    }
 
     #[test]
     fn reassignment_json_is_what_kafka_reassign_partitions_generates() {

@@ -51,6 +51,28 @@ pub enum Verdict {
     Hold,
 }
 
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Plan(r) => r.fmt(f),
+            Action::ReplaceHost { broker } => write!(f, "replace the host of broker {broker}"),
+        }
+    }
+}
+
+/// How a decision log line and an operator read it: `act heal dead brokers [2]`, `dry-run
+/// replace the host of broker 3`, `alert`, `hold`.
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Alert => f.write_str("alert"),
+            Verdict::Act(a) => write!(f, "act {a}"),
+            Verdict::DryRun(a) => write!(f, "dry-run {a}"),
+            Verdict::Hold => f.write_str("hold"),
+        }
+    }
+}
+
 impl Verdict {
     /// The action, for `Act` and `DryRun`.
     pub fn action(&self) -> Option<&Action> {
@@ -228,4 +250,21 @@ pub fn requests(decisions: &[Decision]) -> Vec<Request> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_read_as_sentences_not_debug() {
+        let heal = Verdict::Act(Action::Plan(Request::Heal { dead: vec![2] }));
+        assert_eq!(heal.to_string(), "act heal dead brokers [2]");
+        let replace = Verdict::DryRun(Action::ReplaceHost { broker: 3 });
+        assert_eq!(replace.to_string(), "dry-run replace the host of broker 3");
+        assert_eq!(Verdict::Hold.to_string(), "hold");
+        assert_eq!(Verdict::Alert.to_string(), "alert");
+        let balance = Verdict::Act(Action::Plan(Request::Balance));
+        assert!(!balance.to_string().contains('('), "{balance}");
+    }
 }

@@ -12,12 +12,6 @@ use super::{Decision, Rule, Verdict};
 
 /// Logs `d` for `cluster`; `new` says whether it was made (or changed) this round.
 pub(super) fn decision(cluster: &str, d: &Decision, new: bool) {
-    let v = match &d.verdict {
-        Verdict::Alert => "alert".to_string(),
-        Verdict::Act(a) => format!("act {a:?}"),
-        Verdict::DryRun(a) => format!("dry-run {a:?}"),
-        Verdict::Hold => "hold".to_string(),
-    };
     let level = match (new, &d.verdict, d.rule) {
         (false, ..) => Level::DEBUG,
         (true, Verdict::Alert, Rule::MassFailure) => Level::ERROR,
@@ -26,7 +20,7 @@ pub(super) fn decision(cluster: &str, d: &Decision, new: bool) {
     };
     macro_rules! emit {
         ($m:ident) => {
-            $m!(cluster, id = %d.id, verdict = %v, finding = ?d.finding, broker = d.broker,
+            $m!(cluster, id = %d.id, verdict = %d.verdict, finding = ?d.finding, broker = d.broker,
                 brokers = ?d.brokers, topic = d.topic.as_deref(), partitions = d.partitions,
                 rule = d.rule.name(), "{}", d.reason)
         };

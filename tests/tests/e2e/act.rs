@@ -506,7 +506,7 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
         .context("no DeadBroker finding in the log")?;
     let act = lines
         .iter()
-        .find(|l| field(l, "verdict").starts_with("act Plan(Heal"))
+        .find(|l| field(l, "verdict").starts_with("act heal dead brokers"))
         .and_then(ts_ms)
         .context("no heal Act decision in the log")?;
     let first_submit = recs

@@ -278,7 +278,7 @@ fn rolling_restart(ctx: &Ctx) -> anyhow::Result<()> {
         .iter()
         .filter(|l| num(l, "bytes").unwrap_or(1) > 0)
         .collect();
-    let heals = lines_with(&m, |l| field(l, "verdict").contains("Heal"));
+    let heals = lines_with(&m, |l| field(l, "verdict").contains("heal dead brokers"));
     let recs = s.records()?;
     let moved: Vec<String> = recs
         .iter()

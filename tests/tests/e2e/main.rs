@@ -16,6 +16,7 @@ mod execute;
 mod harness;
 mod master;
 mod product;
+mod replace_live;
 
 mod scenarios;
 use std::process::ExitCode;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
     trials.extend(decommission::trials(&ctx));
     trials.extend(scenarios::trials(&ctx));
     trials.extend(az::trials(&ctx));
+    trials.extend(replace_live::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.
     ctx.shutdown();

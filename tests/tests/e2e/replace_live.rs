@@ -1,0 +1,353 @@
+//! Host replacement carried out by the BUILT `kmedic-master` (issue 8 item 3), on a private
+//! 3-broker cluster (one broker per rack) with the built agent on every broker:
+//!
+//! - a broker is killed; past the replace grace the master runs the user's command (a script
+//!   this trial writes, run with argv `[script, broker id, hostname, cluster id]`, no shell),
+//!   which asks the "cloud" (this trial) for a new host by writing a request file;
+//! - the trial brings the same id back on an EMPTY log dir (`Testbed::replace`); the broker
+//!   held replicas no one else could take (every topic has a replica on every broker), so it
+//!   has real data to copy back; the master watches it and records it caught up;
+//! - the action log holds intent, outcome (the command's argv and captured output) and the
+//!   catch-up, in that order;
+//! - the master is restarted, a second broker is killed within `replace.period_secs`: it is
+//!   not replaced, and `replacement_held_back` reaches the webhook.
+//!
+//! A private cluster, so the shared one keeps its placement and nothing else is copied.
+//! Run: `KMEDIC_TESTBED_PORT_BASE=20200 cargo test -p kmedic-tests --test e2e -- replace_live::`
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+use kafka_protocol::protocol::StrBytes;
+use kmedic_common::admin::conn::Connection;
+use kmedic_common::admin::AdminClient;
+use kmedic_common::connection::ConnectionSettings;
+use kmedic_master::actionlog::{replay, ActionKind, ActionRecord, Phase};
+use kmedic_tests::e2e::{trial, Ctx};
+use kmedic_tests::product::{field, num, start_agents, Master, MasterSpec, Webhook};
+use kmedic_tests::{random_topic, wait_until, Testbed};
+use libtest_mimic::Trial;
+use serde_json::Value;
+
+/// The broker replaced (az-c).
+const VICTIM: i32 = 3;
+/// The broker killed within the period (az-b).
+const SECOND: i32 = 2;
+const MB: usize = 1024 * 1024;
+
+/// The trials.
+pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
+    vec![trial(
+        ctx,
+        "replace_live::master_replaces_a_dead_broker_watches_it_catch_up_and_holds_the_next",
+        replace_live,
+    )]
+}
+
+/// The user's replacement command: asks for a new host by writing its arguments to `request`
+/// (one a line, written then renamed so the trial never reads half a file) and says so.
+fn write_script(dir: &Path, request: &Path) -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("replace-host.sh");
+    let tmp = request.with_extension("tmp");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp:?} && mv {tmp:?} {request:?} || exit 1\n\
+             echo \"asked the cloud for a new host for broker $1 ($2) of cluster $3\"\n"
+        ),
+    )?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+fn records(tb: &Testbed, topic: &str) -> anyhow::Result<Vec<ActionRecord>> {
+    let conn = ConnectionSettings::plaintext(tb.bootstrap().split(','));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (recs, _) = rt.block_on(replay::read_records(&conn, topic, Duration::from_secs(30)))?;
+    let id = tb.cluster_id();
+    Ok(recs.into_iter().filter(|r| r.cluster_id == id).collect())
+}
+
+/// Kafka's answer to `cordoned.log.dirs = *` on BROKER resource `broker`, sent to `addr` (a
+/// live broker, or the controller's own listener): `(error code, message)`.
+fn cordon_via(addr: &str, broker: i32) -> anyhow::Result<(i16, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let t = Duration::from_secs(15);
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let conn = Connection::negotiate(stream, addr.into(), "kmedic-e2e", 1 << 20, t).await?;
+        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(4) // BROKER
+                .with_resource_name(StrBytes::from_string(broker.to_string()))
+                .with_configs(vec![AlterableConfig::default()
+                    .with_name(StrBytes::from_static_str("cordoned.log.dirs"))
+                    .with_config_operation(0) // SET
+                    .with_value(Some(StrBytes::from_static_str("*")))]),
+        ]);
+        let resp = conn.send(&req, t).await?;
+        let r = resp
+            .responses
+            .first()
+            .context("no resource in the answer")?;
+        let msg = r.error_message.as_ref().map(|m| m.to_string());
+        anyhow::Ok((r.error_code, msg.unwrap_or_default()))
+    })
+}
+
+fn admin<T>(
+    tb: &Testbed,
+    f: impl AsyncFnOnce(&AdminClient) -> kmedic_common::admin::Result<T>,
+) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let admin = AdminClient::new(ConnectionSettings::plaintext(tb.bootstrap().split(',')))?;
+        Ok(f(&admin).await?)
+    })
+}
+
+fn is_cordoned(tb: &Testbed, broker: i32) -> anyhow::Result<bool> {
+    admin(tb, async |a| a.is_broker_cordoned(broker).await)
+}
+
+/// Cordons (or uncordons) a live broker through the broker itself, as kmedic does.
+fn cordon(tb: &Testbed, broker: i32, on: bool) -> anyhow::Result<()> {
+    admin(tb, async |a| match on {
+        true => a.cordon_broker(broker).await,
+        false => a.uncordon_broker(broker).await,
+    })
+}
+
+fn story(recs: &[ActionRecord]) -> Vec<String> {
+    recs.iter()
+        .map(|r| format!("{:?} {} {:?}", r.phase, r.kind.name(), r.brokers))
+        .collect()
+}
+
+fn replace_live(ctx: &Ctx) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let tb = ctx.own(3)?;
+    let all = tb.broker_ids();
+    ensure!(all == vec![1, 2, 3], "brokers {all:?}");
+    let everywhere = |n: usize| -> Vec<Vec<i32>> {
+        (0..n)
+            .map(|p| (0..3).map(|k| all[(p + k) % 3]).collect())
+            .collect()
+    };
+    tb.create_topic_with_assignment("__kmedic_stats", &everywhere(3))?;
+    let log_topic = random_topic("rpl-log");
+    tb.create_topic_with_assignment(&log_topic, &everywhere(1))?;
+    // Every partition on every broker: the victim's replicas have nowhere else to go, so the
+    // replaced broker must copy them back before it is caught up.
+    let data = random_topic("rpl-data");
+    tb.create_topic_with_assignment(&data, &everywhere(3))?;
+    tb.produce(&data, 24 * MB)?;
+
+    let guard = tempfile::tempdir()?;
+    let dir = guard.path().to_path_buf();
+    // KMEDIC_KEEP_TRIAL_DIR keeps the masters' logs for a look.
+    let _guard = match std::env::var_os("KMEDIC_KEEP_TRIAL_DIR") {
+        Some(_) => {
+            tracing::info!(dir = %guard.keep().display(), "trial files kept");
+            None
+        }
+        None => Some(guard),
+    };
+    let dir = dir.as_path();
+    let _agents = start_agents(&tb, dir)?;
+    let hook = Webhook::start()?;
+    let request = dir.join("replace-request");
+    let script = write_script(dir, &request)?;
+    let spec = |name: &str, id: &str| MasterSpec {
+        name: name.into(),
+        top: "poll_interval_secs = 1".into(),
+        sections: format!(
+            "[action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
+             master_id = {id:?}\n\
+             [alert]\n[[alert.webhooks]]\nurl = {:?}\nformat = \"generic\"\n\
+             [execute]\nthrottle_bytes_per_sec = 8388608\n\
+             throttle_min_bytes_per_sec = 8388608\npoll_interval_ms = 500\n\
+             [replace]\ncommand = [{:?}]\ntimeout_secs = 30\nperiod_secs = 3600\n\
+             [serve]\nenabled = false\n",
+            hook.url("/generic"),
+            script.display().to_string(),
+        ),
+        policy: "agent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
+                 allow_short_heal_grace = true\nheal_grace_secs = 5\nreplace_grace_secs = 5"
+            .into(),
+        planner: "max_disk_utilization = 0.99".into(),
+    };
+    let mut m = Master::start(&tb, dir, &spec("master-1", "m1"))?;
+    m.wait_all_ok(&tb, Duration::from_secs(90))?;
+
+    // An operator's cordon (KIP-1066) on the second broker while it is alive: checked after its
+    // host is replaced too, at the end.
+    cordon(&tb, SECOND, true)?;
+
+    // 1. The victim dies; the master runs the command once, past the grace.
+    let killed = Instant::now();
+    tb.kill(VICTIM)?;
+    wait_until(
+        Duration::from_secs(60),
+        "the replacement command's request",
+        || {
+            m.check_running()?;
+            Ok(request.is_file())
+        },
+    )
+    .with_context(|| m.tail())?;
+    let asked_after = killed.elapsed().as_secs_f64();
+    // Why kmedic does not cordon the host it replaces (ARCHITECTURE.md): Kafka 4.3 refuses a
+    // dead broker's cordon both ways. A broker takes only its own id (INVALID_REQUEST); the
+    // controller takes a cordoned.log.dirs change only when it shrinks the value
+    // (INVALID_CONFIG). Should a later Kafka accept either, this fails: revisit then.
+    let via_broker = cordon_via(&tb.broker_addr(1), VICTIM)?;
+    let via_controller = cordon_via(&format!("127.0.0.1:{}", tb.controller_port()), VICTIM)?;
+    ensure!(
+        via_broker.0 == 42 && via_broker.1.contains("Unexpected broker id"),
+        "a live broker's answer to a dead broker's cordon: {via_broker:?}"
+    );
+    ensure!(
+        via_controller.0 == 40 && via_controller.1.contains("must be a subset"),
+        "the controller's answer to a dead broker's cordon: {via_controller:?}"
+    );
+    let argv: Vec<String> = std::fs::read_to_string(&request)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let host = tb
+        .broker_addr(VICTIM)
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_string())
+        .context("broker address without a port")?;
+    ensure!(
+        argv == vec![VICTIM.to_string(), host, tb.cluster_id()],
+        "the command got {argv:?}"
+    );
+
+    // 2. The "cloud" brings the same id back on an empty disk; the master sees it catch up.
+    tb.replace(VICTIM)?;
+    let back_after = killed.elapsed().as_secs_f64();
+    let caught = m.wait_line(
+        Duration::from_secs(90),
+        "the master to record the replaced broker caught up",
+        |l| {
+            field(l, "message") == "replaced broker caught up"
+                && num(l, "broker") == Some(VICTIM as u64)
+        },
+    )?;
+    let caught_after = killed.elapsed().as_secs_f64();
+    ensure!(
+        num(&caught, "partitions").unwrap_or(0) >= 7,
+        "the replaced broker should hold every partition again: {caught}"
+    );
+    let recs = records(&tb, &log_topic)?;
+    let mine: Vec<&ActionRecord> = recs
+        .iter()
+        .filter(|r| r.brokers.contains(&VICTIM))
+        .filter(|r| {
+            matches!(
+                r.kind,
+                ActionKind::ReplaceHost { .. } | ActionKind::CaughtUp { .. }
+            )
+        })
+        .collect();
+    let order: Vec<(Phase, &str)> = mine.iter().map(|r| (r.phase, r.kind.name())).collect();
+    ensure!(
+        order
+            == vec![
+                (Phase::Intent, "replace_host"),
+                (Phase::Outcome, "replace_host"),
+                (Phase::State, "caught_up"),
+            ],
+        "the action log's replacement story: {:?}",
+        story(&recs)
+    );
+    ensure!(
+        mine[0].decision_id.is_some() && mine[0].reason.contains("replace_grace_secs"),
+        "the intent names its decision and rule: {:?}",
+        mine[0]
+    );
+    let out = mine[1].outcome.as_ref().context("no outcome")?;
+    let cmd = out.command.as_ref().context("no command output")?;
+    ensure!(
+        cmd.success()
+            && cmd.argv.len() == 4
+            && cmd
+                .stdout
+                .contains(&format!("new host for broker {VICTIM}")),
+        "the outcome's command: {cmd:?}"
+    );
+
+    // 3. A restarted master, a second dead broker within the period: held back, paged.
+    m.child.stop(Duration::from_secs(10));
+    std::fs::remove_file(&request)?;
+    let mut m = Master::start(&tb, dir, &spec("master-2", "m2"))?;
+    m.wait_all_ok(&tb, Duration::from_secs(60))?;
+    tb.kill(SECOND)?;
+    let subject = format!("broker {SECOND}");
+    let paged = |v: &Value| {
+        field(v, "kind") == "replacement_held_back"
+            && field(v, "subject") == subject
+            && field(v, "status") == "firing"
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "a replacement_held_back page",
+        || {
+            m.check_running()?;
+            Ok(hook.received().iter().any(|(_, v)| paged(v)))
+        },
+    )
+    .with_context(|| format!("received: {:?}\n{}", hook.received(), m.tail()))?;
+    let held = m.wait_line(Duration::from_secs(10), "the held-back log line", |l| {
+        field(l, "message") == "replacement held back by the rate limit"
+    })?;
+    ensure!(
+        field(&held, "reason").contains("replace.period_secs"),
+        "held back by the period: {held}"
+    );
+    // A round later: still one replacement in the log, and no request.
+    std::thread::sleep(Duration::from_secs(2));
+    ensure!(!request.exists(), "the command ran again");
+    let recs = records(&tb, &log_topic)?;
+    let intents = recs
+        .iter()
+        .filter(|r| r.phase == Phase::Intent && matches!(r.kind, ActionKind::ReplaceHost { .. }))
+        .count();
+    ensure!(intents == 1, "replacements: {:?}", story(&recs));
+    let pages = hook.received().iter().filter(|(_, v)| paged(v)).count();
+    ensure!(pages == 1, "one page, de-duplicated: {:?}", hook.received());
+    // The operator replaces that host by hand: it comes back on an empty disk still cordoned
+    // (the cordon lives in the metadata log, not on the disk).
+    m.child.stop(Duration::from_secs(10));
+    tb.replace(SECOND)?;
+    ensure!(
+        is_cordoned(&tb, SECOND)?,
+        "a replaced broker lost the cordon it had before"
+    );
+    tracing::info!(
+        asked_after_secs = asked_after,
+        back_after_secs = back_after,
+        caught_up_after_secs = caught_after,
+        took_secs = t0.elapsed().as_secs_f64(),
+        story = ?story(&recs),
+        alerts = ?hook.received().iter().map(|(_, v)| format!("{} {} {}", field(v, "kind"),
+            field(v, "subject"), field(v, "status"))).collect::<Vec<_>>(),
+        "replaced once through the master; the second held back"
+    );
+    Ok(())
+}

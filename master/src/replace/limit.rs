@@ -4,6 +4,7 @@
 //! clock means nothing across a restart.
 
 use crate::actionlog::Replacement;
+use crate::cli::actions::utc;
 
 /// Whether a replacement may start now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,9 +41,10 @@ impl Gate {
                 last_started_wall_ms,
                 next_allowed_wall_ms,
             } => format!(
-                "held back: broker {last_broker} was replaced at {last_started_wall_ms} (wall ms), \
-                 and one replacement per replace.period_secs is allowed; next at \
-                 {next_allowed_wall_ms}"
+                "held back: broker {last_broker} was replaced at {}, and one replacement per \
+                 replace.period_secs is allowed; next at {}",
+                utc(*last_started_wall_ms),
+                utc(*next_allowed_wall_ms)
             ),
             Gate::HeldByConcurrency { replacing, max } => format!(
                 "held back: brokers {replacing:?} are being replaced and replace.max_concurrent \
@@ -129,6 +131,17 @@ mod tests {
             gate(&h, 2, 9 * H, 12 * H, 1),
             Gate::HeldByPeriod { .. }
         ));
+    }
+
+    #[test]
+    fn the_reason_gives_times_a_person_reads() {
+        let h = vec![rep(1, 10 * H, Some(OutcomeStatus::Succeeded), true)];
+        let r = gate(&h, 2, 11 * H, 12 * H, 1).reason();
+        assert_eq!(
+            r,
+            "held back: broker 1 was replaced at 1970-01-01T10:00:00.000Z, and one replacement \
+             per replace.period_secs is allowed; next at 1970-01-01T22:00:00.000Z"
+        );
     }
 
     #[test]

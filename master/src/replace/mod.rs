@@ -162,14 +162,14 @@ impl Replacer {
     ) -> Result<Replaced, Error> {
         let cluster = self.cluster_id.clone();
         if self.cfg.command.is_empty() {
-            tracing::info!(%cluster, broker, "replacement wanted but replace.command is empty: off");
+            tracing::info!(cluster_id = %cluster, broker, "replacement wanted but replace.command is empty: off");
             return Ok(Replaced::Disabled);
         }
         match self.gate(broker, now_wall_ms) {
             Gate::Allowed => {}
             Gate::AlreadyReplacing => return Ok(Replaced::AlreadyReplacing),
             held => {
-                tracing::warn!(%cluster, broker, reason = %held.reason(),
+                tracing::warn!(cluster_id = %cluster, broker, reason = %held.reason(),
                     "replacement held back by the rate limit");
                 return Ok(Replaced::HeldBack(held));
             }
@@ -200,7 +200,7 @@ impl Replacer {
         });
         let mut argv = self.cfg.command.clone();
         argv.extend([broker.to_string(), hostname.to_string(), cluster.clone()]);
-        tracing::info!(%cluster, broker, %hostname, %action_id, ?argv, %reason,
+        tracing::info!(cluster_id = %cluster, broker, %hostname, %action_id, ?argv, %reason,
             "replacing the broker's host: running the replacement command");
         let out = command::run(
             &argv,
@@ -238,14 +238,14 @@ impl Replacer {
             r.status = Some(outcome.status);
         }
         if succeeded {
-            tracing::info!(%cluster, broker, %action_id, "{detail}; watching it catch up");
+            tracing::info!(cluster_id = %cluster, broker, %action_id, "{detail}; watching it catch up");
         } else {
-            tracing::error!(%cluster, broker, %action_id, "{detail}");
+            tracing::error!(cluster_id = %cluster, broker, %action_id, "{detail}");
         }
         if let Err(e) = journal.record(&intent.outcome_of(outcome.clone())).await {
             // The command ran; the intent is in the log, so a restart sees it as in progress
             // and will not run it again.
-            tracing::error!(%cluster, broker, %action_id, error = %e,
+            tracing::error!(cluster_id = %cluster, broker, %action_id, error = %e,
                 "could not record the replacement's outcome");
         }
         Ok(Replaced::Ran {
@@ -288,7 +288,7 @@ impl Replacer {
             rec.brokers = vec![broker];
             journal.record(&rec).await?;
             self.history[i].caught_up = true;
-            tracing::info!(cluster = %self.cluster_id, broker, partitions = c.partitions,
+            tracing::info!(cluster_id = %self.cluster_id, broker, partitions = c.partitions,
                 "replaced broker caught up");
             done.push(c);
         }

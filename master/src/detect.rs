@@ -51,6 +51,10 @@ pub struct DetectInput<'a> {
     /// The model's per-partition demand windows: Kafka's own per-broker load for the overload
     /// detector (`overloaded`); `None` judges on the agents' host NIC figures alone.
     pub windows: Option<&'a crate::model::window::Windows>,
+    /// The replicas reassignments were adding at the last polls (`under_replicated`): one the
+    /// reassignment list no longer shows but lagging metadata still shows catching up is not
+    /// an unexplained URP. `None`: only the reassignments listed now count.
+    pub recently_added: Option<&'a under_replicated::RecentAdds>,
 }
 
 /// The kind of a finding.

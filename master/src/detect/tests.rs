@@ -126,6 +126,7 @@ impl Fake {
             agent_silence_ms: SILENCE,
             limits: &self.limits,
             windows: None,
+            recently_added: None,
         }
     }
 

@@ -7,11 +7,50 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::signals::BrokerHealth;
 use super::{list_partitions, DetectInput, Finding, FindingKind};
-use crate::observe::TopicPartition;
+use crate::observe::{ClusterView, TopicPartition};
 
 /// The rule this detector applies.
 pub const RULE: &str = "URP explained only if every out-of-sync replica is on a confirmed-dead \
-                        broker or is being added by a reassignment on a healthy broker (rule 4)";
+                        broker or is being added (or was, at the last 2 polls) by a reassignment \
+                        on a healthy broker (rule 4)";
+
+/// How many polls after a reassignment was last listed the replicas it was adding still count
+/// as catching up. Metadata (served by any broker) can lag the controller's reassignment list:
+/// a poll can read the list after the move ended but the partition before, when the new replica
+/// is not yet in the ISR. That replica is progress that just ended, not damage; one still out of
+/// sync [`RECENT_POLLS`] polls later is unexplained again.
+pub const RECENT_POLLS: u64 = 2;
+
+/// The replicas reassignments were adding at the last [`RECENT_POLLS`] polls. The round keeps
+/// one per cluster and calls [`RecentAdds::observe`] once per poll, before detection.
+#[derive(Debug, Clone, Default)]
+pub struct RecentAdds {
+    poll: u64,
+    /// Partition -> the replicas it was adding, and the poll it was last listed at.
+    adds: BTreeMap<TopicPartition, (Vec<i32>, u64)>,
+}
+
+impl RecentAdds {
+    /// Records this poll's reassignments and forgets those last listed more than
+    /// [`RECENT_POLLS`] polls ago.
+    pub fn observe(&mut self, view: &ClusterView) {
+        self.poll += 1;
+        for (tp, r) in &view.reassignments {
+            self.adds.insert(tp.clone(), (r.adding.clone(), self.poll));
+        }
+        let poll = self.poll;
+        self.adds
+            .retain(|_, (_, at)| poll.saturating_sub(*at) <= RECENT_POLLS);
+    }
+
+    /// Whether a reassignment listed at one of the last [`RECENT_POLLS`] polls (or this one)
+    /// was adding `replica` to `tp`.
+    pub fn was_adding(&self, tp: &TopicPartition, replica: i32) -> bool {
+        self.adds
+            .get(tp)
+            .is_some_and(|(adding, _)| adding.contains(&replica))
+    }
+}
 
 /// At most two findings: explained and unexplained under-replicated partitions.
 pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> Vec<Finding> {
@@ -43,9 +82,11 @@ pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> 
             .get(&tp)
             .map_or(&[], |r| r.adding.as_slice());
         // A replica a reassignment is adding is out of sync until it has copied the log; on a
-        // healthy broker that is progress, not damage.
+        // healthy broker that is progress, not damage. So is one a move listed at the last
+        // polls was adding, which lagging metadata still shows out of sync ([`RECENT_POLLS`]).
+        let recent = |r: &i32| input.recently_added.is_some_and(|a| a.was_adding(&tp, *r));
         let catching_up = |r: &i32| {
-            adding.contains(r)
+            (adding.contains(r) || recent(r))
                 && health.get(r).is_some_and(|h| {
                     !h.kafka_says_dead()
                         && !h.agent_says_dead()
@@ -71,7 +112,8 @@ pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> 
             topic: None,
             evidence: format!(
                 "{} under-replicated partitions, all missing only replicas on confirmed-dead \
-                 brokers {:?} or replicas a reassignment is adding: {}",
+                 brokers {:?} or replicas a reassignment is adding (or ended adding at the last \
+                 {RECENT_POLLS} polls): {}",
                 explained.len(),
                 dead.iter().collect::<Vec<_>>(),
                 list_partitions(&explained, 10)
@@ -98,3 +140,7 @@ pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> 
     }
     out
 }
+
+#[cfg(test)]
+#[path = "under_replicated_tests.rs"]
+mod tests;

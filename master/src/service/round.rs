@@ -108,6 +108,9 @@ pub struct Round {
     waiting_logged: bool,
     observe_failures: u64,
     headroom: detect::headroom::HeadroomCheck,
+    /// The replicas reassignments were adding at the last polls (a just-ended move's replica
+    /// that lagging metadata still shows out of sync is not an unexplained URP).
+    recent_adds: detect::under_replicated::RecentAdds,
 }
 
 impl Round {
@@ -127,6 +130,7 @@ impl Round {
             waiting_logged: false,
             observe_failures: 0,
             headroom: detect::headroom::HeadroomCheck::default(),
+            recent_adds: Default::default(),
         }
     }
 
@@ -187,6 +191,7 @@ impl Round {
             );
             self.waiting_logged = false;
         }
+        self.recent_adds.observe(&view);
         let c = &self.cfg.cluster;
         let (mut findings, snap) = {
             let mut m = lock(&model);
@@ -208,6 +213,7 @@ impl Round {
                 agent_silence_ms: c.policy.agent_silence_secs.saturating_mul(1000),
                 limits: &c.limits,
                 windows: Some(&m.windows),
+                recently_added: Some(&self.recent_adds),
             };
             let findings = detect::run_all(&input);
             let net = crate::execute::adaptive::nets(&m.agents, &c.limits);

@@ -10,7 +10,10 @@
 //! - the action log holds intent, outcome (the command's argv and captured output) and the
 //!   catch-up, in that order;
 //! - the master is restarted, a second broker is killed within `replace.period_secs`: it is
-//!   not replaced, and `replacement_held_back` reaches the webhook.
+//!   not replaced, and `replacement_held_back` reaches the webhook;
+//! - KIP-1066 facts behind not cordoning a host being replaced (ARCHITECTURE.md, `replace/`):
+//!   Kafka refuses a dead broker's `cordoned.log.dirs` through another broker and through the
+//!   controller; a cordon set while a broker was alive survives its replacement on an empty disk.
 //!
 //! A private cluster, so the shared one keeps its placement and nothing else is copied.
 //! Run: `KMEDIC_TESTBED_PORT_BASE=20200 cargo test -p kmedic-tests --test e2e -- replace_live::`

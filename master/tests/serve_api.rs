@@ -23,6 +23,11 @@ async fn fleet_and_cluster_come_from_the_board() {
     assert_eq!(c1["under_replicated"], 1);
     assert_eq!(c1["findings"], board.findings.len());
     assert_eq!(c1["maintenance"], false);
+    assert_eq!(
+        c1["decommission"],
+        serde_json::to_value(&board.decommission).expect("json"),
+        "kmedic-master status reads the decommission column from here"
+    );
     assert_eq!(cs[1]["health"], "unknown", "c2 was never observed");
 
     let (st, v) = call("GET", &format!("{}/api/clusters/c1", r.base), None, None).await;

@@ -24,7 +24,7 @@ pub fn render(v: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>10} {:>5} {:>7} {:>8}  modes",
+        "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>10} {:>5} {:>7} {:>8}  {:<20}  decommission",
         "cluster",
         "health",
         "status",
@@ -35,7 +35,8 @@ pub fn render(v: &Value) -> String {
         "partitions",
         "URPs",
         "offline",
-        "findings"
+        "findings",
+        "modes"
     );
     let n = |x: &Value| x.as_u64().unwrap_or(0);
     for c in v["clusters"].as_array().into_iter().flatten() {
@@ -49,7 +50,7 @@ pub fn render(v: &Value) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>10} {:>5} {:>7} {:>8}  {}",
+            "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>10} {:>5} {:>7} {:>8}  {:<20}  {}",
             c["cluster"].as_str().unwrap_or("?"),
             c["health"].as_str().unwrap_or("?"),
             c["status"]["status"].as_str().unwrap_or("?"),
@@ -61,10 +62,56 @@ pub fn render(v: &Value) -> String {
             n(&c["under_replicated"]),
             n(&c["offline"]),
             n(&c["findings"]),
-            modes.join(", ")
+            if modes.is_empty() {
+                "-".to_string()
+            } else {
+                modes.join(", ")
+            },
+            decommission(&c["decommission"])
         );
     }
     out
+}
+
+/// The decommission column: each listed broker (and one being uncordoned) with its phase and,
+/// while draining, what is left; why it is paused; `-` when none.
+fn decommission(d: &Value) -> String {
+    let mut ids: std::collections::BTreeSet<i64> = d["wanted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_i64)
+        .collect();
+    let progress = d["brokers"].as_object();
+    ids.extend(
+        progress
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .filter_map(|k| k.parse::<i64>().ok()),
+    );
+    if ids.is_empty() {
+        return "-".into();
+    }
+    let parts: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            let b = progress.and_then(|m| m.get(&id.to_string()));
+            match b.map(|b| (b["phase"].as_str().unwrap_or("?"), b)) {
+                None => format!("{id} waiting"),
+                Some(("draining", b)) => format!(
+                    "{id} draining ({} replicas, {:.1} GB left)",
+                    b["replicas_left"].as_u64().unwrap_or(0),
+                    b["bytes_left"].as_u64().unwrap_or(0) as f64 / 1e9
+                ),
+                Some((phase, _)) => format!("{id} {phase}"),
+            }
+        })
+        .collect();
+    let mut s = parts.join(", ");
+    if let Some(why) = d["paused"].as_str() {
+        let _ = write!(s, " [paused: {why}]");
+    }
+    s
 }
 
 #[cfg(test)]
@@ -86,6 +133,34 @@ mod tests {
         assert_eq!(
             line.split_whitespace().collect::<Vec<_>>()[3..11],
             ["7", "5", "1", "1", "100", "4", "0", "2"]
+        );
+        assert!(line.trim_end().ends_with(" -"), "no decommission: {s}");
+    }
+
+    #[test]
+    fn shows_each_decommissioned_broker_and_its_progress() {
+        let v = serde_json::json!({"clusters": [
+            {"cluster": "prod", "health": "ok", "status": {"status": "ran"}, "round": 7,
+             "brokers": {"ok": 6}, "partitions": 100, "findings": 0, "maintenance": true,
+             "decommission": {"wanted": [3, 5, 7], "paused": "maintenance", "brokers": {
+                 "3": {"phase": "draining", "cordoned": true, "replicas_left": 12,
+                       "bytes_left": 3_000_000_000u64},
+                 "5": {"phase": "drained", "cordoned": true, "replicas_left": 0, "bytes_left": 0},
+                 "4": {"phase": "uncordoning", "cordoned": true, "replicas_left": 0,
+                       "bytes_left": 0}}}}
+        ]});
+        let s = super::render(&v);
+        assert!(
+            s.lines().next().is_some_and(|h| h.contains("decommission")),
+            "{s}"
+        );
+        let line = s.lines().nth(1).expect("a line");
+        assert!(
+            line.ends_with(
+                "3 draining (12 replicas, 3.0 GB left), 4 uncordoning, 5 drained, 7 waiting \
+                 [paused: maintenance]"
+            ),
+            "{s}"
         );
     }
 }

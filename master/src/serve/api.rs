@@ -70,6 +70,8 @@ struct FleetRow {
     findings: usize,
     maintenance: bool,
     dry_run: bool,
+    /// The brokers being decommissioned and their progress (`kmedic-master status` shows it).
+    decommission: crate::service::decommission::DecommissionBoard,
 }
 
 /// `ok` (nothing found), `warning` (findings), `critical` (dead brokers or offline
@@ -105,6 +107,7 @@ async fn fleet(State(s): State<Arc<Shared>>) -> Res {
                 findings: b.findings.len(),
                 maintenance: c.maintenance,
                 dry_run: c.dry_run,
+                decommission: b.decommission.clone(),
             }
         })
         .collect();

@@ -15,7 +15,10 @@
 //!   Kafka refuses a dead broker's `cordoned.log.dirs` through another broker and through the
 //!   controller; a cordon set while a broker was alive survives its replacement on an empty disk.
 //!
-//! A private cluster, so the shared one keeps its placement and nothing else is copied.
+//! And a destination broker killed mid-heal (private 6-broker cluster): only its moves are
+//! cancelled and planned again, the others finish, the topic ends fully replicated.
+//!
+//! Private clusters, so the shared one keeps its placement and nothing else is copied.
 //! Run: `KMEDIC_TESTBED_PORT_BASE=20200 cargo test -p kmedic-tests --test e2e -- replace_live::`
 
 use std::path::Path;
@@ -46,11 +49,18 @@ const MB: usize = 1024 * 1024;
 
 /// The trials.
 pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
-    vec![trial(
-        ctx,
-        "replace_live::master_replaces_a_dead_broker_watches_it_catch_up_and_holds_the_next",
-        replace_live,
-    )]
+    vec![
+        trial(
+            ctx,
+            "replace_live::master_replaces_a_dead_broker_watches_it_catch_up_and_holds_the_next",
+            replace_live,
+        ),
+        trial(
+            ctx,
+            "replace_live::a_destination_killed_mid_heal_is_replanned_and_the_rest_finishes",
+            dead_destination,
+        ),
+    ]
 }
 
 /// The user's replacement command: asks for a new host by writing its arguments to `request`
@@ -352,5 +362,145 @@ fn replace_live(ctx: &Ctx) -> anyhow::Result<()> {
             field(v, "subject"), field(v, "status"))).collect::<Vec<_>>(),
         "replaced once through the master; the second held back"
     );
+    Ok(())
+}
+
+/// Must show, through the built master: a destination broker killed during a heal. A private
+/// 6-broker cluster (two per rack); broker 4 (az-a) holds one replica of each partition of an
+/// RF 2 topic, so its replicas may go to broker 1 (az-a) or to 3 or 6 (az-c). Once the heal
+/// copies (1 MiB/s throttle), one az-c destination that took some of the moves, but not all,
+/// is killed: the master cancels only the moves to it, the others finish, the cancelled ones
+/// are planned again onto live brokers, and the topic ends fully replicated off both dead
+/// brokers.
+fn dead_destination(ctx: &Ctx) -> anyhow::Result<()> {
+    const V: i32 = 4;
+    let t0 = Instant::now();
+    let tb = ctx.own(6)?;
+    // kmedic's own topics on brokers 1 and 2 (two racks: rack-correct for RF 2), off everything
+    // this trial kills.
+    tb.create_topic_with_assignment("__kmedic_stats", &[vec![1, 2], vec![2, 1], vec![1, 2]])?;
+    let log_topic = random_topic("dst-log");
+    tb.create_topic_with_assignment(&log_topic, &[vec![1, 2]])?;
+    let data = random_topic("dst-data");
+    let partners = [2, 5, 2, 5];
+    let assignment: Vec<Vec<i32>> = partners.iter().map(|&p| vec![V, p]).collect();
+    tb.create_topic_with_assignment(&data, &assignment)?;
+    tb.produce(&data, 24 * MB)?;
+
+    let guard = tempfile::tempdir()?;
+    let dir = guard.path().to_path_buf();
+    let _guard = match std::env::var_os("KMEDIC_KEEP_TRIAL_DIR") {
+        Some(_) => {
+            tracing::info!(dir = %guard.keep().display(), "trial files kept");
+            None
+        }
+        None => Some(guard),
+    };
+    let _agents = start_agents(&tb, &dir)?;
+    let spec = MasterSpec {
+        name: "master".into(),
+        top: "poll_interval_secs = 1".into(),
+        sections: format!(
+            "[action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
+             master_id = \"m1\"\n\
+             [execute]\nthrottle_bytes_per_sec = 1048576\n\
+             throttle_min_bytes_per_sec = 1048576\npoll_interval_ms = 500\n\
+             [serve]\nenabled = false\n"
+        ),
+        // Two dead of six (one per rack) is not a mass failure here (default 10 %).
+        policy: "agent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
+                 allow_short_heal_grace = true\nheal_grace_secs = 5\n\
+                 mass_failure_max_percent = 40"
+            .into(),
+        planner: "max_disk_utilization = 0.99".into(),
+    };
+    let mut m = Master::start(&tb, &dir, &spec)?;
+    m.wait_all_ok(&tb, Duration::from_secs(90))?;
+
+    tb.kill(V)?;
+    // The heal's destination of each data partition, as Kafka lists it while it copies.
+    let mut dest: std::collections::BTreeMap<i32, i32> = Default::default();
+    let mut victim_d = None;
+    wait_until(
+        Duration::from_secs(60),
+        "data moves to an az-c broker and elsewhere",
+        || {
+            m.check_running()?;
+            for p in tb.metadata()?.partitions.iter().filter(|p| p.topic == data) {
+                let orig = [V, partners[p.partition as usize]];
+                if let Some(&b) = p.replicas.iter().find(|b| !orig.contains(b)) {
+                    dest.entry(p.partition).or_insert(b);
+                }
+            }
+            victim_d = [3, 6]
+                .into_iter()
+                .find(|d| dest.values().any(|b| b == d) && dest.values().any(|b| b != d));
+            Ok(victim_d.is_some())
+        },
+    )
+    .with_context(|| format!("destinations seen: {dest:?}\n{}", m.tail()))?;
+    let d = victim_d.context("no destination")?;
+    tb.kill(d)?;
+    let killed = Instant::now();
+    let to_d: Vec<String> = dest
+        .iter()
+        .filter(|(_, &b)| b == d)
+        .map(|(p, _)| format!("{data}-{p}"))
+        .collect();
+
+    // Fully replicated, off both dead brokers.
+    wait_until(
+        Duration::from_secs(90),
+        "the data topic fully replicated off the dead brokers",
+        || {
+            m.check_running()?;
+            let md = tb.metadata()?;
+            let mine: Vec<_> = md.partitions.iter().filter(|p| p.topic == data).collect();
+            Ok(mine.len() == partners.len()
+                && mine.iter().all(|p| {
+                    p.replicas.len() == 2
+                        && p.isr.len() == 2
+                        && !p.replicas.contains(&V)
+                        && !p.replicas.contains(&d)
+                }))
+        },
+    )
+    .with_context(|| m.tail())?;
+    let healed_after = killed.elapsed().as_secs_f64();
+    let lines = m.lines();
+    let cancelled: Vec<String> = lines
+        .iter()
+        .filter(|l| field(l, "message").starts_with("destination died during the move"))
+        .map(|l| {
+            format!(
+                "{} {}",
+                field(l, "partition"),
+                num(l, "broker").unwrap_or(0)
+            )
+        })
+        .collect();
+    let expected: Vec<String> = to_d.iter().map(|p| format!("{p} {d}")).collect();
+    ensure!(
+        cancelled.iter().all(|c| expected.contains(c)) && !cancelled.is_empty(),
+        "cancelled {cancelled:?}, expected only the moves to broker {d}: {expected:?}"
+    );
+    // The moves to live brokers finished where they were first sent.
+    let done: Vec<String> = lines
+        .iter()
+        .filter(|l| field(l, "message") == "move done")
+        .map(|l| field(l, "partition").to_string())
+        .collect();
+    let carried_on: Vec<String> = dest
+        .iter()
+        .filter(|(_, &b)| b != d)
+        .map(|(p, _)| format!("{data}-{p}"))
+        .collect();
+    ensure!(
+        carried_on.iter().all(|p| done.contains(p)),
+        "moves not to broker {d} should finish: {carried_on:?}, done: {done:?}"
+    );
+    tracing::info!(destinations = ?dest, killed_destination = d, ?cancelled,
+        healed_after_kill_secs = healed_after, took_secs = t0.elapsed().as_secs_f64(),
+        "a destination died mid-heal: only its moves cancelled and re-planned");
     Ok(())
 }

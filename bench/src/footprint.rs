@@ -9,13 +9,15 @@ use anyhow::{Context, Result};
 pub struct Samples {
     /// (seconds since start, RSS MiB, CPU % of one core over the interval).
     pub rows: Vec<(f64, f64, f64)>,
+    /// The high-water mark (VmHWM) at each sample, KiB.
+    pub hwm_kib: Vec<f64>,
 }
 
 impl Samples {
     /// Parses the numeric rows of a footprint log.
     pub fn read(path: &Path) -> Result<Samples> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-        let rows = text
+        let numbers: Vec<Vec<f64>> = text
             .lines()
             .filter_map(|l| {
                 let f: Vec<f64> = l
@@ -23,10 +25,16 @@ impl Samples {
                     .map(str::parse)
                     .collect::<Result<_, _>>()
                     .ok()?;
-                (f.len() == 4).then(|| (f[0], f[1] / 1024.0, f[3]))
+                (f.len() == 4).then_some(f)
             })
             .collect();
-        Ok(Samples { rows })
+        Ok(Samples {
+            rows: numbers
+                .iter()
+                .map(|f| (f[0], f[1] / 1024.0, f[3]))
+                .collect(),
+            hwm_kib: numbers.iter().map(|f| f[2]).collect(),
+        })
     }
 
     /// Seconds covered.
@@ -39,6 +47,11 @@ impl Samples {
         let n = self.rows.len().max(1) as f64;
         let mean = self.rows.iter().map(|r| r.1).sum::<f64>() / n;
         (mean, self.rows.iter().map(|r| r.1).fold(0.0, f64::max))
+    }
+
+    /// The peak RSS the kernel saw (the largest VmHWM sampled), MiB.
+    pub fn hwm_mib(&self) -> f64 {
+        self.hwm_kib.iter().copied().fold(0.0, f64::max) / 1024.0
     }
 
     /// Mean CPU, % of one core (mean of the intervals, which are equal).

@@ -15,6 +15,7 @@
 //!   `kmedic-master plan` on one live testbed (by hand only; it starts Kafka).
 //! - `kmedic-bench footprint`: the hour-long agent run's summary and RSS chart.
 
+mod all;
 mod bound;
 mod chart;
 mod compare;
@@ -24,6 +25,7 @@ mod kafka;
 mod live;
 mod live_figures;
 mod scale;
+mod targets;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,9 @@ enum Cmd {
         /// re-run on a quiet machine).
         #[arg(long)]
         scale_only: bool,
+        /// Only the comparison with Kafka's --generate (no scale curve).
+        #[arg(long, conflicts_with = "scale_only")]
+        compare_only: bool,
         /// Output of agent/benches/footprint.sh, for the agent section.
         #[arg(long)]
         agent_log: Option<PathBuf>,
@@ -73,6 +78,10 @@ enum Cmd {
         #[arg(long)]
         warm_start_log: Option<PathBuf>,
     },
+    /// The whole report from one command: builds, runs every step as a child process (the
+    /// agent and idle-JVM footprint in the background meanwhile), writes --out/report.md with
+    /// the targets met or missed. A failed step is named and the rest go on; exit non-zero then.
+    All(all::Args),
     /// Kafka's real `kafka-reassign-partitions --generate` and `kmedic-master plan` side by
     /// side on a live 6-broker testbed it starts (needs Java 17+, the Kafka jars, a release
     /// kmedic-master); writes the markdown section to --out.
@@ -124,6 +133,7 @@ fn main() -> Result<()> {
             uneven,
             runs,
         } => scale::child(brokers, replicas, uneven, runs),
+        Cmd::All(args) => all::run(&args),
         Cmd::Live {
             port_base,
             runs,
@@ -161,6 +171,7 @@ fn main() -> Result<()> {
             max_replicas,
             no_kafka,
             scale_only,
+            compare_only,
             agent_log,
             jvm_log,
             warm_start_log,
@@ -171,6 +182,7 @@ fn main() -> Result<()> {
                 max_replicas,
                 no_kafka,
                 scale_only,
+                compare_only,
                 agent_log,
                 jvm_log,
                 warm_start_log,
@@ -189,6 +201,7 @@ struct Opts {
     max_replicas: usize,
     no_kafka: bool,
     scale_only: bool,
+    compare_only: bool,
     agent_log: Option<PathBuf>,
     jvm_log: Option<PathBuf>,
     warm_start_log: Option<PathBuf>,
@@ -210,9 +223,14 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
     );
     let _ = writeln!(
         md,
-        "Command: `kmedic-bench report{}{}` ({}); medians of {} run(s) per case.\n",
+        "Command: `kmedic-bench report{}{}{}` ({}); medians of {} run(s) per case.\n",
         if o.quick { " --quick" } else { "" },
         if o.scale_only { " --scale-only" } else { "" },
+        if o.compare_only {
+            " --compare-only"
+        } else {
+            ""
+        },
         if cfg!(debug_assertions) {
             "debug build: times are not representative"
         } else {
@@ -223,6 +241,9 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
 
     if !o.scale_only {
         compare_section(o, work.path(), &mut md)?;
+    }
+    if o.compare_only {
+        return Ok(md);
     }
 
     // The scale curve.
@@ -248,6 +269,9 @@ fn report(o: &Opts, out: &Path) -> Result<String> {
     let load_before = loadavg();
     let t_curve = std::time::Instant::now();
     let curve = scale::run(&cases, o.runs)?;
+    // For `kmedic-bench all`'s targets table.
+    std::fs::write(out.join("scale.json"), serde_json::to_string(&curve)?)
+        .with_context(|| format!("writing {}", out.join("scale.json").display()))?;
     md.push_str("### Scale curve\n\n");
     let _ = writeln!(
         md,
@@ -394,7 +418,7 @@ fn targets(curve: &[scale::Case]) -> String {
     s
 }
 
-fn agent_section(agent: &Path, jvm: &Path, out: &Path) -> Result<String> {
+pub(crate) fn agent_section(agent: &Path, jvm: &Path, out: &Path) -> Result<String> {
     let a = footprint::Samples::read(agent)?;
     let j = footprint::Samples::read(jvm)?;
     let mut s = String::from("### The agent against an idle JVM\n\n");
@@ -448,7 +472,7 @@ fn agent_section(agent: &Path, jvm: &Path, out: &Path) -> Result<String> {
 }
 
 /// The load averages over 1, 5 and 15 minutes, from /proc/loadavg ("?" if unreadable).
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -456,7 +480,7 @@ fn loadavg() -> String {
 }
 
 /// The hour-long footprint run: figures and the RSS chart (issue 10 item 5).
-fn footprint_summary(log: &Path, png: &Path) -> Result<String> {
+pub(crate) fn footprint_summary(log: &Path, png: &Path) -> Result<String> {
     let a = footprint::Samples::read(log)?;
     let (Some(first), Some(last)) = (a.rows.first(), a.rows.last()) else {
         anyhow::bail!("{}: no samples", log.display());
@@ -498,7 +522,7 @@ fn footprint_summary(log: &Path, png: &Path) -> Result<String> {
 }
 
 /// `nproc`, the CPU model and memory, from /proc.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = info

@@ -40,6 +40,10 @@ pub struct Case {
     pub peak_rss_mib: f64,
     /// Net in max/mean before and after the balance.
     pub balance_net_in: (f64, f64),
+    /// Net out max/mean before and after the balance.
+    pub balance_net_out: (f64, f64),
+    /// Rack violations after the balance.
+    pub balance_rack_violations: usize,
     /// Net in after the balance over the best mean the rack rule allows (differs from the
     /// cluster mean only with uneven racks, where rack totals are pinned).
     pub balance_net_in_achievable: f64,
@@ -136,7 +140,7 @@ pub fn child(brokers: usize, replicas: usize, uneven_racks: bool, runs: usize) -
     let balance_ms = median_ms(runs, || {
         last = Some(plan(&c.snapshot, &limits, &Request::Balance));
     });
-    let before = health(&c.snapshot).net_in_max_over_mean;
+    let h0 = health(&c.snapshot);
     let bound = bytes_lower_bound(&c.snapshot, limits.target_ratio);
     let rack_bound = rack_aware_lower_bound(&c.snapshot, limits.target_ratio);
     let goal_bound = goal_lower_bound(&c.snapshot, limits.target_ratio);
@@ -172,7 +176,9 @@ pub fn child(brokers: usize, replicas: usize, uneven_racks: bool, runs: usize) -
         balance_ms,
         spread_ms,
         peak_rss_mib: status_kib("VmHWM:") / 1024.0,
-        balance_net_in: (before, h.net_in_max_over_mean),
+        balance_net_in: (h0.net_in_max_over_mean, h.net_in_max_over_mean),
+        balance_net_out: (h0.net_out_max_over_mean, h.net_out_max_over_mean),
+        balance_rack_violations: h.rack_violations,
         balance_net_in_achievable: h.net_in_max_over_achievable,
         balance_over_bound: over,
         balance_over_rack_bound: over_rack,

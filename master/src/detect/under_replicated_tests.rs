@@ -120,5 +120,8 @@ fn a_just_added_replica_on_a_broker_that_is_not_healthy_is_unexplained() {
 
 #[test]
 fn the_rule_text_names_the_window_it_applies() {
-    assert!(RULE.contains(&format!("last {RECENT_POLLS} polls")), "{RULE}");
+    assert!(
+        RULE.contains(&format!("last {RECENT_POLLS} polls")),
+        "{RULE}"
+    );
 }

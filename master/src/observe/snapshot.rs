@@ -8,7 +8,10 @@
 //! - **Disk.** A broker whose log dirs were not described this round has unknown capacity: it is
 //!   marked so, and the planner places no replica on it (it used to count as 1 PiB and attract
 //!   every move). Used disk is the volume's size minus its usable bytes (DescribeLogDirs v4)
-//!   when reported, so data other than replicas counts too.
+//!   when reported, so data other than replicas counts too. Brokers whose agents report one
+//!   hostname share that host's volume: its used bytes are the host's, not any one broker's,
+//!   and read the same for all of them (so every broker sat at the disk peak and balance could
+//!   place nothing on a test bed). For them used disk is the sizes of the replicas they host.
 //! - **In flight.** Each reassignment Kafka reports becomes an [`InFlightMove`] (old = replicas
 //!   without the adding ones, new = replicas without the removing ones): the partition is left
 //!   alone and the adding replicas' load counts on their brokers.
@@ -47,6 +50,7 @@ pub fn build(
 ) -> Snapshot {
     let mut ids: BTreeSet<i32> = view.brokers.keys().copied().collect();
     ids.extend(view.hosting_brokers());
+    let shared = model.map(shared_host).unwrap_or_default();
     let brokers = ids
         .into_iter()
         .map(|id| {
@@ -74,7 +78,8 @@ pub fn build(
                 disk_known: disk_total.is_some(),
                 disk_used_bytes: disk_total
                     .zip(view.disk_usable_bytes.get(&id))
-                    .map(|(total, usable)| total.saturating_sub(*usable)),
+                    .map(|(total, usable)| total.saturating_sub(*usable))
+                    .filter(|_| !shared.contains(&id)),
             }
         })
         .collect();
@@ -124,6 +129,21 @@ pub fn build(
         partitions,
         in_flight,
     }
+}
+
+/// Brokers whose agents report a hostname another broker's agent reports too.
+fn shared_host(model: &ClusterModel) -> BTreeSet<i32> {
+    let mut by_host: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
+    for (&id, a) in &model.agents {
+        if !a.hostname.is_empty() {
+            by_host.entry(a.hostname.as_str()).or_default().push(id);
+        }
+    }
+    by_host
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .flatten()
+        .collect()
 }
 
 /// `replicas` without the ids in `drop`, order kept.
@@ -321,6 +341,39 @@ mod tests {
         assert!(text.contains("1 disk full"), "{text}");
         assert_eq!(s.broker(4).unwrap().disk_used_bytes, Some(980_000_000_000));
         assert_eq!(s.broker(2).unwrap().disk_used_bytes, Some(100_000_000_000));
+    }
+
+    /// Brokers sharing one host (their agents report one hostname) share its volume: its used
+    /// bytes are no one broker's, so each one's used disk is its replicas' sizes; a broker alone
+    /// on its host keeps the volume's figure. Failed before: every broker of the shared host
+    /// read the volume's 100 GB, so all sat at the disk peak and balance could place nothing.
+    #[test]
+    fn brokers_on_one_host_count_their_replicas_not_the_shared_volume() {
+        let mut f = Fake::six();
+        f.add_partition("t", 0, &[1, 2]);
+        f.view.sizes_bytes.insert(
+            TopicPartition {
+                topic: "t".into(),
+                partition: 0,
+            },
+            4096,
+        );
+        let mut m = ClusterModel::new("c", &WindowConfig::default());
+        for id in 1..=6 {
+            f.view.disk_total_bytes.insert(id, 1_000_000_000_000);
+            f.view.disk_usable_bytes.insert(id, 900_000_000_000);
+            let mut a = f.agents[&id].clone();
+            a.hostname = if id == 6 { "other" } else { "testbed" }.into();
+            m.agents.insert(id, a);
+        }
+        let s = build(&f.view, &f.limits, &Verdicts::default(), Some(&m), NOW);
+        for id in 1..=5 {
+            assert_eq!(s.broker(id).unwrap().disk_used_bytes, None, "broker {id}");
+        }
+        assert_eq!(s.broker(6).unwrap().disk_used_bytes, Some(100_000_000_000));
+        // Without agents (the CLI's one-shot plan) nothing is known to be shared.
+        let s = build(&f.view, &f.limits, &Verdicts::default(), None, NOW);
+        assert_eq!(s.broker(1).unwrap().disk_used_bytes, Some(100_000_000_000));
     }
 
     /// The adding replica of a reassignment in Kafka counts on its broker: broker 4 is filling

@@ -15,6 +15,7 @@ mod decommission;
 mod execute;
 mod harness;
 mod master;
+mod overload;
 mod product;
 mod replace_live;
 
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
     trials.extend(decommission::trials(&ctx));
     trials.extend(scenarios::trials(&ctx));
     trials.extend(az::trials(&ctx));
+    trials.extend(overload::trials(&ctx));
     trials.extend(replace_live::trials(&ctx));
     let conclusion = libtest_mimic::run(&args, trials);
     // Before exiting: process::exit would skip the drop that kills the shared cluster's JVMs.

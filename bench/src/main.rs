@@ -18,6 +18,7 @@
 mod all;
 mod bound;
 mod chart;
+mod children;
 mod compare;
 mod figures;
 mod footprint;

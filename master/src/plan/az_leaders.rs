@@ -38,9 +38,12 @@
 //! when every partition has a replica in every rack, the rack-aware case).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::reason::ElectionReason;
+use super::snapshot::Snapshot;
 use super::state::{State, NONE};
+use super::Limits;
 
 /// Spreads every topic's leaders across live racks in `st`.
 pub(super) fn spread(st: &mut State) {
@@ -99,30 +102,101 @@ impl Topic {
     }
 }
 
-/// Spreads one topic's leaders.
-fn spread_topic(st: &mut State, parts: &[u32]) {
-    let racks = st.rack_names.len();
-    let mut t = Topic {
-        led: vec![Vec::new(); racks],
-        count: vec![0; racks],
-        now: Vec::new(),
-        delta: vec![0; st.ids.len()],
-    };
-    for &p in parts {
-        let l = st.leader[p as usize];
-        if l == NONE || st.rack[l as usize] == NONE {
+/// One topic's leaders per rack now and at best, from [`best_spread`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpread {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// Every rack of the snapshot's brokers, in name order; `now` and `best` index it.
+    pub racks: Vec<String>,
+    /// Leaders per rack now.
+    pub now: Vec<u32>,
+    /// Leaders per rack after the spread-leaders plan (this module's path search): the best
+    /// the replicas allow (in sync, on brokers that accept load, within net out), so max - min
+    /// over the live racks is the smallest any choice of leaders reaches. Partitions the
+    /// planner may not touch (not fully in sync, reassigning) keep their leader.
+    pub best: Vec<u32>,
+}
+
+/// For each topic of `snapshot` that `wanted` accepts, its leaders per rack now and the best
+/// spread the planner can reach, computed by the very search [`spread`] plans with, without
+/// electing anything. The leader-skew detector asks this so it never raises a skew, and the
+/// policy never asks for a spread, that the replicas cannot allow. Empty with fewer than two
+/// live racks (nothing to spread).
+pub fn best_spread(snapshot: &Snapshot, wanted: impl Fn(&str) -> bool) -> Vec<TopicSpread> {
+    let limits = Limits::default();
+    let st = State::new(snapshot, &limits, &[]);
+    if st.live_racks < 2 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for parts in by_topic(&st) {
+        let Some(&first) = parts.first() else {
+            continue;
+        };
+        let topic = snapshot.topic_name(snapshot.partitions[first as usize].topic);
+        if !wanted(topic) {
             continue;
         }
-        let r = st.rack[l as usize] as usize;
-        t.count[r] += 1;
-        if st.movable(p) {
-            t.led[r].push(p);
-            t.now.push((p, l));
+        let mut t = Topic::of(&st, &parts);
+        let now = t.count.clone();
+        t.even_out(&st);
+        out.push(TopicSpread {
+            topic: topic.clone(),
+            racks: st.rack_names.clone(),
+            now,
+            best: t.count,
+        });
+    }
+    out
+}
+
+impl Topic {
+    /// The topic of partitions `parts` as it stands in `st`.
+    fn of(st: &State, parts: &[u32]) -> Self {
+        let racks = st.rack_names.len();
+        let mut t = Topic {
+            led: vec![Vec::new(); racks],
+            count: vec![0; racks],
+            now: Vec::new(),
+            delta: vec![0; st.ids.len()],
+        };
+        for &p in parts {
+            let l = st.leader[p as usize];
+            if l == NONE || st.rack[l as usize] == NONE {
+                continue;
+            }
+            let r = st.rack[l as usize] as usize;
+            t.count[r] += 1;
+            if st.movable(p) {
+                t.led[r].push(p);
+                t.now.push((p, l));
+            }
+        }
+        t.now.sort_unstable();
+        t
+    }
+
+    /// Applies paths of transfers (on this scratch copy only) until none is left.
+    fn even_out(&mut self, st: &State) {
+        while let Some(path) = next_path(st, self) {
+            self.apply(st, path);
         }
     }
-    t.now.sort_unstable();
+}
+
+/// Spreads one topic's leaders.
+fn spread_topic(st: &mut State, parts: &[u32]) {
+    let mut t = Topic::of(st, parts);
     let before = t.count.clone();
-    while let Some(path) = next_path(st, &t) {
+    t.even_out(st);
+    elect_changed(st, &t, &before);
+}
+
+impl Topic {
+    /// Applies one path from [`next_path`] to the planned leaders.
+    fn apply(&mut self, st: &State, path: Vec<(usize, usize, Hop)>) {
+        let t = self;
         // Each hop's target rack differs, so each broker gains at most one leader on the path:
         // the capacity checks made during the search still hold while it is applied.
         for (from, to, hop) in path {
@@ -140,7 +214,10 @@ fn spread_topic(st: &mut State, parts: &[u32]) {
             t.count[to] += 1;
         }
     }
-    // One election per partition whose leader changed, in partition order.
+}
+
+/// One election per partition whose leader changed, in partition order.
+fn elect_changed(st: &mut State, t: &Topic, before: &[u32]) {
     for &(p, new) in &t.now {
         let old = st.leader[p as usize];
         if new == old {
@@ -280,6 +357,38 @@ mod tests {
         assert_eq!(p.totals.bytes_moved, 0);
         c.apply(&p);
         assert_eq!(per_rack(&c), [2, 2, 2]);
+    }
+
+    /// `best_spread` reports what the plan reaches, for the topics asked for only.
+    #[test]
+    fn best_spread_is_what_the_plan_reaches() {
+        let mut c = racks3();
+        for r in [[1, 3], [2, 4], [1, 4]] {
+            c.add_partition("t", r[0], &r, 1_000);
+        }
+        for r in [[3, 5], [4, 5]] {
+            c.add_partition("t", r[0], &r, 1_000);
+        }
+        c.add_partition("t", 5, &[5, 2], 1_000);
+        c.add_partition("u", 1, &[1, 2], 1_000);
+        let s = super::best_spread(&c.snapshot, |t| t == "t");
+        assert_eq!(s.len(), 1);
+        assert_eq!(&*s[0].topic, "t");
+        assert_eq!(s[0].racks, ["az-a", "az-b", "az-c"]);
+        assert_eq!(s[0].now, [3, 2, 1]);
+        assert_eq!(s[0].best, [2, 2, 2]);
+        let p = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
+        c.apply(&p);
+        let mut after = [0; 3];
+        for part in c.snapshot.partitions.iter().take(6) {
+            let r = &c
+                .snapshot
+                .broker(part.leader.expect("led"))
+                .expect("b")
+                .rack;
+            after[(r.as_bytes()[3] - b'a') as usize] += 1;
+        }
+        assert_eq!(after, [2, 2, 2]);
     }
 
     /// A transfer never takes the new leader over its net-out limit.

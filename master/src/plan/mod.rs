@@ -64,6 +64,7 @@ mod snapshot;
 mod state;
 mod swap;
 
+pub use az_leaders::{best_spread, TopicSpread};
 pub use limits::Limits;
 pub use output::{BrokerMoves, Election, LoadSummary, Move, Plan, PlanTotals, Unplaceable};
 pub use reason::{ElectionReason, MoveReason, Rejections, Resource, UnplaceableReason, Warning};

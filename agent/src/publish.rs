@@ -6,13 +6,18 @@
 //! as dropped, so the master's `seq` gaps equal the agent's drop counter. rdkafka's own queue is
 //! kept tiny (`queue.buffering.max.messages`) so that our buffer, not librdkafka's, is where
 //! records wait, and `message.timeout.ms` hands a stuck record back to us for a retry.
+//!
+//! Both rdkafka clients (the producer and the topic check) log through
+//! [`kmedic_common::rdlog::QuietContext`]: a stats cluster that cannot be reached is one WARN
+//! per broker per 10 minutes (the sender's own "not delivered" lines say what it means for the
+//! records), not an ERROR at every reconnect.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use kmedic_common::rdlog::QuietContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
@@ -83,8 +88,8 @@ pub fn producer_config(settings: &StatsSettings) -> ClientConfig {
 
 /// Creates the stats topic if it does not exist; an existing topic is fine.
 pub async fn ensure_topic(settings: &StatsSettings) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = producer_config(settings)
-        .create()
+    let admin: AdminClient<QuietContext> = producer_config(settings)
+        .create_with_context(QuietContext::new("agent stats topic check"))
         .map_err(PublishError::Client)?;
     let max_bytes = MAX_RECORD_BYTES.to_string();
     let topic = NewTopic::new(
@@ -183,7 +188,7 @@ pub fn channel(
     metrics: Arc<Metrics>,
 ) -> Result<(Publisher, Sender)> {
     let producer: BaseProducer<Deliveries> = producer_config(settings)
-        .create_with_context(Deliveries)
+        .create_with_context(Deliveries::new())
         .map_err(PublishError::Client)?;
     let shared = Arc::new(Shared {
         buffer: Mutex::new(BoundedBuffer::new(
@@ -388,10 +393,41 @@ fn is_permanent(e: &KafkaError) -> bool {
     )
 }
 
-/// Hands each delivery report to the task waiting for it.
-pub struct Deliveries;
+/// Hands each delivery report to the task waiting for it; librdkafka's logs and global errors
+/// go to its [`QuietContext`].
+pub struct Deliveries {
+    quiet: QuietContext,
+}
 
-impl ClientContext for Deliveries {}
+impl Deliveries {
+    /// The stats producer's context.
+    pub fn new() -> Self {
+        Self {
+            quiet: QuietContext::new("agent stats producer"),
+        }
+    }
+
+    /// The log context (what it logged so far: `quiet().tally()`).
+    pub fn quiet(&self) -> &QuietContext {
+        &self.quiet
+    }
+}
+
+impl Default for Deliveries {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientContext for Deliveries {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.quiet.log(level, fac, log_message)
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.quiet.error(error, reason)
+    }
+}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = Box<oneshot::Sender<std::result::Result<(), KafkaError>>>;

@@ -1,7 +1,7 @@
 //! Kafka connection settings, written once by the user and used twice: by the admin client
 //! ([`crate::admin`]) and, through [`ConnectionSettings::rdkafka_properties`], by rdkafka
-//! producers and consumers. This crate does not depend on rdkafka; it only produces the
-//! key/value pairs rdkafka's `ClientConfig` takes.
+//! producers and consumers. This module does not use rdkafka; it only produces the key/value
+//! pairs rdkafka's `ClientConfig` takes (the crate's rdkafka use is the log context, `rdlog`).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,10 +7,13 @@
 //! - [`backoff`]: the one retry helper, with a deadline.
 //! - [`admin`]: the admin client over the `kafka-protocol` crate: every admin request goes here.
 //! - [`imds`]: EC2 instance metadata (IMDSv2): the host's AZ, for the agent and the client library.
+//! - [`rdlog`]: the librdkafka context of every rdkafka client of the agent and the master: a
+//!   broker that cannot be reached is WARN once per broker per 10 minutes, not ERROR at every retry.
 
 pub mod admin;
 pub mod backoff;
 pub mod codec;
 pub mod connection;
 pub mod imds;
+pub mod rdlog;
 pub mod stats;

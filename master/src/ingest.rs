@@ -27,7 +27,7 @@ use tracing::{info, warn};
 use crate::clock::Now;
 use crate::config::IngestConfig;
 use crate::model::{lock, Applied, Fleet, Received};
-use crate::rdlog::QuietContext;
+use kmedic_common::rdlog::QuietContext;
 
 /// At most one log line per kind of bad record per this period.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -234,7 +234,7 @@ impl Ingest {
 }
 
 /// The stats consumer: its context logs a broker that is down at WARN once, not ERROR at every
-/// reconnect (kmedic reports the dead broker itself; `crate::rdlog`).
+/// reconnect (kmedic reports the dead broker itself; `kmedic_common::rdlog`).
 pub type StatsConsumer = StreamConsumer<QuietContext>;
 
 /// Builds the stats consumer. Offsets are never committed: the checkpoint decides where to

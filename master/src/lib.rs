@@ -31,7 +31,6 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod policy;
-pub mod rdlog;
 pub mod replace;
 pub mod serve;
 pub mod service;

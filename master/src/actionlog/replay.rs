@@ -13,8 +13,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::record::{ActionKind, ActionRecord, Mode, OutcomeStatus, Phase};
 use super::writer::client_config;
 use super::Error;
-use crate::rdlog::QuietContext;
 use kmedic_common::connection::ConnectionSettings;
+use kmedic_common::rdlog::QuietContext;
 
 /// One replacement the log knows of.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,8 +19,8 @@ use rdkafka::util::Timeout;
 use super::record::ActionRecord;
 use super::Error;
 use crate::config::ActionLogConfig;
-use crate::rdlog::QuietContext;
 use kmedic_common::connection::ConnectionSettings;
+use kmedic_common::rdlog::QuietContext;
 
 /// The action log's writer. Cheap to share behind an `Arc`; writes are serialized.
 pub struct ActionLog {

@@ -16,6 +16,7 @@ use crate::actionlog::writer::client_config;
 use crate::actionlog::{replay, Error};
 use crate::config::MasterConfig;
 use kmedic_common::connection::ConnectionSettings;
+use kmedic_common::rdlog::QuietContext;
 
 /// How many partitions a line names before it says "and N more".
 const MAX_PARTITIONS_SHOWN: usize = 4;
@@ -201,12 +202,12 @@ fn follow_blocking(
     json: bool,
 ) -> Result<(), Error> {
     let kafka = |op: &'static str| move |source: KafkaError| Error::Kafka { op, source };
-    let consumer: BaseConsumer = client_config(conn)
+    let consumer: BaseConsumer<QuietContext> = client_config(conn)
         .set("group.id", "kmedic-actions-cli")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest")
-        .create()
+        .create_with_context(QuietContext::new("actions --follow"))
         .map_err(kafka("create the action-log consumer"))?;
     let md = consumer
         .fetch_metadata(Some(topic), timeout)

@@ -13,6 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::actionlog::writer::client_config;
 use crate::config::MasterConfig;
 use kmedic_common::codec;
+use kmedic_common::rdlog::QuietContext;
 
 /// Errors of the stats tail.
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +67,11 @@ pub async fn tail(cfg: &MasterConfig, from_beginning: bool, max: Option<u64>) ->
     let conn = cfg.stats.connection.clone();
     let topic = cfg.stats.topic.clone();
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = client_config(&conn)
+        let consumer: BaseConsumer<QuietContext> = client_config(&conn)
             .set("group.id", "kmedic-stats-tail")
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "latest")
-            .create()
+            .create_with_context(QuietContext::new("stats tail"))
             .map_err(|source| Error::Kafka {
                 op: "create the consumer",
                 source,
@@ -82,7 +83,7 @@ pub async fn tail(cfg: &MasterConfig, from_beginning: bool, max: Option<u64>) ->
 }
 
 fn tail_blocking(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<QuietContext>,
     topic: &str,
     from_beginning: bool,
     max: Option<u64>,

@@ -1,5 +1,6 @@
-//! librdkafka's own logs and global errors for the master's long-lived Kafka clients (the stats
-//! consumer, the action-log producer, its topic check and its replay consumer).
+//! librdkafka's own logs and global errors for every rdkafka client of kmedic: the master's
+//! stats consumer, action-log producer, topic check and replay consumer, its CLI consumers
+//! (`actions`, `stats tail`), and the agent's stats producer and topic check.
 //!
 //! rdkafka's default context logs every failed connection attempt at ERROR, twice (the `FAIL`
 //! log line and the "Global error: BrokerTransportFailure" callback), at every reconnect
@@ -25,7 +26,7 @@ use rdkafka::ClientContext;
 /// How long a broker's transport failures stay at DEBUG after one was logged at WARN.
 pub const REPEAT_WARN: Duration = Duration::from_secs(600);
 
-/// What librdkafka reported, as the master treats it.
+/// What librdkafka reported, as kmedic treats it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
     /// The end of a partition: not an error.
@@ -104,7 +105,8 @@ pub struct Tally {
     pub errors: u64,
 }
 
-/// The context of the master's long-lived Kafka clients (see the module doc).
+/// The context of kmedic's rdkafka clients (see the module doc). A client with a context of its
+/// own (the agent's producer, for its delivery reports) holds one and forwards `log` and `error`.
 pub struct QuietContext {
     client: &'static str,
     last_warned: Mutex<HashMap<String, Instant>>,

@@ -3,7 +3,10 @@
 //! Run: `cargo bench -p kmedic-master --bench planner` (release profile). Set
 //! `PLANNER_BENCH_RUNS` to change the number of timed runs per case (default 3; the table shows
 //! the median). Cases:
-//! - heal one dead broker at 200 brokers, 3 racks, 1M replicas (target <= 200 ms);
+//! - heal one dead broker at 200 brokers, 3 racks, 1M replicas (target <= 50 ms);
+//! - `heal-balanced`: the scale curve's heal at 200 brokers / 1M replicas (heavy skew, balanced
+//!   to 1.05 first, then broker 1 killed; target <= 50 ms), and `heal-2000` the same at
+//!   2,000 brokers / 10M replicas (target <= 1 s; needs ~1.5 GB and a minute to generate);
 //! - full balance at 270 brokers, 1.3M replicas, where 27 of the brokers were just added empty
 //!   (a scale-out), with target ratio 1.05 (target <= 10 s, max/mean <= 1.05, no rack violation);
 //! - full balance at the same size with heavy traffic skew and no empty brokers;
@@ -122,6 +125,31 @@ fn report_runs(name: &str, c: &Cluster, limits: &Limits, req: &Request, runs: us
     println!();
 }
 
+/// The scale curve's heal (`kmedic-bench report --scale-only`): the heavy-skew cluster balanced
+/// to 1.05 with no move cap, then broker 1 killed and healed. A balanced cluster is the hard
+/// case: every broker sits near the pre-failure peak, so the heal's peak limits bind.
+fn heal_balanced(brokers: usize, replicas: usize) {
+    let mut spec = Spec::new(brokers, replicas, 5);
+    spec.topic_skew = 1.0;
+    spec.partition_skew = 0.6;
+    spec.non_preferred_leaders = 0.10;
+    let mut c = generate(&spec);
+    let full = Limits {
+        target_ratio: 1.05,
+        max_moves_per_broker: u32::MAX,
+        ..Limits::default()
+    };
+    let p = plan(&c.snapshot, &full, &Request::Balance);
+    c.apply(&p);
+    c.kill(1);
+    report(
+        &format!("heal after balance: 1 dead broker, {brokers} brokers, {replicas} replicas (scale curve)"),
+        &c,
+        &Limits::default(),
+        &Request::Heal { dead: vec![1] },
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; a filter argument selects cases by name.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -136,6 +164,13 @@ fn main() {
             &Limits::default(),
             &Request::Heal { dead: vec![1] },
         );
+    }
+    if want("heal-balanced") {
+        heal_balanced(200, 1_000_000);
+    }
+    // Only by name: it takes a minute and ~1.5 GB.
+    if filter.as_deref() == Some("heal-2000") {
+        heal_balanced(2_000, 10_000_000);
     }
     // A full balance: no per-plan move cap (the executor throttles), ratio 1.05.
     let limits = Limits {

@@ -151,19 +151,17 @@ impl<'a> State<'a> {
             .collect();
         brokers.sort_by_key(|b| b.id);
         brokers.dedup_by_key(|b| b.id);
-        // Replica ids missing from the broker list become unknown brokers.
-        let max_id = snap
-            .partitions
-            .iter()
-            .flat_map(|p| p.replicas.iter().copied())
-            .chain(brokers.iter().map(|b| b.id))
-            .max()
-            .unwrap_or(0);
+        // Replica ids missing from the broker list become unknown brokers. The direct table is
+        // sized by the brokers' ids (a pass over every replica for their max cost a heal 10 %);
+        // a larger unknown replica id goes to the index's map.
+        let max_id = brokers.iter().map(|b| b.id).max().unwrap_or(0);
         let mut known = IdIndex::with_max(max_id);
         for b in &brokers {
             known.insert(b.id, 0);
         }
+        let mut replica_count = 0;
         for p in &snap.partitions {
+            replica_count += p.replicas.len();
             for &r in &p.replicas {
                 if known.get(r).is_none() {
                     known.insert(r, 0);
@@ -183,6 +181,8 @@ impl<'a> State<'a> {
         rack_names.sort();
         rack_names.dedup();
         let n = brokers.len();
+        // Room for a fair share and a quarter more: the lists are not grown a push at a time.
+        let per_broker = replica_count / n.max(1) + replica_count / (4 * n.max(1)) + 8;
         let mut st = State {
             snap,
             limits,
@@ -209,13 +209,13 @@ impl<'a> State<'a> {
                 .map(|b| (b.cap.disk_bytes as f64 * limits.max_disk_utilization) as u64)
                 .collect(),
             moves: vec![BrokerMoves::default(); n],
-            hosted: vec![Vec::new(); n],
+            hosted: (0..n).map(|_| Vec::with_capacity(per_broker)).collect(),
             live_racks: 0,
             racks: 0,
             rack_room: Vec::new(),
             repl_off: Vec::with_capacity(snap.partitions.len() + 1),
-            repl: Vec::with_capacity(snap.replica_count()),
-            in_sync: Vec::with_capacity(snap.replica_count()),
+            repl: Vec::with_capacity(replica_count),
+            in_sync: Vec::with_capacity(replica_count),
             leader: Vec::with_capacity(snap.partitions.len()),
             frozen: vec![Frozen::No; snap.partitions.len()],
             touched: vec![false; snap.partitions.len()],
@@ -425,7 +425,10 @@ impl<'a> State<'a> {
         self.moves[to as usize].incoming += 1;
         self.moves[from as usize].outgoing += 1;
         self.touched[p as usize] = true;
-        self.refresh_room(from);
+        // A broker that accepts nothing adds nothing to its rack's room (a heal's dead source).
+        if self.accepts[from as usize] {
+            self.refresh_room(from);
+        }
         self.refresh_room(to);
     }
 

@@ -255,22 +255,7 @@ pub fn run(a: &Args) -> Result<()> {
         }
     }
 
-    // 3. Warm start.
-    let warm_log = out.join("warm-start.txt");
-    if quick && a.fail_step.as_deref() != Some("warm start") {
-        s.skip("warm start", "--quick");
-    } else {
-        let (c, _) = cargo(&[
-            "bench",
-            "-p",
-            "kmedic-master",
-            "--bench",
-            "model_warm_start",
-        ]);
-        s.run("warm start", vec![(c, Some(warm_log.clone()))]);
-    }
-
-    // 4 and 5. The comparison and the scale curve, each a `report` child.
+    // 3 and 4. The comparison and the scale curve, each a `report` child.
     let report = |part: &str, dir: &Path| {
         let mut c = Command::new(&exe);
         c.args(["report", part, "--runs", &runs, "--out"]).arg(dir);
@@ -291,7 +276,7 @@ pub fn run(a: &Args) -> Result<()> {
         }
     }
 
-    // 6. Live.
+    // 5. Live.
     let live_md = out.join("live.md");
     if a.skip_live || quick {
         s.skip(
@@ -306,6 +291,21 @@ pub fn run(a: &Args) -> Result<()> {
             "live testbed against kafka-reassign-partitions",
             vec![(c, None)],
         );
+    }
+
+    // 6. Warm start (last: its `cargo bench` may wait for the build lock and compile).
+    let warm_log = out.join("warm-start.txt");
+    if quick && a.fail_step.as_deref() != Some("warm start") {
+        s.skip("warm start", "--quick");
+    } else {
+        let (c, _) = cargo(&[
+            "bench",
+            "-p",
+            "kmedic-master",
+            "--bench",
+            "model_warm_start",
+        ]);
+        s.run("warm start", vec![(c, Some(warm_log.clone()))]);
     }
 
     // 7. Wait for the footprint.

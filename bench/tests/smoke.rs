@@ -82,10 +82,10 @@ fn all_quick_goes_on_after_a_failed_step_and_exits_non_zero() {
     for want in [
         "step 1/6: build: skipped (--quick)",
         "step 2/6: agent and idle JVM footprint: skipped (--quick)",
-        "step 3/6: warm start FAILED",
-        "step 4/6: comparison with Kafka's --generate ... ",
-        "step 5/6: scale curve ... ",
-        "step 6/6: live testbed against kafka-reassign-partitions: skipped (--quick)",
+        "step 6/6: warm start FAILED",
+        "step 3/6: comparison with Kafka's --generate ... ",
+        "step 4/6: scale curve ... ",
+        "step 5/6: live testbed against kafka-reassign-partitions: skipped (--quick)",
         "1 step(s) failed: warm start",
     ] {
         assert!(err.contains(want), "stderr lacks {want:?}:\n{err}");

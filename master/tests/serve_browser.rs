@@ -364,7 +364,7 @@ fn actions() -> kmedic_master::actionlog::ActionHistory {
             mode: Mode::Maintenance,
             on: true,
         },
-        "operator set Maintenance on through the API",
+        "operator set maintenance on through the API",
         "m1",
     );
     let h = ActionHistory::default();

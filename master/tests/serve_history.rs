@@ -48,7 +48,7 @@ fn history() -> ActionHistory {
             mode: Mode::DryRun,
             on: true,
         },
-        "operator set DryRun on through the API",
+        "operator set dry-run on through the API",
         "m1",
     );
     let other = record("cid-other", "x1", ActionKind::ClearThrottle, &[]);

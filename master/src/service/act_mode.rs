@@ -52,7 +52,8 @@ pub async fn record_mode(
         actionlog::record::new_action_id(&m.master_id),
         ActionKind::SetMode { mode, on },
         format!(
-            "operator set {mode:?} {} through the API",
+            "operator set {} {} through the API",
+            mode_words(mode),
             if on { "on" } else { "off" }
         ),
         &m.master_id,
@@ -71,5 +72,14 @@ pub async fn record_mode(
                  in the action log first; fix the log and send it again");
             false
         }
+    }
+}
+
+/// A mode as an operator names it (the API's and the docs' words), for the record's reason.
+fn mode_words(mode: actionlog::Mode) -> &'static str {
+    match mode {
+        actionlog::Mode::Maintenance => "maintenance",
+        actionlog::Mode::DryRun => "dry-run",
+        actionlog::Mode::MassFailureOverride => "the mass-failure override",
     }
 }

@@ -283,3 +283,30 @@ async fn the_mass_failure_override_is_recorded_restored_and_on_needs_the_record(
     assert!(!record_mode(Some(&ml), "c", &SetMassFailureOverride(true)).await);
     assert!(record_mode(Some(&ml), "c", &SetMassFailureOverride(false)).await);
 }
+
+#[tokio::test]
+async fn a_mode_change_reason_names_the_mode_in_operator_words() {
+    use crate::serve::Command::{SetDryRun, SetMaintenance, SetMassFailureOverride};
+    let mem = Arc::new(MemoryJournal::default());
+    let ml = ModeLog {
+        log: mem.clone(),
+        cluster_id: "cid".into(),
+        master_id: "m".into(),
+    };
+    for cmd in [
+        SetDryRun(true),
+        SetMaintenance(false),
+        SetMassFailureOverride(true),
+    ] {
+        assert!(record_mode(Some(&ml), "c", &cmd).await);
+    }
+    let reasons: Vec<String> = mem.records().into_iter().map(|r| r.reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            "operator set dry-run on through the API",
+            "operator set maintenance off through the API",
+            "operator set the mass-failure override on through the API",
+        ]
+    );
+}

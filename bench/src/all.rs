@@ -359,7 +359,7 @@ pub fn run(a: &Args) -> Result<()> {
         },
         if a.skip_live { " --skip-live" } else { "" },
     );
-    md.push_str("#### Steps\n\n| step | result |\n|---|---|\n");
+    md.push_str("### Steps\n\n| step | result |\n|---|---|\n");
     for (name, o) in &s.results {
         let r = match o {
             Outcome::Done(t) => format!("{t:.0} s"),
@@ -368,7 +368,7 @@ pub fn run(a: &Args) -> Result<()> {
         };
         let _ = writeln!(md, "| {name} | {r} |");
     }
-    md.push_str("\n#### Targets\n\n");
+    md.push_str("\n### Targets\n\n");
     md.push_str(&targets::table(&targets::rows(&targets::Inputs {
         curve: curve.as_deref(),
         agent: agent.as_ref(),
@@ -434,8 +434,7 @@ pub fn run(a: &Args) -> Result<()> {
     Ok(())
 }
 
-/// A child report without its own Machine/Command lines (the top of ours says them), its
-/// headings one level down.
+/// A child report without its own Machine/Command lines (the top of ours says them).
 fn body(report: &str) -> String {
     let mut s = String::new();
     for l in report.lines() {

@@ -96,7 +96,7 @@ fn all_quick_goes_on_after_a_failed_step_and_exits_non_zero() {
         "Command: `kmedic-bench all --quick`",
         "| warm start | **FAILED** after ",
         "| scale curve | ",
-        "#### Targets",
+        "### Targets",
         "| 3 | agent RSS ≤ 12 MB",
         "| 4 | ready to act ≤ 30 s",
         "| 10 | heal ≤ 50 ms at 200 brokers / 1M replicas | — | not measured |",

@@ -28,7 +28,8 @@
 //! bytes (1 - AZ-aware share / default share, per pair) is judged the same way against 60 %.
 //! Prints per-pair rows with the 1-minute load average, the medians, and the verdicts as
 //! Markdown tables. Many short pairs decide more than a few long ones; `--minutes` stops
-//! starting new pairs after that long (the warm-up not counted).
+//! starting new pairs after that long (the warm-up not counted). `--routers-in-both 1` gives
+//! the default mode the same (unused) routers, so only where the records go differs.
 //!
 //! Run: `KMEDIC_TESTBED_PORT_BASE=20500 cargo run --release -p kmedic-client --example az_bench -- --runs 30 --records 20000 --rate 1500 --paced-secs 4`
 
@@ -97,6 +98,8 @@ struct Args {
     paced_secs: u64,
     /// Start no new pair after this many minutes (0: no limit).
     minutes: u64,
+    /// Build the routers in the default mode too, unused (a diagnostic).
+    routers_in_both: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -109,6 +112,7 @@ fn args() -> anyhow::Result<Args> {
         rate: 1_000,
         paced_secs: 10,
         minutes: 0,
+        routers_in_both: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -123,8 +127,9 @@ fn args() -> anyhow::Result<Args> {
             "--rate" => a.rate = n,
             "--paced-secs" => a.paced_secs = n as u64,
             "--minutes" => a.minutes = n as u64,
+            "--routers-in-both" => a.routers_in_both = n != 0,
             _ => anyhow::bail!(
-                "unknown flag {flag}: use --runs, --warmup, --azs, --records, --size, --rate, --paced-secs, --minutes"
+                "unknown flag {flag}: use --runs, --warmup, --azs, --records, --size, --rate, --paced-secs, --minutes, --routers-in-both"
             ),
         }
     }
@@ -466,9 +471,12 @@ fn one_run(
     let azs = &RACKS[..args.azs];
     let mut routers = Vec::new();
     for az in azs {
+        // `--routers-in-both 1`: the default mode builds the same routers and leaves them
+        // unused, so both modes carry their admin clients and refreshers (a diagnostic: it
+        // separates the router's own cost from where the records go).
         routers.push(match mode {
-            Mode::Default => None,
-            Mode::AzAware => {
+            Mode::Default if !args.routers_in_both => None,
+            Mode::Default | Mode::AzAware => {
                 let options = AzProducerOptions {
                     az: Some(az.to_string()),
                     topics: vec![topic.clone()],
@@ -492,7 +500,8 @@ fn one_run(
             .zip(&routers)
             .map(|(az, router)| {
                 let (topic, payload, barrier) = (&topic, &payload, &barrier);
-                s.spawn(move || produce(tb, topic, az, router.as_ref(), args, payload, barrier))
+                let router = router.as_ref().filter(|_| mode == Mode::AzAware);
+                s.spawn(move || produce(tb, topic, az, router, args, payload, barrier))
             })
             .collect();
         handles

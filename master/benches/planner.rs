@@ -188,6 +188,20 @@ fn main() {
             &limits,
             &Request::Balance,
         );
+        if want("scaleout-nocounts") {
+            // The same without the count bands: what the count step costs (issue 12).
+            let no_counts = Limits {
+                replica_count_band: 0.0,
+                leader_count_band: 0.0,
+                ..limits.clone()
+            };
+            report(
+                "balance (scale-out), count bands off: 243 + 27 empty brokers, ratio 1.05",
+                &c,
+                &no_counts,
+                &Request::Balance,
+            );
+        }
     }
     if want("spread") {
         let mut spec = Spec::new(270, 1_300_000, 17);

@@ -24,7 +24,8 @@
 //!    (`swap.rs`) where no single move fits: a big replica of the full broker exchanged for a
 //!    small one of a rack peer, both within their limits. Network balance comes first: on
 //!    Cruise Control's skewed cluster every target with disk room was at its net-in limit, so
-//!    single moves stopped disk at 2.73 -> 1.60 max/mean; swaps take it to 1.13.
+//!    single moves stopped disk at 2.73 -> 1.60 max/mean; swaps took it to 1.13, and to
+//!    1.10 once a swap may re-target a replica this plan placed ([`swap::planned`]).
 //! 6. **Counts** (`counts.rs`): replica and leader counts into a band around the mean,
 //!    elections first, smallest replicas first, only within the room steps 1-5 left.
 //!

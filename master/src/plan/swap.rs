@@ -15,32 +15,90 @@
 //! - racks: each partition swaps one replica for another in the same rack, so no partition's
 //!   racks change and no rack rule can break;
 //! - neither partition may return to a broker it was on in the snapshot, and both must be
-//!   movable by balance ([`slot_movable`]): not frozen, fully in sync, original in-sync slots.
+//!   movable by balance ([`slot_movable`]: not frozen, fully in sync, original in-sync slots)
+//!   or a replica this plan's balance placed there ([`planned`]): that move is re-targeted to
+//!   the other broker, one copy either way, so it adds no bytes.
 //!
 //! Fewest bytes first: for each `X` (largest that does not overshoot the excess first, as
-//! single moves do) the partner is the smallest `Y` over all brokers of the rack; a swap copies
-//! `size(X) + size(Y)` for a relief of `size(X) - size(Y)`. Each broker's follower list is
-//! sorted by size once per call and read from the smallest, so the search stops at the first
-//! replica that fits or at the best size found so far.
+//! single moves do) the partner is the cheapest `Y` over all brokers of the rack (a planned
+//! one copies nothing more), then the smallest; a swap copies `size(X) + size(Y)` (less the
+//! planned ones) for a relief of `size(X) - size(Y)`. Each broker's list is sorted once per
+//! call, so the search stops at the first replica that fits or at the best found so far.
+//!
+//! Why planned replicas: on Cruise Control's skewed cluster the network steps filled the rack
+//! peers with disk room to their net-in limit with replicas they placed there, so those peers
+//! had 3-9 original replicas left to swap and disk stopped at max/mean 1.129.
 
 use super::balance::slot_movable;
 use super::reason::{MoveReason, Resource};
-use super::state::State;
+use super::state::{Frozen, State};
 
-/// One swappable follower: (size, partition).
-type Cand = (u64, u32);
+/// One swappable replica: (bytes moving it copies, size, partition).
+type Cand = (u64, u64, u32);
 
-/// Replicas of broker `b` that balance may move in a swap, smallest first: followers, and
-/// leaders in the preferred slot (the new broker becomes the leader: net out goes along).
+/// Replicas of broker `b` that balance may move in a swap, cheapest copy first, then smallest:
+/// followers, and leaders in the preferred slot (the new broker becomes the leader: net out
+/// goes along); original replicas ([`slot_movable`]) and replicas this plan placed on `b`
+/// ([`planned`]: re-targeting their move copies nothing more).
 fn candidates(st: &State, b: u32) -> Vec<Cand> {
     let mut v: Vec<Cand> = st.hosted[b as usize]
         .iter()
         .copied()
-        .filter(|&p| out_along(st, p, b).is_some() && slot_movable(st, p, b))
-        .map(|p| (st.snap.partitions[p as usize].size_bytes, p))
+        .filter(|&p| out_along(st, p, b).is_some() && swappable(st, p, b))
+        .map(|p| {
+            (
+                copy_cost(st, p, b),
+                st.snap.partitions[p as usize].size_bytes,
+                p,
+            )
+        })
         .collect();
     v.sort_unstable();
     v
+}
+
+/// Whether the replica of `p` on `b` may change broker in a swap.
+fn swappable(st: &State, p: u32, b: u32) -> bool {
+    slot_movable(st, p, b) || planned(st, p, b)
+}
+
+/// Bytes a swap copies for moving the replica of `p` off `b`: none for a replica this plan
+/// placed there (its copy goes to the new broker instead), else the partition's size.
+fn copy_cost(st: &State, p: u32, b: u32) -> u64 {
+    if planned(st, p, b) {
+        0
+    } else {
+        st.snap.partitions[p as usize].size_bytes
+    }
+}
+
+/// Whether the replica of `p` on `b` was placed there by this plan's balance (not in the
+/// snapshot, not yet copied): a swap may re-target that move to another broker of the same
+/// rack for no extra bytes. On Cruise Control's skewed cluster the brokers with disk room had
+/// been filled to their net-in limit by such replicas, and only a handful of their original
+/// replicas were left to swap, which stopped disk at 1.129.
+pub(super) fn planned(st: &State, p: u32, b: u32) -> bool {
+    let pu = p as usize;
+    let Some(k) = st.replicas(p).iter().position(|&x| x == b) else {
+        return false;
+    };
+    let info = &st.snap.partitions[pu];
+    if st.slot_in_sync(p, k)
+        || st.frozen[pu] != Frozen::No
+        || info.replicas.contains(&st.ids[b as usize])
+        || !info.replicas.iter().all(|r| info.isr.contains(r))
+    {
+        return false;
+    }
+    matches!(
+        st.plan
+            .moves
+            .get(st.move_ix[pu] as usize)
+            .map(|m| &m.reason),
+        Some(
+            MoveReason::Balance { .. } | MoveReason::Swap { .. } | MoveReason::ReplicaCount { .. }
+        )
+    )
 }
 
 /// Net out that moves with the replica of `p` on `b`: none for a follower, the leader's for
@@ -100,6 +158,7 @@ pub(super) fn relieve_disk(st: &mut State, b: u32) -> usize {
     let mut lists: Vec<Option<Vec<Cand>>> = vec![None; peers.len()];
     let excess = |st: &State| st.load[bu].disk.saturating_sub(st.lim_disk[bu]);
     let mut mine = candidates(st, b);
+    mine.sort_unstable_by_key(|&(c, s, p)| (s, c, p));
     // Largest first among those no bigger than the excess, then the smallest that clears it.
     mine.reverse();
     let mut swaps = 0;
@@ -107,7 +166,7 @@ pub(super) fn relieve_disk(st: &mut State, b: u32) -> usize {
         if pass == 1 {
             mine.reverse();
         }
-        for &(sx, p) in &mine {
+        for &(cx, sx, p) in &mine {
             let e = excess(st);
             if e == 0 {
                 return swaps;
@@ -115,14 +174,14 @@ pub(super) fn relieve_disk(st: &mut State, b: u32) -> usize {
             if (pass == 0 && sx > e) || (pass == 1 && sx < e) {
                 continue;
             }
-            if !slot_movable(st, p, b) || out_along(st, p, b).is_none() || !rack_unique(st, p, b) {
+            if !swappable(st, p, b) || out_along(st, p, b).is_none() || !rack_unique(st, p, b) {
                 continue;
             }
             if st.moves[bu].outgoing >= max_moves || st.moves[bu].incoming >= max_moves {
                 return swaps;
             }
-            if let Some((t, q, sy)) = best_partner(st, b, p, &peers, &mut lists) {
-                if sx + sy > st.bytes_left {
+            if let Some((t, q, cy)) = best_partner(st, b, p, &peers, &mut lists) {
+                if cx + cy > st.bytes_left {
                     continue;
                 }
                 apply(st, b, p, t, q);
@@ -136,8 +195,8 @@ pub(super) fn relieve_disk(st: &mut State, b: u32) -> usize {
     swaps
 }
 
-/// The partner `(t, q, size(q))` for moving `p` off `b`: the smallest follower on a rack peer
-/// that keeps both brokers within their limits (see the module doc).
+/// The partner `(t, q, bytes moving q copies)` for moving `p` off `b`: the cheapest, then
+/// smallest, replica on a rack peer that keeps both brokers within their limits (module doc).
 fn best_partner(
     st: &State,
     b: u32,
@@ -150,7 +209,7 @@ fn best_partner(
     let info = &st.snap.partitions[p as usize];
     let (sx, in_x) = (info.size_bytes, info.bytes_in_per_sec);
     let out_x = out_along(st, p, b).unwrap_or(0);
-    let mut best: Option<(u64, u32, u32)> = None;
+    let mut best: Option<(u64, u64, u32, u32)> = None;
     for (i, &t) in peers.iter().enumerate() {
         let tu = t as usize;
         if st.moves[tu].incoming >= max_moves || st.moves[tu].outgoing >= max_moves || on(st, p, t)
@@ -161,14 +220,22 @@ fn best_partner(
         // t takes size(X) - size(Y) of disk: at least size(Y) must go back.
         let room = st.lim_disk[tu].saturating_sub(lt.disk);
         let list = lists[i].get_or_insert_with(|| candidates(st, t));
-        for &(sy, q) in list.iter() {
-            if sy >= sx || best.is_some_and(|(bs, _, _)| sy >= bs) {
+        for &(cy, sy, q) in list.iter() {
+            // Sorted by (cost, size): nothing later in the list beats the best found.
+            if best.is_some_and(|(bc, bs, _, _)| (cy, sy) >= (bc, bs)) {
+                break;
+            }
+            if sy >= sx {
+                // No relief; the re-targeted (free) ones come first, sorted by size.
+                if cy == 0 {
+                    continue;
+                }
                 break;
             }
             if sx - sy > room {
                 continue;
             }
-            if q == p || on(st, q, b) || !slot_movable(st, q, t) {
+            if q == p || on(st, q, b) || !swappable(st, q, t) {
                 continue;
             }
             let Some(out_y) = out_along(st, q, t) else {
@@ -193,12 +260,12 @@ fn best_partner(
                 && (b_out <= st.lim_out[bu] || out_y <= out_x)
                 && b_out <= st.cap[bu].net_out_bytes_per_sec;
             if t_ok && b_ok {
-                best = Some((sy, t, q));
+                best = Some((cy, sy, t, q));
                 break;
             }
         }
     }
-    best.map(|(sy, t, q)| (t, q, sy))
+    best.map(|(cy, _, t, q)| (t, q, cy))
 }
 
 /// Exchanges the replica of `p` on `b` with the replica of `q` on `t`.
@@ -211,14 +278,15 @@ fn apply(st: &mut State, b: u32, p: u32, t: u32, q: u32) {
         return; // unreachable: both were checked to be there
     };
     let (from, with) = (st.ids[b as usize], st.ids[t as usize]);
-    let (sx, sy) = (
-        st.snap.partitions[p as usize].size_bytes,
-        st.snap.partitions[q as usize].size_bytes,
-    );
+    let (cx, cy) = (copy_cost(st, p, b), copy_cost(st, q, t));
+    let (px, py) = (planned(st, p, b), planned(st, q, t));
     st.replace(p, kx, t);
+    if px {
+        retargeted(st, b);
+    }
     st.record_move(
         p,
-        sx,
+        cx,
         MoveReason::Balance {
             from,
             resource: Resource::Disk,
@@ -227,13 +295,24 @@ fn apply(st: &mut State, b: u32, p: u32, t: u32, q: u32) {
         },
     );
     st.replace(q, ky, b);
+    if py {
+        retargeted(st, t);
+    }
     st.record_move(
         q,
-        sy,
+        cy,
         MoveReason::Swap {
             over: from,
             with,
             resource: Resource::Disk,
         },
     );
+}
+
+/// A replica this plan had placed on `from` goes elsewhere instead: `from` neither receives it
+/// nor gives it up (`replace` counted both).
+fn retargeted(st: &mut State, from: u32) {
+    let m = &mut st.moves[from as usize];
+    m.incoming = m.incoming.saturating_sub(1);
+    m.outgoing = m.outgoing.saturating_sub(1);
 }

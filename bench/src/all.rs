@@ -350,14 +350,8 @@ pub fn run(a: &Args) -> Result<()> {
     );
     let _ = writeln!(
         md,
-        "Command: `kmedic-bench all{}{}{}` (release build); medians of {runs} run(s) per case.\n",
-        if quick { " --quick" } else { "" },
-        if secs != 600 {
-            format!(" --footprint-secs {secs}")
-        } else {
-            String::new()
-        },
-        if a.skip_live { " --skip-live" } else { "" },
+        "Command: `kmedic-bench {}` (release build); medians of {runs} run(s) per case.\n",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     md.push_str("### Steps\n\n| step | result |\n|---|---|\n");
     for (name, o) in &s.results {

@@ -93,7 +93,7 @@ fn all_quick_goes_on_after_a_failed_step_and_exits_non_zero() {
     let md = std::fs::read_to_string(dir.path().join("results/report.md")).expect("report.md");
     for want in [
         "Machine: ",
-        "Command: `kmedic-bench all --quick`",
+        "Command: `kmedic-bench all --quick --fail-step warm start --out ",
         "| warm start | **FAILED** after ",
         "| scale curve | ",
         "### Targets",

@@ -30,6 +30,11 @@
 //! Markdown tables. Many short pairs decide more than a few long ones; `--minutes` stops
 //! starting new pairs after that long (the warm-up not counted). `--routers-in-both 1` gives
 //! the default mode the same (unused) routers, so only where the records go differs.
+//! `--sticky-everywhere 1` gives the AZ-aware side the same partitioner with every partition
+//! counted local (no router): it then differs from AZ-aware only in writing to 6 brokers, not 2.
+//! `--max-in-flight N` sets `max.in.flight.requests.per.connection` on both modes' producers.
+//! The paced phase uses the saturated phase's producer (warm, as a long-lived one is);
+//! `--fresh-paced 1` starts a new producer for it, so p99 includes a producer's start-up.
 //!
 //! Run: `KMEDIC_TESTBED_PORT_BASE=20500 cargo run --release -p kmedic-client --example az_bench -- --runs 30 --records 20000 --rate 1500 --paced-secs 4`
 
@@ -38,7 +43,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use kmedic_client::{AzProducerOptions, AzRouter};
+use kmedic_client::{AzPartitioner, AzProducerOptions, AzRouter, LeaderMap};
 use kmedic_common::admin::AdminClient;
 use kmedic_common::connection::ConnectionSettings;
 use kmedic_tests::{random_topic, Testbed, TestbedConfig};
@@ -60,10 +65,13 @@ enum Mode {
     AzAware,
 }
 
-/// Delivery reports: partition, payload bytes, latency.
+/// One delivered record: partition, payload bytes, latency, when it was sent.
+type Report = (i32, usize, Duration, Instant);
+
+/// Delivery reports.
 #[derive(Default)]
 struct Reports {
-    ok: Mutex<Vec<(i32, usize, Duration)>>,
+    ok: Mutex<Vec<Report>>,
     failed: Mutex<u64>,
 }
 
@@ -82,6 +90,7 @@ impl ProducerContext for BenchContext {
                 m.partition(),
                 m.payload_len(),
                 latency,
+                *sent,
             )),
             Err(_) => *self.0.failed.lock().unwrap_or_else(|e| e.into_inner()) += 1,
         }
@@ -100,6 +109,14 @@ struct Args {
     minutes: u64,
     /// Build the routers in the default mode too, unused (a diagnostic).
     routers_in_both: bool,
+    /// The AZ-aware side uses the same partitioner with every partition counted local (a
+    /// diagnostic: the partitioner's rotation over 6 brokers instead of 2).
+    sticky_everywhere: bool,
+    /// `max.in.flight.requests.per.connection` for both modes (0: librdkafka's default).
+    max_in_flight: usize,
+    /// A new producer for the paced phase (before session G: the first second's start-up
+    /// latency was then part of p99).
+    fresh_paced: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -113,6 +130,9 @@ fn args() -> anyhow::Result<Args> {
         paced_secs: 10,
         minutes: 0,
         routers_in_both: false,
+        sticky_everywhere: false,
+        max_in_flight: 0,
+        fresh_paced: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -128,8 +148,11 @@ fn args() -> anyhow::Result<Args> {
             "--paced-secs" => a.paced_secs = n as u64,
             "--minutes" => a.minutes = n as u64,
             "--routers-in-both" => a.routers_in_both = n != 0,
+            "--sticky-everywhere" => a.sticky_everywhere = n != 0,
+            "--max-in-flight" => a.max_in_flight = n,
+            "--fresh-paced" => a.fresh_paced = n != 0,
             _ => anyhow::bail!(
-                "unknown flag {flag}: use --runs, --warmup, --azs, --records, --size, --rate, --paced-secs, --minutes, --routers-in-both"
+                "unknown flag {flag}: use --runs, --warmup, --azs, --records, --size, --rate, --paced-secs, --minutes, --routers-in-both, --sticky-everywhere, --max-in-flight, --fresh-paced"
             ),
         }
     }
@@ -151,6 +174,8 @@ struct Row {
     mb_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// p99 of the records sent after the paced phase's first second (producer start-up left out).
+    p99_steady_ms: f64,
     cross_az_pct: f64,
     /// Largest gap, in percentage points, between an AZ's share of leader bytes on disk and its
     /// share of delivered bytes by leader rack.
@@ -198,8 +223,8 @@ fn main() -> anyhow::Result<()> {
             match one_run(&tb, &rt, &admin, mode, &args) {
                 Ok(row) => {
                     println!(
-                        "pair {run} {name:>9}: {:>8.0} rec/s {:>6.1} MB/s  p50 {:>7.2} ms  p99 {:>8.2} ms  cross-AZ {:>5.1} % (disk gap {:>4.1} pp)  load {load:.1}",
-                        row.records_per_sec, row.mb_per_sec, row.p50_ms, row.p99_ms, row.cross_az_pct, row.disk_gap_pp
+                        "pair {run} {name:>9}: {:>8.0} rec/s {:>6.1} MB/s  p50 {:>7.2} ms  p99 {:>8.2} ms (after 1 s {:>8.2})  cross-AZ {:>5.1} % (disk gap {:>4.1} pp)  load {load:.1}",
+                        row.records_per_sec, row.mb_per_sec, row.p50_ms, row.p99_ms, row.p99_steady_ms, row.cross_az_pct, row.disk_gap_pp
                     );
                     got.insert(name, row);
                 }
@@ -262,10 +287,11 @@ fn verdicts(pairs: &[(Row, Row)]) {
     };
     println!("\n| AZ-aware / default, per pair | median | 95 % interval (sign test) | target | verdict |");
     println!("|---|---:|---|---|---|");
-    let lines: [(&str, Vec<f64>, bool); 3] = [
+    let lines: [(&str, Vec<f64>, bool); 4] = [
         ("throughput", ratios(|r| r.records_per_sec), true),
         ("latency p50", ratios(|r| r.p50_ms), false),
         ("latency p99", ratios(|r| r.p99_ms), false),
+        ("latency p99 after 1 s", ratios(|r| r.p99_steady_ms), false),
     ];
     for (what, xs, higher_is_better) in lines {
         match paired::median_ci(&xs, ALPHA) {
@@ -343,14 +369,24 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
 }
 
 /// A producer, and (AZ-aware mode) the router for `topic`.
-fn producer(tb: &Testbed) -> anyhow::Result<(ThreadedProducer<BenchContext>, BenchContext)> {
+fn producer(
+    tb: &Testbed,
+    args: &Args,
+) -> anyhow::Result<(ThreadedProducer<BenchContext>, BenchContext)> {
     let ctx = BenchContext::default();
-    let p = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", tb.bootstrap())
         .set("acks", "all")
         .set("linger.ms", "5")
-        .set("queue.buffering.max.messages", "200000")
-        .create_with_context(ctx.clone())?;
+        .set("queue.buffering.max.messages", "200000");
+    if args.max_in_flight > 0 {
+        config.set(
+            "max.in.flight.requests.per.connection",
+            args.max_in_flight.to_string(),
+        );
+    }
+    let p = config.create_with_context(ctx.clone())?;
     Ok((p, ctx))
 }
 
@@ -394,13 +430,26 @@ fn wait_delivered(
     Ok(())
 }
 
-/// What one producer (in `az`) delivered: (partition, payload bytes, latency) per record.
+/// Who picks an unkeyed record's partition.
+#[derive(Clone, Copy)]
+enum Pick<'a> {
+    /// librdkafka's default partitioner.
+    Librdkafka,
+    /// The AZ-aware router.
+    Router(&'a AzRouter),
+    /// The router's partitioner with every partition counted local (`--sticky-everywhere 1`).
+    Own(&'a Mutex<AzPartitioner>),
+}
+
+/// What one producer (in `az`) delivered, per record.
 struct Delivered {
     az: &'static str,
-    saturated: Vec<(i32, usize, Duration)>,
+    saturated: Vec<Report>,
     /// When the last saturated record was acknowledged.
     saturated_done: Instant,
-    paced: Vec<(i32, usize, Duration)>,
+    /// When the paced phase began.
+    paced_started: Instant,
+    paced: Vec<Report>,
 }
 
 /// One producer in `az`: its share of the records as fast as it goes, then its share of the
@@ -409,12 +458,20 @@ fn produce(
     tb: &Testbed,
     topic: &str,
     az: &'static str,
-    router: Option<&AzRouter>,
+    pick: Pick<'_>,
     args: &Args,
     payload: &[u8],
     between_phases: &Barrier,
 ) -> anyhow::Result<Delivered> {
-    let partition = || router.and_then(|r| r.route(topic, None).partition());
+    let partition = || match pick {
+        Pick::Librdkafka => None,
+        Pick::Router(r) => r.route(topic, None).partition(),
+        Pick::Own(m) => m
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .route(topic, None, Instant::now())
+            .partition(),
+    };
     let records = args.records / args.azs;
     let (rate, secs) = (args.rate / args.azs, args.paced_secs);
     let take = |ctx: &BenchContext| {
@@ -422,20 +479,28 @@ fn produce(
     };
 
     let saturated = (|| {
-        let (p, ctx) = producer(tb)?;
+        let (p, ctx) = producer(tb, args)?;
         for _ in 0..records {
             send(&p, topic, partition(), payload)?;
         }
         wait_delivered(&p, &ctx, records)?;
-        anyhow::Ok((take(&ctx), Instant::now()))
+        let done = Instant::now();
+        anyhow::Ok((take(&ctx), done, p, ctx))
     })();
     // Every producer finishes the saturated phase before any starts the paced one, so latency
     // is never measured next to another producer's flood. Waited for even after an error, so
     // the other threads are not left waiting.
     between_phases.wait();
-    let (saturated, saturated_done) = saturated?;
-
-    let (p, ctx) = producer(tb)?;
+    let (saturated, saturated_done, p, ctx) = saturated?;
+    // The paced phase goes on with the same producer, connected and with metadata, as a
+    // long-lived producer is; `--fresh-paced 1` starts a new one (its first second then holds
+    // the connection set-up and the first metadata request).
+    let (p, ctx) = if args.fresh_paced {
+        drop(p);
+        producer(tb, args)?
+    } else {
+        (p, ctx)
+    };
     let total = rate * secs as usize;
     let started = Instant::now();
     let mut sent = 0usize;
@@ -452,6 +517,7 @@ fn produce(
         az,
         saturated,
         saturated_done,
+        paced_started: started,
         paced: take(&ctx),
     })
 }
@@ -476,6 +542,7 @@ fn one_run(
         // separates the router's own cost from where the records go).
         routers.push(match mode {
             Mode::Default if !args.routers_in_both => None,
+            Mode::AzAware if args.sticky_everywhere => None,
             Mode::Default | Mode::AzAware => {
                 let options = AzProducerOptions {
                     az: Some(az.to_string()),
@@ -488,6 +555,23 @@ fn one_run(
             }
         });
     }
+    // `--sticky-everywhere 1`: the AZ-aware side's partitioner with all partitions in its AZ.
+    let everywhere: Vec<Option<Mutex<AzPartitioner>>> = azs
+        .iter()
+        .map(|az| {
+            (mode == Mode::AzAware && args.sticky_everywhere).then(|| {
+                let mut p = AzPartitioner::new(
+                    Some(az.to_string()),
+                    AzProducerOptions::default().sticky_for,
+                );
+                p.update(LeaderMap::from_parts([(
+                    topic.as_str(),
+                    (0..PARTITIONS).map(|part| (part, Some(*az))).collect(),
+                )]));
+                Mutex::new(p)
+            })
+        })
+        .collect();
     let payload: Vec<u8> = (0..args.size).map(|_| rand::random::<u8>()).collect();
 
     // Every producer at once; the saturated phase's time is until the last one is done.
@@ -498,10 +582,15 @@ fn one_run(
         let handles: Vec<_> = azs
             .iter()
             .zip(&routers)
-            .map(|(az, router)| {
+            .zip(&everywhere)
+            .map(|((az, router), everywhere)| {
                 let (topic, payload, barrier) = (&topic, &payload, &barrier);
-                let router = router.as_ref().filter(|_| mode == Mode::AzAware);
-                s.spawn(move || produce(tb, topic, az, router, args, payload, barrier))
+                let pick = match (router, everywhere) {
+                    (Some(r), _) if mode == Mode::AzAware => Pick::Router(r),
+                    (_, Some(m)) => Pick::Own(m),
+                    _ => Pick::Librdkafka,
+                };
+                s.spawn(move || produce(tb, topic, az, pick, args, payload, barrier))
             })
             .collect();
         handles
@@ -531,7 +620,7 @@ fn one_run(
     let (mut all_bytes, mut cross_bytes) = (0usize, 0usize);
     let mut landed: HashMap<String, usize> = HashMap::new();
     for d in &delivered {
-        for (part, bytes, _) in d.saturated.iter().chain(&d.paced) {
+        for (part, bytes, _, _) in d.saturated.iter().chain(&d.paced) {
             let to = leader_az(*part);
             all_bytes += bytes;
             if to != d.az {
@@ -545,6 +634,16 @@ fn one_run(
         .flat_map(|d| d.paced.iter().map(|r| r.2))
         .collect();
     latencies.sort_unstable();
+    let mut steady: Vec<Duration> = delivered
+        .iter()
+        .flat_map(|d| {
+            d.paced
+                .iter()
+                .filter(|r| r.3.duration_since(d.paced_started) >= Duration::from_secs(1))
+                .map(|r| r.2)
+        })
+        .collect();
+    steady.sort_unstable();
 
     // Cross-check: each AZ's share of the leader replicas' bytes on disk vs its share of the
     // delivered records' bytes. Agreement means the per-record attribution is right.
@@ -588,6 +687,7 @@ fn one_run(
         mb_per_sec: (per_az * azs.len() * args.size) as f64 / secs / 1e6,
         p50_ms: percentile_ms(&latencies, 0.50),
         p99_ms: percentile_ms(&latencies, 0.99),
+        p99_steady_ms: percentile_ms(&steady, 0.99),
         cross_az_pct: 100.0 * cross_bytes as f64 / all_bytes.max(1) as f64,
         disk_gap_pp,
     })

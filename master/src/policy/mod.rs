@@ -62,6 +62,9 @@ pub struct Policy {
     alerted: BTreeSet<Key>,
     /// When elections were first asked for each overload still present (elections first).
     leaders_asked_ms: BTreeMap<Key, u64>,
+    /// When each broker still dead (or healed away and still registered, a stale registration)
+    /// was first seen dead: its replacement counts from the death, not from the heal.
+    dead_since_ms: BTreeMap<i32, u64>,
     ids: BTreeMap<Ident, (Verdict, Rule, Vec<i32>, DecisionId)>,
     next_id: u64,
 }
@@ -90,6 +93,7 @@ impl Policy {
             first_seen_ms: BTreeMap::new(),
             alerted: BTreeSet::new(),
             leaders_asked_ms: BTreeMap::new(),
+            dead_since_ms: BTreeMap::new(),
             ids: BTreeMap::new(),
             next_id: 1,
         }
@@ -125,6 +129,29 @@ impl Policy {
         self.leaders_asked_ms.retain(|k, _| keys.contains(k));
         for k in &keys {
             self.first_seen_ms.entry(k.clone()).or_insert(now_ms);
+        }
+        // A dead broker keeps its death time while it stays dead, also once the heal has moved
+        // its replicas away and it reads as a stale registration (hosts nothing).
+        let broker_of = |kind: FindingKind| -> BTreeSet<i32> {
+            findings
+                .iter()
+                .filter(|f| f.kind == kind)
+                .filter_map(|f| f.broker)
+                .collect()
+        };
+        let (dead_now, stale_now) = (
+            broker_of(FindingKind::DeadBroker),
+            broker_of(FindingKind::StaleRegistration),
+        );
+        self.dead_since_ms
+            .retain(|b, _| dead_now.contains(b) || stale_now.contains(b));
+        for f in findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::DeadBroker)
+        {
+            if let (Some(b), Some(&t)) = (f.broker, self.first_seen_ms.get(&key(f))) {
+                self.dead_since_ms.entry(b).or_insert(t);
+            }
         }
         let age_secs = |s: &Self, f: &Finding| {
             now_ms.saturating_sub(s.first_seen_ms.get(&key(f)).copied().unwrap_or(now_ms)) / 1000
@@ -289,6 +316,41 @@ impl Policy {
                         ));
                         e.2.extend(f.broker);
                         e.3.push(format!("{} for {age} s{stage}", f.evidence));
+                    }
+                }
+                FindingKind::StaleRegistration => {
+                    let since = f.broker.and_then(|b| self.dead_since_ms.get(&b).copied());
+                    let (Some(b), Some(since)) = (f.broker, since) else {
+                        out.push(d(
+                            Verdict::Hold,
+                            format!(
+                                "{} (alert only: kmedic did not see it die with replicas on \
+                                 it, so it is not replaced)",
+                                f.evidence
+                            ),
+                            Rule::AlertOnly,
+                        ));
+                        continue;
+                    };
+                    let dead_for = now_ms.saturating_sub(since) / 1000;
+                    if dead_for < self.cfg.replace_grace_secs {
+                        out.push(d(
+                            Verdict::Hold,
+                            format!(
+                                "broker {b} dead for {dead_for} s, its replicas healed away: \
+                                 replacement waits for replace_grace_secs {}",
+                                self.cfg.replace_grace_secs
+                            ),
+                            Rule::Replace,
+                        ));
+                    } else if let Some(why) = &mass_hold {
+                        out.push(d(
+                            Verdict::Hold,
+                            format!("broker {b} dead for {dead_for} s but {why}"),
+                            Rule::MassFailure,
+                        ));
+                    } else {
+                        out.push(self.replace(b, dead_for, view, d));
                     }
                 }
                 FindingKind::UnderReplicatedUnexplained => out.push(d(

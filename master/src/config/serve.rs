@@ -62,6 +62,9 @@ impl ServeConfig {
         if let Some(t) = &self.token {
             check_token(t, "serve.token")?;
         }
+        // The token file is read here too, so a bad one stops `check-config` and `run` before
+        // anything is opened (the action log would fence the running master).
+        self.resolve_token()?;
         Ok(())
     }
 
@@ -139,6 +142,29 @@ mod tests {
             .resolve_token()
             .unwrap_err()
             .contains("serve.token_file /nonexistent/kmedic-token"));
+    }
+
+    /// A bad token file fails the config check, so `check-config` says so and `run` stops
+    /// before it opens the action log (found by the end-to-end run: a 15-character token passed
+    /// `check-config`, and `run` fenced the running master before failing on it).
+    #[test]
+    fn a_short_or_missing_token_file_fails_validation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("token");
+        std::fs::write(&p, "0123456789abcde\n").expect("write");
+        let short = ServeConfig {
+            token_file: Some(p),
+            ..ServeConfig::default()
+        };
+        assert!(short
+            .validate()
+            .unwrap_err()
+            .contains("at least 16 characters"));
+        let missing = ServeConfig {
+            token_file: Some(dir.path().join("absent")),
+            ..ServeConfig::default()
+        };
+        assert!(missing.validate().unwrap_err().contains("cannot read it"));
     }
 
     #[test]

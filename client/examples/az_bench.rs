@@ -644,6 +644,29 @@ fn one_run(
         })
         .collect();
     steady.sort_unstable();
+    if std::env::var_os("AZ_BENCH_SLOWEST").is_some() {
+        // Diagnostic: when (ms into the paced phase) the slowest records were sent, and where.
+        let mut slow: Vec<(Duration, u128, i32, &str)> = delivered
+            .iter()
+            .flat_map(|d| {
+                d.paced.iter().map(move |r| {
+                    (
+                        r.2,
+                        r.3.duration_since(d.paced_started).as_millis(),
+                        r.0,
+                        d.az,
+                    )
+                })
+            })
+            .collect();
+        slow.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+        let top: Vec<String> = slow
+            .iter()
+            .take(12)
+            .map(|(l, at, p, az)| format!("{:.0}ms@{at}ms p{p} {az}", l.as_secs_f64() * 1e3))
+            .collect();
+        println!("  {} slowest: {}", label(mode), top.join(", "));
+    }
 
     // Cross-check: each AZ's share of the leader replicas' bytes on disk vs its share of the
     // delivered records' bytes. Agreement means the per-record attribution is right.

@@ -8,7 +8,7 @@
 # log read back. Every process stops when it ends, also on Ctrl-C or an error; it exits non-zero
 # when the heal does not finish within 5 minutes of the kill.
 #
-#   deploy/demo.sh                     the demo (about 2-3 minutes once built)
+#   deploy/demo.sh                     the demo (about 1.5 minutes once built)
 #   deploy/demo.sh --victim 5          kill another broker
 #   deploy/demo.sh --throttle-mib 8    a faster copy (--data-mib, --grace-secs: see --help)
 #   deploy/testbed up|status|down      a cluster that stays up, to explore by hand

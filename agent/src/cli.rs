@@ -87,8 +87,28 @@ pub fn check_config(config: &AgentConfig) -> Result<String> {
             "disabled".into()
         }
     );
-    let _ = writeln!(out, "collect:           {:#?}", config.collect);
+    let _ = writeln!(out, "collect:");
+    match toml::Table::try_from(&config.collect) {
+        Ok(collect) => settings_lines(&mut out, "", &collect),
+        // Only a path that is not UTF-8 gets here.
+        Err(e) => {
+            let _ = writeln!(out, "  (not shown: {e})");
+        }
+    }
     Ok(out)
+}
+
+/// One `  key = value` line per setting (TOML values; a nested table's keys as `table.key`),
+/// the form the `[collect]` section of the config file takes.
+fn settings_lines(out: &mut String, prefix: &str, table: &toml::Table) {
+    for (k, v) in table {
+        match v {
+            toml::Value::Table(t) => settings_lines(out, &format!("{prefix}{k}."), t),
+            v => {
+                let _ = writeln!(out, "  {prefix}{k} = {v}");
+            }
+        }
+    }
 }
 
 /// Takes one full sample (after a baseline `rate_window` earlier when it is non-zero, so rates

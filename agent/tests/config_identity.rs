@@ -171,4 +171,8 @@ fn check_config_reports_what_it_resolved() {
     assert!(out.contains("cluster id:      Xy2_clusterId"), "{out}");
     assert!(out.contains("record key:      Xy2_clusterId/3"), "{out}");
     assert!(out.contains("probe will not run"), "{out}");
+    // The collect settings read as `key = value` lines (TOML values), not a Rust struct.
+    assert!(out.contains("\n  proc_root = \"/proc\"\n"), "{out}");
+    assert!(out.contains("\n  imds.enabled = "), "{out}");
+    assert!(!out.contains("CollectSettings {"), "{out}");
 }

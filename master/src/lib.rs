@@ -35,4 +35,5 @@ pub mod replace;
 pub mod serve;
 pub mod service;
 pub mod sim;
+pub mod text;
 pub mod xaz;

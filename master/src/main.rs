@@ -243,7 +243,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::CheckConfig { config } => {
             let cfg = MasterConfig::load(&config)?;
-            println!("{}: OK ({} clusters)", config.display(), cfg.clusters.len());
+            println!(
+                "{}: OK ({})",
+                config.display(),
+                kmedic_master::text::count(cfg.clusters.len(), "cluster", "clusters")
+            );
         }
         Cmd::Plan {
             cluster,

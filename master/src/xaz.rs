@@ -237,11 +237,15 @@ fn assumptions(c: &ClientAzConfig, racks: &[String]) -> Vec<String> {
     let who = |m: &BTreeMap<String, f64>, what: &str| {
         if m.is_empty() {
             format!(
-                "{what} AZs unknown: assumed uniform over the {} racks {racks:?}",
-                racks.len()
+                "{what} AZs unknown: assumed uniform over the {} racks {}",
+                racks.len(),
+                crate::text::list(racks)
             )
         } else {
-            format!("{what} AZ shares as configured (normalised): {m:?}")
+            format!(
+                "{what} AZ shares as configured (normalised): {}",
+                crate::text::list(m.iter().map(|(az, share)| format!("{az}={share}")))
+            )
         }
     };
     vec![
@@ -291,6 +295,13 @@ mod tests {
         assert!((r.cross_az_bytes_per_sec - 12e6).abs() < 1.0);
         assert_eq!(r.leaders_per_rack["az-a"], 1);
         assert!(r.produce.basis.contains("uniform"), "{:?}", r.produce);
+        assert!(
+            r.assumptions
+                .iter()
+                .any(|a| a.ends_with("over the 3 racks az-a, az-b, az-c")),
+            "{:?}",
+            r.assumptions
+        );
         let repl: Vec<_> = r.flows.iter().filter(|f| f.kind == "replication").collect();
         assert_eq!(repl.len(), 2);
         assert!(repl.iter().all(|f| f.from == "az-a"));
@@ -310,6 +321,13 @@ mod tests {
             consumers_fetch_from_follower: false,
         };
         let r = report(&c.snapshot, &clients);
+        assert!(
+            r.assumptions
+                .iter()
+                .any(|a| a.ends_with("(normalised): az-b=1, az-c=1")),
+            "{:?}",
+            r.assumptions
+        );
         assert_eq!(r.replication.cross_az_bytes_per_sec, 1e6);
         assert_eq!(r.produce.cross_az_bytes_per_sec, 0.0);
         assert_eq!(r.consume.cross_az_bytes_per_sec, 2e6);

@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What the collectors read, and how long they may wait.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectSettings {
     /// Root of the proc filesystem (`/proc`). Tests point this at a fixture directory.
@@ -59,7 +59,7 @@ pub struct CollectSettings {
 }
 
 /// EC2 instance metadata (IMDSv2) settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImdsSettings {
     /// Ask IMDS at all. Turn off outside EC2 so start-up does not wait for the timeout.

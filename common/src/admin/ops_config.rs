@@ -20,6 +20,14 @@ fn s(x: impl Into<String>) -> StrBytes {
 }
 
 /// BROKER resources go to that broker: brokers refuse per-broker configs for another id.
+/// The changes as a log shows them: `a=1, b removed`.
+fn ops_text(ops: &[ConfigOp]) -> String {
+    ops.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn route_for(resource: &ConfigResource) -> Route {
     match resource {
         ConfigResource::Broker(id) => Route::Broker(*id),
@@ -73,7 +81,7 @@ impl AdminClient {
             },
         )
         .await?;
-        tracing::info!(%resource, ?ops, "configs altered");
+        tracing::info!(%resource, ops = %ops_text(ops), "configs altered");
         Ok(())
     }
 
@@ -163,5 +171,22 @@ impl AdminClient {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn altered_configs_log_as_name_equals_value() {
+        let ops = [
+            ConfigOp::Set("cordoned.log.dirs".into(), "*".into()),
+            ConfigOp::Delete("leader.replication.throttled.rate".into()),
+        ];
+        assert_eq!(
+            ops_text(&ops),
+            "cordoned.log.dirs=*, leader.replication.throttled.rate removed"
+        );
     }
 }

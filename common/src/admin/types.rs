@@ -197,6 +197,16 @@ pub enum ConfigOp {
     Delete(String),
 }
 
+impl std::fmt::Display for ConfigOp {
+    /// `name=value`, or `name removed`: how logs show a change.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigOp::Set(k, v) => write!(f, "{k}={v}"),
+            ConfigOp::Delete(k) => write!(f, "{k} removed"),
+        }
+    }
+}
+
 /// Where a config value comes from (DescribeConfigs `config_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSource {

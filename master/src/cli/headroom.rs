@@ -51,9 +51,14 @@ pub async fn headroom_once(target: &PlanTarget) -> Result<(Report, Vec<String>)>
         verdicts.dead.insert(b.id);
     }
     if !verdicts.dead.is_empty() {
+        let (who, are) = if verdicts.dead.len() == 1 {
+            ("broker", "is")
+        } else {
+            ("brokers", "are")
+        };
         notes.push(format!(
-            "brokers {:?} are fenced or absent (Kafka's signal): counted as already lost",
-            verdicts.dead
+            "{who} {} {are} fenced or absent (Kafka's signal): counted as already lost",
+            crate::text::list(&verdicts.dead)
         ));
     }
     let snap = snapshot::build(

@@ -99,9 +99,13 @@ fn decommission(d: &Value) -> String {
             match b.map(|b| (b["phase"].as_str().unwrap_or("?"), b)) {
                 None => format!("{id} waiting"),
                 Some(("draining", b)) => format!(
-                    "{id} draining ({} replicas, {:.1} GB left)",
-                    b["replicas_left"].as_u64().unwrap_or(0),
-                    b["bytes_left"].as_u64().unwrap_or(0) as f64 / 1e9
+                    "{id} draining ({}, {} left)",
+                    crate::text::count(
+                        b["replicas_left"].as_u64().unwrap_or(0) as usize,
+                        "replica",
+                        "replicas"
+                    ),
+                    crate::text::bytes(b["bytes_left"].as_u64().unwrap_or(0))
                 ),
                 Some((phase, _)) => format!("{id} {phase}"),
             }
@@ -142,12 +146,14 @@ mod tests {
         let v = serde_json::json!({"clusters": [
             {"cluster": "prod", "health": "ok", "status": {"status": "ran"}, "round": 7,
              "brokers": {"ok": 6}, "partitions": 100, "findings": 0, "maintenance": true,
-             "decommission": {"wanted": [3, 5, 7], "paused": "maintenance", "brokers": {
+             "decommission": {"wanted": [3, 5, 7, 8], "paused": "maintenance", "brokers": {
                  "3": {"phase": "draining", "cordoned": true, "replicas_left": 12,
                        "bytes_left": 3_000_000_000u64},
                  "5": {"phase": "drained", "cordoned": true, "replicas_left": 0, "bytes_left": 0},
                  "4": {"phase": "uncordoning", "cordoned": true, "replicas_left": 0,
-                       "bytes_left": 0}}}}
+                       "bytes_left": 0},
+                 "8": {"phase": "draining", "cordoned": true, "replicas_left": 1,
+                       "bytes_left": 21_000_000u64}}}}
         ]});
         let s = super::render(&v);
         assert!(
@@ -157,8 +163,8 @@ mod tests {
         let line = s.lines().nth(1).expect("a line");
         assert!(
             line.ends_with(
-                "3 draining (12 replicas, 3.0 GB left), 4 uncordoning, 5 drained, 7 waiting \
-                 [paused: maintenance]"
+                "3 draining (12 replicas, 3.0 GB left), 4 uncordoning, 5 drained, 7 waiting, 8 \
+                 draining (1 replica, 21 MB left) [paused: maintenance]"
             ),
             "{s}"
         );

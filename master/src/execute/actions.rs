@@ -124,7 +124,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                         }
                     }
                 }
-                info!(plan = %plan.plan_id, moves = admitted.len(), refused = refused.len(), bytes, timeout_secs = timeout, brokers = ?brokers, "reassignments submitted");
+                info!(plan = %plan.plan_id, moves = admitted.len(), refused = refused.len(), bytes, timeout_secs = timeout, brokers = %crate::text::list(&brokers), "reassignments submitted");
                 if refused.is_empty() {
                     ActionOutcome::Ok
                 } else {

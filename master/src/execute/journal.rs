@@ -119,10 +119,10 @@ impl Journal for LogJournal {
         tracing::info!(
             action = %a.action_id,
             cluster_id = %a.cluster_id,
-            decision = ?a.decision.map(|d| d.to_string()),
+            decision = a.decision.map(tracing::field::display),
             kind = ?a.kind,
             partitions = a.partitions.len(),
-            brokers = ?a.brokers,
+            brokers = %crate::text::list(&a.brokers),
             reason = %a.reason,
             detail = %a.detail,
             "action intent"

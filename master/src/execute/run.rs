@@ -89,7 +89,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         };
         info!(
             plan = %plan.plan_id,
-            decision = ?plan.decision.map(|d| d.to_string()),
+            decision = plan.decision.map(tracing::field::display),
             moves = plan.moves.len(),
             elections = plan.elections.len(),
             bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),

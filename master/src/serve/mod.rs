@@ -278,8 +278,10 @@ impl Shared {
     /// The cluster named `name`, or a 404 naming the clusters there are.
     pub fn cluster(&self, name: &str) -> Result<&ClusterHandle, ApiError> {
         self.clusters.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.clusters.keys().map(String::as_str).collect();
-            ApiError::not_found(format!("no cluster {name:?}; clusters: {known:?}"))
+            ApiError::not_found(format!(
+                "no cluster {name:?}; clusters: {}",
+                crate::text::list(self.clusters.keys())
+            ))
         })
     }
 

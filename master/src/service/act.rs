@@ -80,7 +80,9 @@ pub struct Actor {
     cluster_id: Option<String>,
     executor: Option<Exec>,
     replacer: Option<Replacer>,
-    running: Option<(DecisionId, Running)>,
+    /// The running plan and the decision it carries out (none for a resumed, approved or
+    /// decommission plan that has none).
+    running: Option<(Option<DecisionId>, Running)>,
     /// Boards of rounds up to this one are not acted on (set when a plan ends).
     acted_through_round: u64,
     replaced: BTreeSet<DecisionId>,
@@ -264,16 +266,16 @@ impl Actor {
             self.executor = Some(ex);
             return;
         }
-        info!(cluster = %self.cfg.cluster, moves = moves.len(), decision = ?decision.map(|d| d.0),
+        info!(cluster = %self.cfg.cluster, moves = moves.len(),
+            decision = decision.map(tracing::field::display),
             "resuming the moves the action log shows in flight: tracked to the end, nothing is \
              submitted again");
-        let id = decision.unwrap_or(DecisionId(0));
         let job = run::Job::Resume {
             cluster_id: cluster_id.to_string(),
             decision,
             moves,
         };
-        self.launch(id, ex, job);
+        self.launch(decision, ex, job);
     }
 
     /// `ReplaceHost` decisions, each once.

@@ -54,7 +54,7 @@ impl Actor {
                     .and_then(|dr| self.executor.take().map(|ex| (dr, ex)));
                 if let Some(((brokers, plan), ex)) = run {
                     d.started(brokers, ex.cancel_handle());
-                    self.launch(DecisionId(0), ex, super::run::Job::Execute(plan));
+                    self.launch(None, ex, super::run::Job::Execute(plan));
                 }
             }
         }

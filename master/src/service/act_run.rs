@@ -127,7 +127,7 @@ impl Actor {
             bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
             throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
             "executing the plan");
-        self.launch(id, ex, Job::Execute(plan));
+        self.launch(Some(id), ex, Job::Execute(plan));
     }
 
     /// Runs the plan an operator approved, once, when no plan of kmedic's own is due; logs
@@ -155,13 +155,13 @@ impl Actor {
             bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
             throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
             "executing the plan an operator approved (API)");
-        self.launch(DecisionId(0), ex, Job::Execute(plan));
+        self.launch(None, ex, Job::Execute(plan));
     }
 
     /// Hands `ex` to a task that does `job`, tracked as the running plan under `id` (its end
     /// comes back to `Actor::run`): its progress goes on the board and each round's broker
     /// network figures to its throttle. Every plan the actor runs starts here.
-    pub(super) fn launch(&mut self, id: DecisionId, mut ex: Exec, job: Job) {
+    pub(super) fn launch(&mut self, id: Option<DecisionId>, mut ex: Exec, job: Job) {
         let progress = self.forward_progress(&ex);
         self.throttle = Some(ex.throttle_handle());
         let h = tokio::spawn(async move {
@@ -191,14 +191,20 @@ impl Actor {
         })
     }
 
-    pub(super) fn plan_ended(&mut self, id: DecisionId, result: Result<Outcome, ExecError>) {
+    pub(super) fn plan_ended(
+        &mut self,
+        id: Option<DecisionId>,
+        result: Result<Outcome, ExecError>,
+    ) {
+        // A plan without a decision (resumed, approved, a drain) logs none: never a made-up id.
+        let decision = id.map(tracing::field::display);
         let cluster = self.cfg.cluster.clone();
         let now = Now::read();
         match result {
             Ok(out) => {
                 self.log_write_error = None;
                 let p = &out.progress;
-                info!(%cluster, decision = %id, done = p.done, cancelled = p.cancelled,
+                info!(%cluster, decision, done = p.done, cancelled = p.cancelled,
                     copied_bytes = p.copied_bytes, replan = out.replan.len(),
                     throttle_clear_errors = out.throttle_clear_errors.len(),
                     "plan finished; the partitions it did not move are planned again from fresh \
@@ -220,7 +226,7 @@ impl Actor {
                                      ({copied_bytes} of {total_bytes} bytes copied)"
                             ),
                         );
-                        a.details = serde_json::json!({"decision": id.0});
+                        a.details = serde_json::json!({"decision": id.map(|d| d.0)});
                         self.cfg.alerter.event_and_send(&a, now.mono_ms);
                     }
                 }
@@ -233,12 +239,12 @@ impl Actor {
                 self.fence("the action log refused an executor record")
             }
             Err(ExecError::Journal(execute::JournalError::Write(e))) => {
-                error!(%cluster, decision = %id, error = %e,
+                error!(%cluster, decision, error = %e,
                     "plan stopped: the action log refused a record (the executor takes no \
                      action it cannot record); the next round plans again");
                 self.log_write_error = Some(format!("a write failed: {e}"));
             }
-            Err(e) => error!(%cluster, decision = %id, error = %e,
+            Err(e) => error!(%cluster, decision, error = %e,
                 "plan failed; the next round plans again from fresh state"),
         }
         self.board_tx.send_modify(|b| {

@@ -299,7 +299,8 @@ fn record_line(v: &Value) -> String {
         _ => String::new(),
     };
     let parts = if parts > 0 {
-        format!(" ({parts} partitions)")
+        let s = if parts == 1 { "" } else { "s" };
+        format!(" ({parts} partition{s})")
     } else {
         String::new()
     };
@@ -359,5 +360,16 @@ mod tests {
         };
         assert_eq!(Progress::from_line(&line("12")).eta, "12");
         assert_eq!(Progress::from_line(&line("")).eta, "?");
+    }
+
+    #[test]
+    fn a_record_counts_its_partitions_in_words() {
+        let rec = |n: usize| {
+            serde_json::json!({"action_id": "a1", "phase": "intent", "reason": "heal",
+                "kind": {"type": "elect"}, "partitions": vec!["t-0"; n]})
+        };
+        assert!(super::record_line(&rec(1)).contains(" (1 partition):"));
+        assert!(super::record_line(&rec(2)).contains(" (2 partitions):"));
+        assert!(!super::record_line(&rec(0)).contains("partition"));
     }
 }

@@ -106,7 +106,7 @@ impl Decommissions {
             if !d.wanted.is_empty() || !self.unlisted(d).is_empty() {
                 let msg = format!("decommissions paused: {why} is on");
                 if self.once(-1, "paused", msg.clone()) {
-                    info!(cluster = %self.cluster, listed = ?d.wanted, reason = %why,
+                    info!(cluster = %self.cluster, listed = %crate::text::list(&d.wanted), reason = %why,
                         "decommissions paused: no cordon, drain, uncordon or unregister while \
                          {why} is on");
                 }
@@ -118,7 +118,7 @@ impl Decommissions {
         if let Some((brokers, cancel)) = &self.running {
             let stopped: Vec<i32> = brokers.difference(&d.wanted).copied().collect();
             if !stopped.is_empty() && !self.cancelled {
-                warn!(cluster = %self.cluster, brokers = ?stopped,
+                warn!(cluster = %self.cluster, brokers = %crate::text::list(&stopped),
                     "decommission stopped by the operator: cancelling the running drain (its \
                      in-flight moves are cancelled; the rest is not submitted)");
                 cancel.cancel();
@@ -199,7 +199,7 @@ impl Decommissions {
             bd.decommission.brokers = progress;
         });
         tracing::debug!(cluster = %self.cluster, idle, running = self.running.is_some(),
-            listed = ?d.wanted, "decommission step");
+            listed = %crate::text::list(&d.wanted), "decommission step");
         let drain = if idle && self.running.is_none() {
             self.drain_plan(board, &view, cluster_id, &unregistered)
         } else {
@@ -256,7 +256,7 @@ impl Decommissions {
         let msg = format!("{} moves, {} unplaceable", p.moves.len(), stuck.len());
         if let Some(u) = stuck.first() {
             if self.once(-2, "unplaceable", msg.clone()) {
-                warn!(cluster = %self.cluster, brokers = ?brokers, count = stuck.len(),
+                warn!(cluster = %self.cluster, brokers = %crate::text::list(&brokers), count = stuck.len(),
                     first = %u, "decommission: replicas cannot be placed; a person must look");
             }
         }
@@ -267,14 +267,14 @@ impl Decommissions {
                 p.unplaceable.len()
             );
             if self.once(-2, "nothing", msg) {
-                info!(cluster = %self.cluster, brokers = ?brokers,
+                info!(cluster = %self.cluster, brokers = %crate::text::list(&brokers),
                     unplaceable = p.unplaceable.len(), first = first.as_deref().unwrap_or("-"),
                     warnings = p.warnings.len(), "decommission: nothing to move this round");
             }
             return None;
         }
         self.said.remove(&(-2, "nothing"));
-        info!(cluster = %self.cluster, brokers = ?brokers, moves = p.moves.len(),
+        info!(cluster = %self.cluster, brokers = %crate::text::list(&brokers), moves = p.moves.len(),
             bytes = p.totals.bytes_moved, unplaceable = p.unplaceable.len(),
             first = %p.moves[0], "decommission: draining (planned on this round's view)");
         let mut ex = ExecPlan::new(cluster_id, None, &p);

@@ -115,11 +115,15 @@ pub fn render(cluster: &str, r: &Report, notes: &[String]) -> String {
         "cluster {cluster}: failure headroom ({} ms)",
         r.took_ms
     );
-    let _ = writeln!(
-        out,
-        "  absorbs the loss of any one broker: {}",
+    // A broker that is the last alive in its rack: its loss is a rack loss, and with RF = rack
+    // count that is the design working (the row reads "expected"), not a NO.
+    let broker = if !r.absorbs_any_broker && r.brokers.iter().all(|w| w.absorbable || w.expected) {
+        "expected (each broker whose loss is not absorbed is the last alive in its rack: RF = \
+         rack count, replicas are never co-located)"
+    } else {
         yes(r.absorbs_any_broker)
-    );
+    };
+    let _ = writeln!(out, "  absorbs the loss of any one broker: {broker}");
     let rack = if !r.absorbs_any_rack && r.rack_loss_expected {
         "expected (RF = rack count: a lost rack's partitions stay one replica short until it \
          returns; replicas are never co-located)"
@@ -200,6 +204,24 @@ mod tests {
         assert!(row.contains(" expected "), "{row}");
         assert!(!row.contains(" NO "), "{row}");
         assert!(!out.contains("e.g."), "{out}");
+    }
+
+    /// Found by the end-to-end run: with broker 5 dead, broker 2 was the last in az-b; its row
+    /// read "expected" while the summary above it read NO.
+    #[test]
+    fn a_broker_loss_that_is_a_rack_loss_reads_expected_not_no() {
+        let mut r = report(true);
+        let mut last = rack_loss("az-b", true);
+        last.lost = Lost::Broker(2);
+        r.brokers = vec![last];
+        r.absorbs_any_broker = false;
+        r.unabsorbable_brokers = vec![2];
+        let out = render("tb", &r, &[]);
+        assert!(out.contains("any one broker: expected ("), "{out}");
+        // A critical broker loss still reads NO.
+        r.brokers[0].expected = false;
+        let out = render("tb", &r, &[]);
+        assert!(out.contains("any one broker: NO"), "{out}");
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl fmt::Display for MoveReason {
                 limit_bytes_per_sec,
             } => write!(
                 f,
-                "balance: broker {from} {resource} {load_bytes_per_sec} {u} over limit {limit_bytes_per_sec} {u}",
+                "balance: broker {from} {resource} {load_bytes_per_sec} {u} over its balance limit {limit_bytes_per_sec} {u}",
                 u = resource.unit()
             ),
             MoveReason::Swap {
@@ -409,7 +409,7 @@ impl fmt::Display for Warning {
                 limit_bytes_per_sec,
             } => write!(
                 f,
-                "broker {broker} {resource} still {load_bytes_per_sec} {u} over limit {limit_bytes_per_sec} {u} after the plan",
+                "broker {broker} {resource} still {load_bytes_per_sec} {u} over its balance limit {limit_bytes_per_sec} {u} after the plan (target_ratio x the mean, never above its configured limit)",
                 u = resource.unit()
             ),
             Warning::PreferredWouldOverload {

@@ -47,7 +47,10 @@ async fn fleet_and_cluster_come_from_the_board() {
     let (st, v) = call("GET", &format!("{}/api/clusters/nope", r.base), None, None).await;
     assert_eq!(st, 404);
     assert!(
-        v["message"].as_str().unwrap_or("").contains("\"c1\""),
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("clusters: c1, c2"),
         "{v}"
     );
     assert!(drain(&mut r.rx).is_empty());

@@ -61,24 +61,8 @@ enum Cmd {
     },
     /// Observe a cluster once and print the plan the master would run. Executes nothing.
     Plan {
-        /// The cluster's name (from the config, or any label with --bootstrap).
-        #[arg(long)]
-        cluster: String,
-        /// The master's TOML config.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
-        #[arg(long)]
-        bootstrap: Option<String>,
-        /// What to plan.
-        #[arg(long, value_enum, default_value = "heal")]
-        request: RequestKind,
-        /// Brokers to decommission, for example 1,2.
-        #[arg(long, value_delimiter = ',')]
-        brokers: Vec<i32>,
-        /// Treat these brokers as dead too (Kafka's fenced/absent brokers always are here).
-        #[arg(long, value_delimiter = ',')]
-        assume_dead: Vec<i32>,
+        #[command(flatten)]
+        plan: PlanArgs,
         /// Also write the kafka-reassign-partitions JSON to this file.
         #[arg(long)]
         json_out: Option<PathBuf>,
@@ -111,24 +95,8 @@ enum Cmd {
     /// Like `plan`, but print only the kafka-reassign-partitions JSON (to stdout). Executes
     /// nothing.
     ExportReassignment {
-        /// The cluster's name (from the config, or any label with --bootstrap).
-        #[arg(long)]
-        cluster: String,
-        /// The master's TOML config.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
-        #[arg(long)]
-        bootstrap: Option<String>,
-        /// What to plan.
-        #[arg(long, value_enum, default_value = "heal")]
-        request: RequestKind,
-        /// Brokers to decommission, for example 1,2.
-        #[arg(long, value_delimiter = ',')]
-        brokers: Vec<i32>,
-        /// Treat these brokers as dead too.
-        #[arg(long, value_delimiter = ',')]
-        assume_dead: Vec<i32>,
+        #[command(flatten)]
+        plan: PlanArgs,
     },
     /// Check a kafka-reassign-partitions JSON file against the safety rules on the live
     /// cluster and print what is refused and why. Dry run: executes nothing; exits non-zero
@@ -137,15 +105,8 @@ enum Cmd {
         /// The JSON file.
         #[arg(long)]
         file: PathBuf,
-        /// The cluster's name (from the config, or any label with --bootstrap).
-        #[arg(long)]
-        cluster: String,
-        /// The master's TOML config.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
-        #[arg(long)]
-        bootstrap: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// A running master's clusters in the terminal (from its REST API).
     Status {
@@ -169,19 +130,59 @@ enum Cmd {
     /// Observe a cluster once: could it absorb the loss of any one broker, or any one rack,
     /// within its limits? Executes nothing.
     Headroom {
-        /// The cluster's name (from the config, or any label with --bootstrap).
-        #[arg(long)]
-        cluster: String,
-        /// The master's TOML config.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
-        #[arg(long)]
-        bootstrap: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Print the full report as JSON instead of the summary.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The cluster a one-shot command observes: `plan`, `export-reassignment`,
+/// `import-reassignment` and `headroom` share these.
+#[derive(clap::Args)]
+struct TargetArgs {
+    /// The cluster's name (from the config, or any label with --bootstrap).
+    #[arg(long)]
+    cluster: String,
+    /// The master's TOML config.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Bootstrap servers, HOST:PORT[,HOST:PORT] (PLAINTEXT; overrides the config's).
+    #[arg(long)]
+    bootstrap: Option<String>,
+}
+
+impl TargetArgs {
+    fn resolve(&self) -> anyhow::Result<PlanTarget> {
+        Ok(PlanTarget::resolve(
+            &self.cluster,
+            self.config.as_deref(),
+            self.bootstrap.as_deref(),
+        )?)
+    }
+}
+
+/// What `plan` and `export-reassignment` plan, and on which cluster.
+#[derive(clap::Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// What to plan.
+    #[arg(long, value_enum, default_value = "heal")]
+    request: RequestKind,
+    /// Brokers to decommission, for example 1,2.
+    #[arg(long, value_delimiter = ',')]
+    brokers: Vec<i32>,
+    /// Treat these brokers as dead too (Kafka's fenced/absent brokers always are here).
+    #[arg(long, value_delimiter = ',')]
+    assume_dead: Vec<i32>,
+}
+
+impl PlanArgs {
+    async fn once(&self, target: &PlanTarget) -> anyhow::Result<cli::PlanReport> {
+        Ok(cli::plan_once(target, self.request, &self.brokers, &self.assume_dead).await?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -250,21 +251,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Cmd::Plan {
-            cluster,
-            config,
-            bootstrap,
-            request,
-            brokers,
-            assume_dead,
+            plan,
             json_out,
             max_disk_utilization,
         } => {
-            let mut target =
-                PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
+            let mut target = plan.target.resolve()?;
             if let Some(limit) = max_disk_utilization {
                 target = target.with_max_disk_utilization(limit)?;
             }
-            let report = cli::plan_once(&target, request, &brokers, &assume_dead).await?;
+            let report = plan.once(&target).await?;
             print!("{}", cli::render_table(&report));
             let json = serde_json::to_string_pretty(&report.plan.reassignment_json())?;
             println!("\nkafka-reassign-partitions JSON:\n{json}");
@@ -298,33 +293,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = MasterConfig::load(&config)?;
             cli::stats_tail::tail(&cfg, from_beginning, max).await?;
         }
-        Cmd::ExportReassignment {
-            cluster,
-            config,
-            bootstrap,
-            request,
-            brokers,
-            assume_dead,
-        } => {
-            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
-            let report = cli::plan_once(&target, request, &brokers, &assume_dead).await?;
+        Cmd::ExportReassignment { plan } => {
+            let report = plan.once(&plan.target.resolve()?).await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report.plan.reassignment_json())?
             );
         }
-        Cmd::ImportReassignment {
-            file,
-            cluster,
-            config,
-            bootstrap,
-        } => {
+        Cmd::ImportReassignment { file, target } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let proposed =
                 cli::reassign_io::parse(&text).with_context(|| format!("in {}", file.display()))?;
-            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
-            let view = cli::reassign_io::observe(&target).await?;
+            let view = cli::reassign_io::observe(&target.resolve()?).await?;
             let checked = cli::reassign_io::check(&view, &proposed);
             print!("{}", cli::reassign_io::render(&checked));
             if !checked.refused.is_empty() {
@@ -349,18 +330,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let v = cli::status::fetch(&url).await.map_err(anyhow::Error::msg)?;
             print!("{}", cli::status::render(&v));
         }
-        Cmd::Headroom {
-            cluster,
-            config,
-            bootstrap,
-            json,
-        } => {
-            let target = PlanTarget::resolve(&cluster, config.as_deref(), bootstrap.as_deref())?;
-            let (report, notes) = cli::headroom::headroom_once(&target).await?;
+        Cmd::Headroom { target, json } => {
+            let (report, notes) = cli::headroom::headroom_once(&target.resolve()?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", cli::headroom::render(&cluster, &report, &notes));
+                print!(
+                    "{}",
+                    cli::headroom::render(&target.cluster, &report, &notes)
+                );
             }
         }
     }

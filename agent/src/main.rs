@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kmedic_agent::AgentConfig;
+use kmedic_common::bin_support::{init_logs, shutdown_signal, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -24,27 +25,6 @@ struct Cli {
     /// for log shippers).
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        // Colours only on a terminal: journald and log files get plain text.
-        LogFormat::Text => b
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        LogFormat::Json => b.json().flatten_event(true).with_current_span(false).init(),
-    }
 }
 
 #[derive(Subcommand)]
@@ -65,26 +45,6 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         rate_window_secs: u64,
     },
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<AgentConfig> {
@@ -123,7 +83,7 @@ async fn main_async(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logs(cli.log_format);
+    init_logs(cli.log_format, "info");
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

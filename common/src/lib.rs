@@ -5,6 +5,8 @@
 //! - [`connection`]: Kafka connection settings (bootstrap, TLS, SASL), written once and turned
 //!   into both the admin client's and rdkafka's configuration.
 //! - [`backoff`]: the one retry helper, with a deadline.
+//! - `bin_support` (feature `bin`): the binaries' `--log-format`, tracing set-up and shutdown
+//!   signal.
 //! - [`admin`]: the admin client over the `kafka-protocol` crate: every admin request goes here.
 //! - [`imds`]: EC2 instance metadata (IMDSv2): the host's AZ, for the agent and the client library.
 //! - [`rdlog`]: the librdkafka context of every rdkafka client of the agent and the master: a
@@ -12,6 +14,8 @@
 
 pub mod admin;
 pub mod backoff;
+#[cfg(feature = "bin")]
+pub mod bin_support;
 pub mod codec;
 pub mod connection;
 pub mod imds;

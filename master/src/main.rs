@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use kmedic_common::bin_support::{init_logs, shutdown_signal, LogFormat};
 use kmedic_master::cli::{self, PlanTarget, RequestKind};
 use kmedic_master::config::MasterConfig;
 
@@ -22,28 +23,9 @@ struct Cli {
     log_format: LogFormat,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        // librdkafka's own connection chatter (disconnects, reconnects) is not for operators:
-        // ingest logs what matters, rate-limited.
-        .unwrap_or_else(|_| "info,librdkafka=warn,rdkafka=warn".into());
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        // Colours only on a terminal: journald and log files get plain text.
-        LogFormat::Text => b
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        LogFormat::Json => b.json().flatten_event(true).with_current_span(false).init(),
-    }
-}
+/// librdkafka's own connection chatter (disconnects, reconnects) is not for operators: ingest
+/// logs what matters, rate-limited.
+const DEFAULT_LOG_FILTER: &str = "info,librdkafka=warn,rdkafka=warn";
 
 #[derive(Subcommand)]
 enum Cmd {
@@ -204,7 +186,7 @@ enum StatsCmd {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logs(cli.log_format);
+    init_logs(cli.log_format, DEFAULT_LOG_FILTER);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -343,25 +325,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

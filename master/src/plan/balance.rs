@@ -76,17 +76,7 @@ pub(super) fn balance(st: &mut State) {
             break;
         }
     }
-    for resource in [Resource::NetIn, Resource::NetOut, Resource::Disk] {
-        for b in overloaded(st, resource) {
-            let (load, limit) = figures(st, b, resource);
-            st.plan.warnings.push(Warning::StillOverLimit {
-                broker: st.ids[b as usize],
-                resource,
-                load_bytes_per_sec: load,
-                limit_bytes_per_sec: limit,
-            });
-        }
-    }
+    warn_still_over(st, &[Resource::NetIn, Resource::NetOut, Resource::Disk]);
 }
 
 /// Step 1 alone ([`super::Request::BalanceLeaders`]): elections off brokers over their net-out
@@ -94,7 +84,13 @@ pub(super) fn balance(st: &mut State) {
 pub(super) fn leaders_only(st: &mut State) {
     set_limits(st);
     elections(st);
-    for resource in [Resource::NetIn, Resource::NetOut] {
+    warn_still_over(st, &[Resource::NetIn, Resource::NetOut]);
+}
+
+/// A [`Warning::StillOverLimit`] per broker still over its limit of each of `resources`, with
+/// its figures, resources in the order given, largest excess first within one.
+fn warn_still_over(st: &mut State, resources: &[Resource]) {
+    for &resource in resources {
         for b in overloaded(st, resource) {
             let (load, limit) = figures(st, b, resource);
             st.plan.warnings.push(Warning::StillOverLimit {
@@ -114,7 +110,7 @@ pub(super) fn leaders_only(st: &mut State) {
 /// no plan can move it. A rack with fewer (or smaller) brokers then cannot get near the cluster
 /// mean; its brokers' net-in limit uses the rack's own mean when that is higher, so the balancer
 /// still evens load inside the rack instead of giving up on it.
-fn set_limits(st: &mut State) {
+pub(super) fn set_limits(st: &mut State) {
     let (mean_in, mean_out) = st.mean_utilization();
     let mean_disk = mean_disk_utilization(st);
     let ratio = st.limits.target_ratio;
@@ -166,7 +162,7 @@ fn mean_disk_utilization(st: &State) -> f64 {
 }
 
 /// Highest net in, net out and disk utilization over brokers that accept load.
-fn peak_utilization(st: &State) -> [f64; 3] {
+pub(super) fn peak_utilization(st: &State) -> [f64; 3] {
     let mut peak = [0f64; 3];
     for b in (0..st.ids.len()).filter(|&b| st.accepts[b]) {
         let (l, c) = (st.load[b], st.cap[b]);
@@ -218,7 +214,7 @@ fn rack_pinned_mean(st: &State, of: impl Fn(&State, usize) -> (u64, u64)) -> Opt
 }
 
 /// (load, limit) of broker `b` for `resource`.
-fn figures(st: &State, b: u32, resource: Resource) -> (u64, u64) {
+pub(super) fn figures(st: &State, b: u32, resource: Resource) -> (u64, u64) {
     let l = st.load[b as usize];
     match resource {
         Resource::NetIn => (l.net_in, st.lim_in[b as usize]),
@@ -243,30 +239,36 @@ fn overloaded(st: &State, resource: Resource) -> Vec<u32> {
 /// Step 1: leadership transfers off brokers over their net-out limit.
 fn elections(st: &mut State) {
     for b in overloaded(st, Resource::NetOut) {
-        let mut cands: Vec<(bool, u64, u32)> = st.hosted[b as usize]
-            .iter()
-            .copied()
-            .filter(|&p| st.leader[p as usize] == b && st.movable(p))
-            .map(|p| (st.replicas(p)[0] == b, st.leader_out(p), p))
-            .collect();
-        // Preferred elections (b is not the preferred replica) first, then biggest load.
-        cands.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)).then(x.2.cmp(&y.2)));
-        for (_, out, p) in cands {
-            let (load, limit) = figures(st, b, Resource::NetOut);
-            if load <= limit {
-                break;
-            }
-            let Some(k) = new_leader_slot(st, p, b, out) else {
-                continue;
-            };
-            let reason = ElectionReason::Balance {
-                from: st.ids[b as usize],
-                load_bytes_per_sec: load,
-                limit_bytes_per_sec: limit,
-                preferred: k == 0,
-            };
-            st.elect(p, k, reason);
+        elect_off(st, b);
+    }
+}
+
+/// Leadership transfers off broker `b` while it is over its net-out limit (also used by
+/// `relieve.rs`).
+pub(super) fn elect_off(st: &mut State, b: u32) {
+    let mut cands: Vec<(bool, u64, u32)> = st.hosted[b as usize]
+        .iter()
+        .copied()
+        .filter(|&p| st.leader[p as usize] == b && st.movable(p))
+        .map(|p| (st.replicas(p)[0] == b, st.leader_out(p), p))
+        .collect();
+    // Preferred elections (b is not the preferred replica) first, then biggest load.
+    cands.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)).then(x.2.cmp(&y.2)));
+    for (_, out, p) in cands {
+        let (load, limit) = figures(st, b, Resource::NetOut);
+        if load <= limit {
+            break;
         }
+        let Some(k) = new_leader_slot(st, p, b, out) else {
+            continue;
+        };
+        let reason = ElectionReason::Balance {
+            from: st.ids[b as usize],
+            load_bytes_per_sec: load,
+            limit_bytes_per_sec: limit,
+            preferred: k == 0,
+        };
+        st.elect(p, k, reason);
     }
 }
 
@@ -330,7 +332,7 @@ fn relief(st: &State, p: u32, resource: Resource, leaders: bool) -> u64 {
     }
 }
 
-fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
+pub(super) fn relieve(st: &mut State, b: u32, resource: Resource, leaders: bool) {
     let (load, limit) = figures(st, b, resource);
     tracing::debug!(
         broker = st.ids[b as usize],

@@ -26,23 +26,27 @@
 //! Suspect and hung brokers, offline partitions, missing stats, stale registrations and rack
 //! violations are alerted and held: one signal is not enough to move data (rule 3). Sustained
 //! overload asks first for elections alone (`Request::BalanceLeaders`: no data copied), and for a
-//! balance with data moves only if the broker is still over `heal_grace_secs` after that (the
+//! relief (`Request::Relieve`: the fewest bytes moved off the overloaded brokers alone, not a
+//! whole-cluster balance) only if the broker is still over `heal_grace_secs` after that (the
 //! stage is kept per broker and starts again when its overload clears); sustained leader skew for a leader spread and preferred leaders
 //! not leading for preferred-leader elections, all only on a stable cluster. They come back as
 //! separate decisions in one round; [`requests`] lists them so the round plans them together.
 
 pub mod decision;
+mod ids;
 mod log;
+mod replace;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::clock::Now;
 use crate::config::PolicyConfig;
-use crate::detect::{list_partitions, mass_failure, Finding, FindingKind};
-use crate::observe::{ClusterView, TopicPartition};
+use crate::detect::{mass_failure, Finding, FindingKind};
+use crate::observe::ClusterView;
 use crate::plan::Request;
 
 pub use decision::{requests, Action, Decision, DecisionId, Rule, Verdict};
+pub use replace::last_copies;
 
 type Key = (FindingKind, Option<i32>, Option<String>);
 
@@ -67,21 +71,6 @@ pub struct Policy {
     dead_since_ms: BTreeMap<i32, u64>,
     ids: BTreeMap<Ident, (Verdict, Rule, Vec<i32>, DecisionId)>,
     next_id: u64,
-}
-
-/// The partitions for which broker `b` holds the only in-sync copy, or a copy of an offline
-/// partition with no other in-sync replica: replacing its host would wipe them.
-pub fn last_copies(view: &ClusterView, b: i32) -> Vec<TopicPartition> {
-    view.partitions
-        .iter()
-        .filter(|p| p.replicas.contains(&b))
-        .filter(|p| p.isr.iter().all(|&r| r == b))
-        .filter(|p| p.isr.contains(&b) || p.leader.is_none())
-        .map(|p| TopicPartition {
-            topic: p.topic.clone(),
-            partition: p.partition,
-        })
-        .collect()
 }
 
 impl Policy {
@@ -393,6 +382,16 @@ impl Policy {
             out.push(self.gated(dd));
         }
         for (_, (request, finding, brokers, why)) in wanted {
+            // One relief for every overloaded broker at that stage, naming them all.
+            let request = match request {
+                Request::Relieve { .. } => {
+                    let mut named = brokers.clone();
+                    named.sort_unstable();
+                    named.dedup();
+                    Request::Relieve { brokers: named }
+                }
+                r => r,
+            };
             let dd = Decision {
                 id: DecisionId(0),
                 verdict: Verdict::Act(Action::Plan(request)),
@@ -414,8 +413,11 @@ impl Policy {
     }
 
     /// Elections first for an overload: [`Request::BalanceLeaders`] until `heal_grace_secs`
-    /// have passed since they were first asked for this broker, then [`Request::Balance`]
-    /// (data moves, cheapest first). Returns the request and a note for the reason.
+    /// have passed since they were first asked for this broker, then [`Request::Relieve`]:
+    /// the fewest bytes of moves off the overloaded brokers alone until each is under its own
+    /// limits, never a whole-cluster [`Request::Balance`]. Returns the request (a relief
+    /// names no broker here: `decide` fills in every broker at that stage) and a note for the
+    /// reason.
     fn overload_stage(&mut self, f: &Finding, now_ms: u64) -> (Request, String) {
         let grace = self.cfg.heal_grace_secs;
         let asked = *self.leaders_asked_ms.entry(key(f)).or_insert(now_ms);
@@ -430,95 +432,13 @@ impl Policy {
             )
         } else {
             (
-                Request::Balance,
-                format!("; still over {waited} s after elections were asked: data moves"),
+                Request::Relieve { brokers: vec![] },
+                format!(
+                    "; still over {waited} s after elections were asked: the fewest bytes of \
+                     moves off it until it is under its limits"
+                ),
             )
         }
-    }
-
-    /// A host replacement for dead broker `b`, or a hold naming the partitions it would wipe.
-    fn replace(
-        &self,
-        b: i32,
-        age: u64,
-        view: &ClusterView,
-        d: impl Fn(Verdict, String, Rule) -> Decision,
-    ) -> Decision {
-        let last = last_copies(view, b);
-        if last.is_empty() {
-            return self.gated(d(
-                Verdict::Act(Action::ReplaceHost { broker: b }),
-                format!(
-                    "broker {b} dead for {age} s >= replace_grace_secs {}",
-                    self.cfg.replace_grace_secs
-                ),
-                Rule::Replace,
-            ));
-        }
-        let mut h = d(
-            Verdict::Hold,
-            format!(
-                "broker {b} dead for {age} s >= replace_grace_secs {} but its host holds the \
-                 last copy of {} partitions: {}; not replacing (bring the broker back, or \
-                 recover the data, then it can be replaced)",
-                self.cfg.replace_grace_secs,
-                last.len(),
-                list_partitions(&last, 10)
-            ),
-            Rule::LastCopy,
-        );
-        h.partitions = last.len();
-        h
-    }
-
-    /// Gives each decision its id (kept while the same finding gets the same verdict and rule
-    /// about the same brokers), and returns for each whether it is new (to log at info) or a
-    /// repeat (debug). A mass failure that spreads to more brokers is a new decision.
-    fn assign_ids(&mut self, out: &mut [Decision]) -> Vec<bool> {
-        let mut seen = BTreeSet::new();
-        let mut fresh = Vec::with_capacity(out.len());
-        for d in out.iter_mut() {
-            let ident: Ident = (
-                (d.finding, d.broker, d.topic.clone()),
-                d.verdict == Verdict::Alert,
-            );
-            let same = self
-                .ids
-                .get(&ident)
-                .filter(|(v, r, b, _)| *v == d.verdict && *r == d.rule && *b == d.brokers)
-                .map(|e| e.3);
-            d.id = match same {
-                Some(id) => id,
-                None => {
-                    let id = DecisionId(self.next_id);
-                    self.next_id += 1;
-                    let sig = (d.verdict.clone(), d.rule, d.brokers.clone(), id);
-                    self.ids.insert(ident.clone(), sig);
-                    id
-                }
-            };
-            fresh.push(same.is_none());
-            seen.insert(ident);
-        }
-        self.ids.retain(|k, _| seen.contains(k));
-        fresh
-    }
-
-    /// Applies maintenance and dry-run to an `Act` decision.
-    fn gated(&self, mut d: Decision) -> Decision {
-        let Verdict::Act(a) = &d.verdict else {
-            return d;
-        };
-        if self.cfg.maintenance {
-            d.reason = format!("maintenance mode, not acting: would {a:?}; {}", d.reason);
-            d.verdict = Verdict::Hold;
-            d.rule = Rule::Maintenance;
-        } else if self.cfg.dry_run {
-            d.reason = format!("dry-run, not executing: {}", d.reason);
-            d.verdict = Verdict::DryRun(a.clone());
-            d.rule = Rule::DryRun;
-        }
-        d
     }
 }
 

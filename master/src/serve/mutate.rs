@@ -100,67 +100,46 @@ async fn get_controls(State(s): State<Arc<Shared>>, Path(c): Path<String>) -> Re
     Ok(Json(serde_json::to_value(controls).unwrap_or(Value::Null)))
 }
 
-async fn toggle(
-    s: &Shared,
-    headers: &HeaderMap,
-    c: &str,
-    b: Body<Toggle>,
-    cmd: fn(bool) -> Command,
-    set: fn(&mut super::Controls, bool),
+/// Sends `cmd` to the cluster's loop and, once it is queued, makes the same change to the
+/// controls the API shows; answers with the controls as they now are.
+fn change_controls(
+    h: &ClusterHandle,
+    cmd: Command,
+    apply: impl FnOnce(&mut super::Controls),
 ) -> Res {
-    authorize(s, headers)?;
-    let h = s.cluster(c)?;
-    let t = body(b)?;
-    send(h, cmd(t.enabled))?;
+    send(h, cmd)?;
     let mut controls = lock(&h.controls);
-    set(&mut controls, t.enabled);
+    apply(&mut controls);
     Ok(Json(
         serde_json::to_value(&*controls).unwrap_or(Value::Null),
     ))
 }
 
-async fn put_maintenance(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(c): Path<String>,
-    b: Body<Toggle>,
-) -> Res {
-    toggle(&s, &headers, &c, b, Command::SetMaintenance, |c, on| {
-        c.maintenance = on;
-    })
-    .await
+/// A `PUT {"enabled": bool}` handler for one on/off control: the command to the cluster's loop
+/// and the field of the controls it sets.
+macro_rules! toggle_handler {
+    ($name:ident, $cmd:path, $field:ident) => {
+        async fn $name(
+            State(s): State<Arc<Shared>>,
+            headers: HeaderMap,
+            Path(c): Path<String>,
+            b: Body<Toggle>,
+        ) -> Res {
+            authorize(&s, &headers)?;
+            let h = s.cluster(&c)?;
+            let on = body(b)?.enabled;
+            change_controls(h, $cmd(on), |controls| controls.$field = on)
+        }
+    };
 }
 
-async fn put_dry_run(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(c): Path<String>,
-    b: Body<Toggle>,
-) -> Res {
-    toggle(&s, &headers, &c, b, Command::SetDryRun, |c, on| {
-        c.dry_run = on
-    })
-    .await
-}
-
-async fn put_override(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(c): Path<String>,
-    b: Body<Toggle>,
-) -> Res {
-    toggle(
-        &s,
-        &headers,
-        &c,
-        b,
-        Command::SetMassFailureOverride,
-        |c, on| {
-            c.mass_failure_override = on;
-        },
-    )
-    .await
-}
+toggle_handler!(put_maintenance, Command::SetMaintenance, maintenance);
+toggle_handler!(put_dry_run, Command::SetDryRun, dry_run);
+toggle_handler!(
+    put_override,
+    Command::SetMassFailureOverride,
+    mass_failure_override
+);
 
 async fn put_decommission(
     State(s): State<Arc<Shared>>,
@@ -187,18 +166,13 @@ async fn put_decommission(
             "broker {id} is fenced: a dead broker is healed, not decommissioned; nothing changed"
         )));
     }
-    send(
-        h,
-        Command::Decommission {
-            broker: id,
-            on: true,
-        },
-    )?;
-    let mut controls = lock(&h.controls);
-    controls.decommission.insert(id);
-    Ok(Json(
-        serde_json::to_value(&*controls).unwrap_or(Value::Null),
-    ))
+    let cmd = Command::Decommission {
+        broker: id,
+        on: true,
+    };
+    change_controls(h, cmd, |controls| {
+        controls.decommission.insert(id);
+    })
 }
 
 async fn delete_decommission(
@@ -214,18 +188,13 @@ async fn delete_decommission(
             "broker {id} is not being decommissioned in cluster {c}; nothing changed"
         )));
     }
-    send(
-        h,
-        Command::Decommission {
-            broker: id,
-            on: false,
-        },
-    )?;
-    let mut controls = lock(&h.controls);
-    controls.decommission.remove(&id);
-    Ok(Json(
-        serde_json::to_value(&*controls).unwrap_or(Value::Null),
-    ))
+    let cmd = Command::Decommission {
+        broker: id,
+        on: false,
+    };
+    change_controls(h, cmd, |controls| {
+        controls.decommission.remove(&id);
+    })
 }
 
 fn parse_request(b: &PlanBody) -> Result<Request, ApiError> {

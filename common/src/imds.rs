@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The longest answer accepted for one metadata item.
 const MAX_ITEM_LEN: usize = 128;
@@ -44,8 +44,8 @@ pub enum Error {
 /// Result with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Where and how patiently to ask.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Where and how patiently to ask (the agent's `[collect.imds]` table, the client's settings).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImdsSettings {
     /// Ask IMDS at all. Turn off outside EC2 so start-up does not wait for the timeout.

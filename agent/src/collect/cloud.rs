@@ -1,7 +1,7 @@
 //! Cloud identity from EC2 instance metadata, IMDSv2, through the shared client in
-//! [`kmedic_common::imds`] (the client library asks it for its AZ too). This module only maps
-//! the agent's settings in and the collectors' errors out. When this fails, the agent falls back
-//! to `broker.rack`.
+//! [`kmedic_common::imds`] (the client library asks it for its AZ too), whose settings and
+//! identity the agent uses as they are. This module only maps the collectors' errors out. When
+//! this fails, the agent falls back to `broker.rack`.
 
 use kmedic_common::imds;
 
@@ -9,13 +9,7 @@ use super::{CloudIdentity, Error, ImdsSettings, Result};
 
 /// Asks IMDS for the availability zone, instance type and instance id.
 pub async fn fetch(settings: &ImdsSettings) -> Result<CloudIdentity> {
-    let shared = imds::ImdsSettings {
-        enabled: settings.enabled,
-        endpoint: settings.endpoint.clone(),
-        timeout_ms: settings.timeout_ms,
-        token_ttl_secs: settings.token_ttl_secs,
-    };
-    let id = imds::fetch(&shared).await.map_err(|e| match e {
+    let id = imds::fetch(settings).await.map_err(|e| match e {
         imds::Error::Http { what, source } => Error::Http { what, source },
         imds::Error::BadAnswer { what, reason } => Error::BadAnswer { what, reason },
         imds::Error::Disabled => Error::Disabled("IMDS (imds.enabled = false)"),
@@ -23,9 +17,5 @@ pub async fn fetch(settings: &ImdsSettings) -> Result<CloudIdentity> {
     })?;
     tracing::info!(az = %id.az, instance_type = %id.instance_type, instance_id = %id.instance_id,
         "cloud identity from IMDSv2");
-    Ok(CloudIdentity {
-        az: id.az,
-        instance_type: id.instance_type,
-        instance_id: id.instance_id,
-    })
+    Ok(id)
 }

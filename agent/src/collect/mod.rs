@@ -27,8 +27,9 @@ mod settings;
 
 use std::path::PathBuf;
 
+pub use kmedic_common::imds::ImdsSettings;
 pub use sampler::{FullSample, HostSample, Sampler};
-pub use settings::{CollectSettings, ImdsSettings};
+pub use settings::CollectSettings;
 
 /// What can go wrong in a collector.
 #[derive(Debug, thiserror::Error)]
@@ -95,16 +96,8 @@ impl Error {
     }
 }
 
-/// The cloud identity learned from EC2 instance metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloudIdentity {
-    /// Availability zone, for example `eu-west-1a`.
-    pub az: String,
-    /// Instance type, for example `m5.2xlarge`.
-    pub instance_type: String,
-    /// Instance id, for example `i-0123456789abcdef0`.
-    pub instance_id: String,
-}
+/// The cloud identity learned from EC2 instance metadata (common's IMDSv2 client reads it).
+pub use kmedic_common::imds::Identity as CloudIdentity;
 
 /// Opens `path` and parses it with a procfs-core parser, mapping errors to [`Error`].
 pub(crate) fn read_proc_file<T: procfs::FromBufRead>(path: &std::path::Path) -> Result<T> {

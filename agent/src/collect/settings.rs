@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use kmedic_common::imds::ImdsSettings;
 use serde::{Deserialize, Serialize};
 
 /// What the collectors read, and how long they may wait.
@@ -58,24 +59,6 @@ pub struct CollectSettings {
     pub error_log_interval_secs: u64,
 }
 
-/// EC2 instance metadata (IMDSv2) settings.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImdsSettings {
-    /// Ask IMDS at all. Turn off outside EC2 so start-up does not wait for the timeout.
-    #[serde(default = "default_imds_enabled")]
-    pub enabled: bool,
-    /// The IMDS base URL.
-    #[serde(default = "default_imds_endpoint")]
-    pub endpoint: String,
-    /// Timeout of each IMDS request, in milliseconds. Short: off EC2 nothing answers.
-    #[serde(default = "default_imds_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Lifetime of the IMDSv2 session token, in seconds.
-    #[serde(default = "default_imds_token_ttl_secs")]
-    pub token_ttl_secs: u32,
-}
-
 impl Default for CollectSettings {
     fn default() -> Self {
         Self {
@@ -92,17 +75,6 @@ impl Default for CollectSettings {
             jmx_timeout_ms: default_jmx_timeout_ms(),
             consumer_fanout: default_consumer_fanout(),
             error_log_interval_secs: default_error_log_interval_secs(),
-        }
-    }
-}
-
-impl Default for ImdsSettings {
-    fn default() -> Self {
-        Self {
-            enabled: default_imds_enabled(),
-            endpoint: default_imds_endpoint(),
-            timeout_ms: default_imds_timeout_ms(),
-            token_ttl_secs: default_imds_token_ttl_secs(),
         }
     }
 }
@@ -141,22 +113,6 @@ fn default_consumer_fanout() -> f64 {
 
 fn default_error_log_interval_secs() -> u64 {
     300
-}
-
-fn default_imds_enabled() -> bool {
-    true
-}
-
-fn default_imds_endpoint() -> String {
-    "http://169.254.169.254".to_owned()
-}
-
-fn default_imds_timeout_ms() -> u64 {
-    300
-}
-
-fn default_imds_token_ttl_secs() -> u32 {
-    60
 }
 
 #[cfg(test)]

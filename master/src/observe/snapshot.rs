@@ -161,6 +161,22 @@ mod tests {
     use crate::config::WindowConfig;
     use crate::detect::tests::{Fake, NOW};
 
+    /// Broker 1 judged dead: the snapshot built from `f` (and `model`, if any), and the heal
+    /// plan made on it with default limits.
+    fn heal_broker_1(f: &Fake, model: Option<&ClusterModel>) -> (Snapshot, crate::plan::Plan) {
+        let v = Verdicts {
+            dead: [1].into(),
+            ..Verdicts::default()
+        };
+        let s = build(&f.view, &f.limits, &v, model, NOW);
+        let p = crate::plan::plan(
+            &s,
+            &crate::plan::Limits::default(),
+            &crate::plan::Request::Heal { dead: vec![1] },
+        );
+        (s, p)
+    }
+
     #[test]
     fn snapshot_carries_states_sizes_demand_and_reassignments() {
         let mut f = Fake::six();
@@ -265,16 +281,7 @@ mod tests {
             (m.partition, &m.old_replicas, &m.new_replicas),
             (0, &vec![2, 3, 1], &vec![4, 2, 3])
         );
-        let v = Verdicts {
-            dead: [1].into(),
-            ..Verdicts::default()
-        };
-        let s = build(&f.view, &f.limits, &v, None, NOW);
-        let p = crate::plan::plan(
-            &s,
-            &crate::plan::Limits::default(),
-            &crate::plan::Request::Heal { dead: vec![1] },
-        );
+        let (_, p) = heal_broker_1(&f, None);
         assert!(p.moves.is_empty(), "{p}");
         assert_eq!(
             p.unplaceable[0].reason,
@@ -294,16 +301,7 @@ mod tests {
             f.view.disk_total_bytes.insert(id, 1_000_000_000_000);
         }
         f.view.log_dirs_failed.push(4);
-        let v = Verdicts {
-            dead: [1].into(),
-            ..Verdicts::default()
-        };
-        let s = build(&f.view, &f.limits, &v, None, NOW);
-        let p = crate::plan::plan(
-            &s,
-            &crate::plan::Limits::default(),
-            &crate::plan::Request::Heal { dead: vec![1] },
-        );
+        let (s, p) = heal_broker_1(&f, None);
         assert!(p.moves.is_empty(), "{p}");
         let text = p.to_string();
         assert!(
@@ -326,16 +324,7 @@ mod tests {
             f.view.disk_usable_bytes.insert(id, 900_000_000_000);
         }
         f.view.disk_usable_bytes.insert(4, 20_000_000_000);
-        let v = Verdicts {
-            dead: [1].into(),
-            ..Verdicts::default()
-        };
-        let s = build(&f.view, &f.limits, &v, None, NOW);
-        let p = crate::plan::plan(
-            &s,
-            &crate::plan::Limits::default(),
-            &crate::plan::Request::Heal { dead: vec![1] },
-        );
+        let (s, p) = heal_broker_1(&f, None);
         assert!(p.moves.is_empty(), "{p}");
         let text = p.to_string();
         assert!(text.contains("1 disk full"), "{text}");
@@ -400,16 +389,7 @@ mod tests {
         let mut m = ClusterModel::new("c", &WindowConfig::default());
         m.windows.record("t", 0, NOW, Some(8_000), Some(0), false);
         m.windows.record("u", 0, NOW, Some(4_000), Some(0), false);
-        let v = Verdicts {
-            dead: [1].into(),
-            ..Verdicts::default()
-        };
-        let s = build(&f.view, &f.limits, &v, Some(&m), NOW);
-        let p = crate::plan::plan(
-            &s,
-            &crate::plan::Limits::default(),
-            &crate::plan::Request::Heal { dead: vec![1] },
-        );
+        let (_, p) = heal_broker_1(&f, Some(&m));
         assert!(p.moves.is_empty(), "{p}");
         let u = p.unplaceable.iter().find(|u| &*u.topic == "u").unwrap();
         assert!(

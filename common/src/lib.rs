@@ -7,6 +7,7 @@
 //! - [`backoff`]: the one retry helper, with a deadline.
 //! - `bin_support` (feature `bin`): the binaries' `--log-format`, tracing set-up and shutdown
 //!   signal.
+//! - `test_tls` (tests, feature `test-support`): a throwaway CA and TLS acceptor for TLS tests.
 //! - [`admin`]: the admin client over the `kafka-protocol` crate: every admin request goes here.
 //! - [`imds`]: EC2 instance metadata (IMDSv2): the host's AZ, for the agent and the client library.
 //! - [`rdlog`]: the librdkafka context of every rdkafka client of the agent and the master: a
@@ -21,3 +22,5 @@ pub mod connection;
 pub mod imds;
 pub mod rdlog;
 pub mod stats;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_tls;

@@ -1,52 +1,19 @@
 //! An alert reaches an https webhook whose certificate is signed by `alert.ca_file`, and is
 //! refused by one signed by another CA (the public roots do not trust a private CA).
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use kmedic_common::test_tls::TestCa;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use super::*;
 use crate::config::{WebhookConfig, WebhookFormat};
 
-struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-    pem_file: tempfile::NamedTempFile,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let mut pem_file = tempfile::NamedTempFile::new().unwrap();
-    pem_file.write_all(issuer.pem().as_bytes()).unwrap();
-    Ca { issuer, pem_file }
-}
-
 /// An https server on loopback (certificate for `localhost`, signed by `ca`) that answers every
 /// request 200 and keeps the bodies. Returns its URL.
-async fn https_receiver(ca: &Ca, bodies: Arc<Mutex<Vec<String>>>) -> String {
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca.issuer)
-        .unwrap();
-    let chain: Vec<CertificateDer<'static>> = vec![cert.der().clone()];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+async fn https_receiver(ca: &TestCa, bodies: Arc<Mutex<Vec<String>>>) -> String {
+    let acceptor = ca.acceptor(&["localhost"]);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -113,12 +80,12 @@ fn cfg(url: &str, ca_file: &std::path::Path) -> AlertConfig {
 
 #[tokio::test]
 async fn an_alert_reaches_an_https_webhook_trusted_through_ca_file() {
-    let (trusted, foreign) = (ca("alert CA"), ca("foreign CA"));
+    let (trusted, foreign) = (TestCa::new("alert CA"), TestCa::new("foreign CA"));
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let url = https_receiver(&trusted, bodies.clone()).await;
     let a = Alert::new(AlertKind::FencedMaster, "prod", "master m1", "fenced");
 
-    let c = cfg(&url, trusted.pem_file.path());
+    let c = cfg(&url, trusted.pem_path());
     c.validate().unwrap();
     let errors = Notifier::new(&c)
         .unwrap()
@@ -131,7 +98,7 @@ async fn an_alert_reaches_an_https_webhook_trusted_through_ca_file() {
     assert_eq!(v["kind"], "fenced_master");
 
     // The same server is not trusted through another CA.
-    let errors = Notifier::new(&cfg(&url, foreign.pem_file.path()))
+    let errors = Notifier::new(&cfg(&url, foreign.pem_path()))
         .unwrap()
         .send(&Delivery::Trigger(a))
         .await;

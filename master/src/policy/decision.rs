@@ -116,11 +116,13 @@ pub enum Rule {
     MassFailureOverride,
     /// A host holding the only in-sync copy of a partition is never replaced (DESIGN.md rule 7).
     LastCopy,
+    /// A broker the operator is decommissioning (or has) is healed but never replaced.
+    Decommissioning,
 }
 
 impl Rule {
     /// Every rule, for docs and tests.
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::Stable,
         Rule::Alert,
         Rule::HealGrace,
@@ -135,6 +137,7 @@ impl Rule {
         Rule::MassFailure,
         Rule::MassFailureOverride,
         Rule::LastCopy,
+        Rule::Decommissioning,
     ];
 
     /// The stable machine name (snake_case), as serialized.
@@ -154,6 +157,7 @@ impl Rule {
             Rule::MassFailure => "mass_failure",
             Rule::MassFailureOverride => "mass_failure_override",
             Rule::LastCopy => "last_copy",
+            Rule::Decommissioning => "decommissioning",
         }
     }
 
@@ -188,6 +192,10 @@ impl Rule {
             }
             Rule::LastCopy => {
                 "never replace a host that holds the only in-sync copy of a partition (rule 7)"
+            }
+            Rule::Decommissioning => {
+                "a broker being decommissioned is healed if it dies, never replaced: the \
+                 operator is removing it"
             }
         }
     }

@@ -69,6 +69,10 @@ pub struct Policy {
     /// When each broker still dead (or healed away and still registered, a stale registration)
     /// was first seen dead: its replacement counts from the death, not from the heal.
     dead_since_ms: BTreeMap<i32, u64>,
+    /// Brokers the operator is decommissioning (or has): never replaced (set each round).
+    decommissioning: BTreeSet<i32>,
+    /// Decommissioning brokers whose replacement hold was logged (once per broker).
+    decommission_said: BTreeSet<i32>,
     ids: BTreeMap<Ident, (Verdict, Rule, Vec<i32>, DecisionId)>,
     next_id: u64,
 }
@@ -83,6 +87,8 @@ impl Policy {
             alerted: BTreeSet::new(),
             leaders_asked_ms: BTreeMap::new(),
             dead_since_ms: BTreeMap::new(),
+            decommissioning: BTreeSet::new(),
+            decommission_said: BTreeSet::new(),
             ids: BTreeMap::new(),
             next_id: 1,
         }
@@ -322,7 +328,9 @@ impl Policy {
                         continue;
                     };
                     let dead_for = now_ms.saturating_sub(since) / 1000;
-                    if dead_for < self.cfg.replace_grace_secs {
+                    if self.decommissioning.contains(&b) {
+                        out.push(self.replace(b, dead_for, view, d));
+                    } else if dead_for < self.cfg.replace_grace_secs {
                         out.push(d(
                             Verdict::Hold,
                             format!(
@@ -405,7 +413,8 @@ impl Policy {
             };
             out.push(self.gated(dd));
         }
-        self.assign_ids(&mut out)
+        let fresh = self.assign_ids(&mut out);
+        self.decommission_once(&out, fresh)
             .into_iter()
             .zip(&out)
             .for_each(|(new, d)| log::decision(&self.cluster, d, new));

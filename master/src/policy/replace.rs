@@ -1,5 +1,9 @@
 //! Host replacement: the decision to call the replacement script for a dead broker's host, or
-//! the hold that names the partitions it would wipe (DESIGN.md rule 7).
+//! the hold that names the partitions it would wipe (DESIGN.md rule 7), or the hold for a broker
+//! the operator is decommissioning (its replicas are healed away, its host is not replaced: the
+//! operator wants it gone).
+
+use std::collections::BTreeSet;
 
 use super::{Action, Decision, Policy, Rule, Verdict};
 use crate::detect::list_partitions;
@@ -21,7 +25,15 @@ pub fn last_copies(view: &ClusterView, b: i32) -> Vec<TopicPartition> {
 }
 
 impl Policy {
-    /// A host replacement for dead broker `b`, or a hold naming the partitions it would wipe.
+    /// The brokers the operator is decommissioning, or has decommissioned (the service's list,
+    /// set before each round): if one dies it is healed, never replaced.
+    pub fn set_decommissioning(&mut self, brokers: BTreeSet<i32>) {
+        self.decommission_said.retain(|b| brokers.contains(b));
+        self.decommissioning = brokers;
+    }
+
+    /// A host replacement for dead broker `b`, or a hold naming the partitions it would wipe,
+    /// or a hold because the operator is decommissioning it.
     pub(super) fn replace(
         &self,
         b: i32,
@@ -29,6 +41,16 @@ impl Policy {
         view: &ClusterView,
         d: impl Fn(Verdict, String, Rule) -> Decision,
     ) -> Decision {
+        if self.decommissioning.contains(&b) {
+            return d(
+                Verdict::Hold,
+                format!(
+                    "broker {b} dead for {age} s but it is being decommissioned: its replicas \
+                     are healed away, its host is not replaced (the operator is removing it)"
+                ),
+                Rule::Decommissioning,
+            );
+        }
         let last = last_copies(view, b);
         if last.is_empty() {
             return self.gated(d(
@@ -56,3 +78,29 @@ impl Policy {
         h
     }
 }
+
+impl Policy {
+    /// Whether each decision is logged as new: a decommissioning broker's replacement hold is
+    /// said once per broker, also when its finding turns from dead to stale registration (a
+    /// new decision id), and again only if it leaves the list and comes back.
+    pub(super) fn decommission_once(&mut self, out: &[Decision], fresh: Vec<bool>) -> Vec<bool> {
+        let held: BTreeSet<i32> = out
+            .iter()
+            .filter(|d| d.rule == Rule::Decommissioning)
+            .filter_map(|d| d.broker)
+            .collect();
+        // A broker that came back (or was unregistered) is forgotten: said again if it dies.
+        self.decommission_said.retain(|b| held.contains(b));
+        out.iter()
+            .zip(fresh)
+            .map(|(d, new)| match (d.rule, d.broker) {
+                (Rule::Decommissioning, Some(b)) => self.decommission_said.insert(b),
+                _ => new,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/replace.rs"]
+mod tests;

@@ -296,6 +296,19 @@ pub fn listed(board: &Board) -> BTreeSet<i32> {
     board.decommission.wanted.clone()
 }
 
+/// The brokers the operator is removing: listed, or drained and unregistered (not those being
+/// uncordoned: the operator took them back). The policy heals them if they die, never
+/// replaces them.
+pub fn removing(board: &Board) -> BTreeSet<i32> {
+    let d = &board.decommission;
+    let done = d
+        .brokers
+        .iter()
+        .filter(|(_, b)| matches!(b.phase, DrainPhase::Drained | DrainPhase::Unregistered))
+        .map(|(&id, _)| id);
+    d.wanted.iter().copied().chain(done).collect()
+}
+
 #[path = "decommission_drain.rs"]
 mod drain;
 pub use drain::{Decommissions, Step};

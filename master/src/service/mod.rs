@@ -19,6 +19,8 @@ pub mod approved;
 pub mod board;
 pub mod decommission;
 pub mod round;
+#[cfg(test)]
+pub(crate) mod testlog;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -237,6 +237,9 @@ impl Round {
             findings.extend(detect::headroom::findings(&r));
         }
         self.log_findings(&findings, now);
+        // A broker the operator is removing is healed if it dies, never replaced.
+        let removing = super::decommission::removing(&self.board.borrow());
+        self.policy.set_decommissioning(removing);
         let decisions = self.policy.decide(&findings, &view, now);
         let plan = self.plan(&snap, &decisions, &view);
         self.publish(

@@ -1,8 +1,6 @@
 //! Round tests on the fake cluster (`detect::tests::Fake`), no Kafka: what a round publishes,
 //! what it logs over time, and that a wall-clock step changes no decision.
 
-use std::sync::{Arc, Mutex};
-
 use kmedic_common::connection::ConnectionSettings;
 use proptest::prelude::*;
 
@@ -12,6 +10,8 @@ use crate::detect::tests::Fake;
 use crate::model::AgentState;
 use crate::observe::ReassignmentView;
 use crate::policy::{Action, Verdict};
+// Log lines as an operator reads them, whatever tests run alongside (see testlog).
+use crate::service::testlog::capture;
 
 const POLL_MS: u64 = 5_000;
 /// The wall clock at the first round; mono starts at 1 s.
@@ -104,36 +104,6 @@ impl Harness {
 
 fn ids(f: &Fake) -> Vec<i32> {
     f.view.brokers.keys().copied().collect()
-}
-
-/// Collects log lines at INFO and above while `f` runs.
-fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let w = buf.clone();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || w.clone())
-        .finish();
-    let out = tracing::subscriber::with_default(sub, f);
-    let text =
-        String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
-    (out, text.lines().map(String::from).collect())
 }
 
 #[test]
@@ -509,5 +479,62 @@ fn a_heal_never_places_replicas_on_a_broker_being_decommissioned() {
     assert!(!work.plan.moves.is_empty(), "{}", work.plan);
     for m in &work.plan.moves {
         assert!(!m.new_replicas.contains(&7), "{m}");
+    }
+}
+
+/// Killed mid-decommission: the round gives the policy the decommission list, so the broker is
+/// healed (its replicas must leave anyway) but its host is never replaced (the operator wants it
+/// gone), and a broker only drained (no longer listed while it waits to be unregistered) neither.
+#[test]
+fn a_broker_killed_mid_decommission_is_healed_but_never_replaced() {
+    for listed in [true, false] {
+        let mut f = twelve();
+        let agents = ids(&f);
+        let mut h = Harness::new();
+        h.round.board.send_modify(|b| {
+            if listed {
+                b.decommission.wanted.insert(4);
+            } else {
+                b.decommission.brokers.insert(
+                    4,
+                    crate::service::decommission::BrokerDrain {
+                        phase: crate::service::decommission::DrainPhase::Drained,
+                        cordoned: true,
+                        replicas_left: 0,
+                        bytes_left: 0,
+                    },
+                );
+            }
+        });
+        f.fence(4);
+        let mut healed = false;
+        // Past replace_grace_secs (600 s) by two minutes.
+        for i in 0..(720_000 / POLL_MS) {
+            let mono = 1_000 + i * POLL_MS;
+            let now = Now {
+                wall_ms: WALL0 + mono,
+                mono_ms: mono,
+            };
+            let b = h.run(&f.view, &agents, &[4], now);
+            healed |= b
+                .plan
+                .as_ref()
+                .is_some_and(|w| w.requests.contains(&Request::Heal { dead: vec![4] }));
+            let replace = b
+                .decisions
+                .iter()
+                .find(|d| d.verdict.action() == Some(&Action::ReplaceHost { broker: 4 }));
+            assert!(replace.is_none(), "listed {listed}, round {i}: {replace:#?}");
+            if i == 720_000 / POLL_MS - 1 {
+                assert!(
+                    b.decisions
+                        .iter()
+                        .any(|d| d.rule == crate::policy::Rule::Decommissioning),
+                    "{:#?}",
+                    b.decisions
+                );
+            }
+        }
+        assert!(healed, "listed {listed}: the heal was planned");
     }
 }

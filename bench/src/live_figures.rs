@@ -84,15 +84,7 @@ impl Assignment {
 
 /// Sum of the `.log` files' lengths in a partition folder (0 when it is missing).
 fn segment_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
+    kmedic_tests::product::segment_bytes(dir)
 }
 
 /// The figures of one assignment.

@@ -20,6 +20,15 @@ use serde_json::Value;
 
 use crate::{wait_until, OwnedChild, Testbed};
 
+mod spec;
+pub use spec::{
+    agent_config, toml_list, ActionLog, AgentStats, Execute, Limits, MasterSpec, Policy, Replace,
+    Serve, MIN_HEAL_GRACE_SECS,
+};
+
+/// The stats topic both binaries default to.
+pub const STATS_TOPIC: &str = "__kmedic_stats";
+
 /// When set, the masters [`Master::start`] starts get it as `RUST_LOG`.
 pub const MASTER_LOG_ENV: &str = "KMEDIC_E2E_MASTER_LOG";
 
@@ -66,32 +75,41 @@ pub fn binary(package: &'static str) -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-/// A comma-separated bootstrap list as a TOML array of strings.
-pub fn toml_list(bootstrap: &str) -> String {
-    let v: Vec<String> = bootstrap.split(',').map(|s| format!("{s:?}")).collect();
-    format!("[{}]", v.join(", "))
+/// Either keeps a trial's folder (its configs and logs) for a look.
+pub const KEEP_DIR_ENVS: [&str; 2] = ["KMEDIC_KEEP_TRIAL_DIR", "KMEDIC_E2E_KEEP_LOGS"];
+
+/// A trial's folder, removed when dropped unless one of [`KEEP_DIR_ENVS`] is set: then kept,
+/// and its path logged (`<what> logs kept`).
+pub fn trial_dir(what: &str) -> anyhow::Result<tempfile::TempDir> {
+    let mut dir = tempfile::tempdir()?;
+    if let Some(env) = KEEP_DIR_ENVS.iter().find(|k| std::env::var_os(k).is_some()) {
+        dir.disable_cleanup(true);
+        tracing::info!(dir = %dir.path().display(), "{what} logs kept ({env})");
+    }
+    Ok(dir)
 }
 
-/// One agent per broker of `tb`, each with the broker's server.properties and the stats
-/// cluster, a 1 s heartbeat and full stats every 5 s (so a trial sees every broker in a few
-/// seconds), a free metrics port and no instance-metadata lookup. Logs go to
-/// `dir/agent-<id>.log`.
+/// One agent per broker of `tb` with [`AgentStats::Quick`] timings (a trial sees every broker
+/// in a few seconds). Logs go to `dir/agent-<id>.log`.
 pub fn start_agents(tb: &Testbed, dir: &Path) -> anyhow::Result<Vec<OwnedChild>> {
-    let bin = binary("kmedic-agent")?;
+    spawn_agents(&binary("kmedic-agent")?, tb, dir, AgentStats::Quick)
+}
+
+/// One agent (`bin`) per broker of `tb`, each with the broker's server.properties and the
+/// stats cluster ([`agent_config`]), configs in `dir/agent-<id>.toml`, logs in
+/// `dir/agent-<id>.log`.
+pub fn spawn_agents(
+    bin: &Path,
+    tb: &Testbed,
+    dir: &Path,
+    stats: AgentStats,
+) -> anyhow::Result<Vec<OwnedChild>> {
     let mut out = Vec::new();
     for id in tb.broker_ids() {
-        let config = format!(
-            "server_properties = {:?}\n\
-             [stats]\nheartbeat_interval_secs = 1\nfull_interval_secs = 5\n\
-             [stats.connection]\nbootstrap_servers = {}\n\
-             [collect.imds]\nenabled = false\n\
-             [metrics]\nlisten_address = \"127.0.0.1:0\"\n",
-            tb.server_properties(id),
-            toml_list(&tb.bootstrap())
-        );
+        let config = agent_config(&tb.server_properties(id), &tb.bootstrap(), stats);
         let path = dir.join(format!("agent-{id}.toml"));
         std::fs::write(&path, config)?;
-        let mut cmd = Command::new(&bin);
+        let mut cmd = Command::new(bin);
         cmd.arg("run")
             .arg("--config")
             .arg(&path)
@@ -101,22 +119,6 @@ pub fn start_agents(tb: &Testbed, dir: &Path) -> anyhow::Result<Vec<OwnedChild>>
         out.push(OwnedChild::spawn(cmd).context("starting kmedic-agent")?);
     }
     Ok(out)
-}
-
-/// What a trial's master is given, as raw TOML pieces around the parts every trial shares
-/// (the stats cluster, a checkpoint in the trial's dir, one cluster `testbed`).
-#[derive(Debug, Clone, Default)]
-pub struct MasterSpec {
-    /// Names the files: `<name>.toml`, `<name>.log`, `<name>.checkpoint`.
-    pub name: String,
-    /// Top-level keys (`poll_interval_secs = 1`).
-    pub top: String,
-    /// Whole sections (`[serve]`, `[action_log]`, `[alert]`, `[execute]`...).
-    pub sections: String,
-    /// Keys of `[clusters.policy]`.
-    pub policy: String,
-    /// Keys of `[clusters.planner]`.
-    pub planner: String,
 }
 
 /// A running master and its JSON log.
@@ -130,23 +132,14 @@ pub struct Master {
 impl Master {
     /// Starts the built master with `spec` on `tb`, files in `dir`.
     pub fn start(tb: &Testbed, dir: &Path, spec: &MasterSpec) -> anyhow::Result<Self> {
-        let bin = binary("kmedic-master")?;
-        let servers = toml_list(&tb.bootstrap());
-        let config = format!(
-            "{}\n[stats.connection]\nbootstrap_servers = {servers}\n\
-             [checkpoint]\npath = {:?}\n\
-             {}\n\
-             [[clusters]]\nname = \"testbed\"\n\
-             [clusters.connection]\nbootstrap_servers = {servers}\n\
-             [clusters.policy]\n{}\n[clusters.planner]\n{}\n",
-            spec.top,
-            dir.join(format!("{}.checkpoint", spec.name)),
-            spec.sections,
-            spec.policy,
-            spec.planner,
-        );
+        Self::spawn(&binary("kmedic-master")?, tb, dir, spec)
+    }
+
+    /// Starts the master `bin` with `spec` on `tb`: its config in `dir/<name>.toml`, its JSON
+    /// log in `dir/<name>.log`.
+    pub fn spawn(bin: &Path, tb: &Testbed, dir: &Path, spec: &MasterSpec) -> anyhow::Result<Self> {
         let path = dir.join(format!("{}.toml", spec.name));
-        std::fs::write(&path, config)?;
+        std::fs::write(&path, spec.render(dir, &tb.bootstrap()))?;
         let log = dir.join(format!("{}.log", spec.name));
         let mut cmd = Command::new(bin);
         cmd.args(["--log-format", "json", "run", "--config"])
@@ -154,8 +147,13 @@ impl Master {
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?);
-        // A log filter for a look at one run (the default is the master's own: info).
-        if let Ok(filter) = std::env::var(MASTER_LOG_ENV) {
+        // The spec's filter (a trial's measurement needs its lines), else one for a look at a
+        // run (the default is the master's own: info).
+        let filter = spec
+            .rust_log
+            .clone()
+            .or_else(|| std::env::var(MASTER_LOG_ENV).ok());
+        if let Some(filter) = filter {
             cmd.env("RUST_LOG", filter);
         }
         let child = OwnedChild::spawn(cmd).context("starting kmedic-master")?;
@@ -224,6 +222,34 @@ pub fn log_lines(path: &Path) -> Vec<Value> {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+/// Whether `topic` exists on `tb`.
+pub fn has_topic(tb: &Testbed, topic: &str) -> anyhow::Result<bool> {
+    Ok(tb.metadata()?.partitions.iter().any(|p| p.topic == topic))
+}
+
+/// A JSON log's lines, parsed; a line that is not JSON is an error (`--log-format json` must
+/// give nothing else).
+pub fn strict_log_lines(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path)?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("not JSON: {l}")))
+        .collect()
+}
+
+/// Sum of the `.log` segment files' lengths in a partition folder (0 when it is missing).
+pub fn segment_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// A string field of a log line ("" when absent).

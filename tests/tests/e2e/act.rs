@@ -8,21 +8,24 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use kmedic_common::admin::{AdminClient, ConfigResource, ConfigSource};
+use kmedic_common::admin::AdminClient;
 use kmedic_common::connection::ConnectionSettings;
-use kmedic_master::actionlog::{replay, ActionKind, ActionRecord, Phase};
-use kmedic_master::execute::{FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS};
+use kmedic_master::actionlog::{ActionKind, ActionRecord, Phase};
+use kmedic_master::execute::FOLLOWER_RATE;
 use kmedic_tests::e2e::{trial, Ctx, Restore};
+use kmedic_tests::product::{
+    field, has_topic, log_lines, num, segment_bytes, start_agents, tail, trial_dir, Execute,
+    Master, MasterSpec, STATS_TOPIC,
+};
 use kmedic_tests::{random_topic, wait_until, OwnedChild, Testbed};
 use libtest_mimic::Trial;
 use serde_json::Value;
 
-use super::product::binary;
+use super::product::{action_records, throttle_configs};
 
 /// The broker killed (az-c: its replicas can only go to broker 3, the other az-c broker, so the
 /// copy has one destination and the follower throttle bounds the whole copy).
@@ -35,7 +38,6 @@ const RATE: u64 = 8 * MB;
 const HEAL_MB: u64 = 120;
 /// Heal grace at its minimum the trial can afford (allow_short_heal_grace).
 const GRACE_SECS: u64 = 5;
-const STATS_TOPIC: &str = "__kmedic_stats";
 
 /// A positive whole number from the environment variable `key`, or `default` when unset.
 fn env_u64(key: &str, default: u64) -> anyhow::Result<u64> {
@@ -82,17 +84,11 @@ struct Setup {
     _agents: Vec<OwnedChild>,
 }
 
-fn toml_list(bootstrap: &str) -> String {
-    let v: Vec<String> = bootstrap.split(',').map(|s| format!("{s:?}")).collect();
-    format!("[{}]", v.join(", "))
-}
-
 /// The stats and action-log topics off the victim (so the trial sees the broker die, not the
 /// stats path or the log stall), a data topic of `mb` MB, and an agent per broker with a 1 s
 /// heartbeat.
 fn setup(ctx: &Ctx, mb: u64) -> anyhow::Result<Setup> {
     let tb = ctx.shared()?;
-    let md = tb.metadata()?;
     let off_victim: Vec<i32> = tb
         .broker_ids()
         .into_iter()
@@ -107,7 +103,7 @@ fn setup(ctx: &Ctx, mb: u64) -> anyhow::Result<Setup> {
             })
             .collect()
     };
-    if !md.partitions.iter().any(|p| p.topic == STATS_TOPIC) {
+    if !has_topic(&tb, STATS_TOPIC)? {
         tb.create_topic_with_assignment(STATS_TOPIC, &assignment(3))?;
     }
     let log_topic = random_topic("act-log");
@@ -115,36 +111,8 @@ fn setup(ctx: &Ctx, mb: u64) -> anyhow::Result<Setup> {
     let topic = random_topic("act-heal");
     tb.create_topic(&topic, 6, 3)?;
     tb.produce(&topic, (mb * MB) as usize)?;
-    let mut dir = tempfile::tempdir()?;
-    if std::env::var_os("KMEDIC_E2E_KEEP_LOGS").is_some() {
-        dir.disable_cleanup(true);
-        tracing::info!(dir = %dir.path().display(), "act:: logs kept (KMEDIC_E2E_KEEP_LOGS)");
-    }
-    let bin = binary("kmedic-agent")?;
-    let mut agents = Vec::new();
-    for id in tb.broker_ids() {
-        let config = format!(
-            "server_properties = {:?}\n\
-             [stats]\nheartbeat_interval_secs = 1\nfull_interval_secs = 5\n\
-             [stats.connection]\nbootstrap_servers = {}\n\
-             [collect.imds]\nenabled = false\n\
-             [metrics]\nlisten_address = \"127.0.0.1:0\"\n",
-            tb.server_properties(id),
-            toml_list(&tb.bootstrap())
-        );
-        let path = dir.path().join(format!("agent-{id}.toml"));
-        std::fs::write(&path, config)?;
-        let mut cmd = Command::new(&bin);
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&path)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(
-                dir.path().join(format!("agent-{id}.log")),
-            )?);
-        agents.push(OwnedChild::spawn(cmd).context("starting kmedic-agent")?);
-    }
+    let dir = trial_dir("act::")?;
+    let agents = start_agents(&tb, dir.path())?;
     Ok(Setup {
         tb,
         dir,
@@ -165,76 +133,36 @@ fn topic_bytes_on(tb: &Testbed, id: i32, topic: &str) -> anyhow::Result<u64> {
         let is_part = name
             .strip_prefix(&prefix)
             .is_some_and(|p| p.parse::<i32>().is_ok());
-        if !is_part {
-            continue;
-        }
-        for f in std::fs::read_dir(e.path())? {
-            let f = f?;
-            if f.path().extension().is_some_and(|x| x == "log") {
-                total += f.metadata()?.len();
-            }
+        if is_part {
+            total += segment_bytes(&e.path());
         }
     }
     Ok(total)
 }
 
-/// Starts the master (`run` number `n` writes `master-<n>.log`): 1 s polls, the minimum heal
-/// grace, the trial's action log, the throttle [`rate`].
+/// Starts the master (`run` number `n` writes `master-<n>.log`; every run the same checkpoint;
+/// the first waits until it sees every broker), and returns it and its log: 1 s polls, the minimum heal
+/// grace, the trial's action log, the throttle [`rate`], and the executor's per-poll byte
+/// figures (debug): the copy-rate measurement's raw data.
 fn start_master(s: &Setup, n: u32) -> anyhow::Result<(OwnedChild, PathBuf)> {
-    let bin = binary("kmedic-master")?;
-    let rate = rate()?;
-    let servers = toml_list(&s.tb.bootstrap());
-    let dir = s.dir.path();
-    let config = format!(
-        "poll_interval_secs = 1\n\
-         [stats.connection]\nbootstrap_servers = {servers}\n\
-         [checkpoint]\npath = {:?}\n\
-         [serve]\nenabled = false\n\
-         [action_log]\ntopic = {:?}\ntransactional_id = {:?}\n\
-         [execute]\nthrottle_bytes_per_sec = {rate}\nthrottle_min_bytes_per_sec = {rate}\npoll_interval_ms = 500\nprogress_log_secs = 2\n\
-         [[clusters]]\nname = \"testbed\"\n\
-         [clusters.connection]\nbootstrap_servers = {servers}\n\
-         [clusters.policy]\nheal_grace_secs = {GRACE_SECS}\nallow_short_heal_grace = true\n\
-         agent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
-         [clusters.planner]\nmax_disk_utilization = 0.99\n",
-        dir.join("master.checkpoint"),
-        s.log_topic,
-        format!("{}-txn", s.log_topic),
-    );
-    let path = dir.join("master.toml");
-    std::fs::write(&path, config)?;
-    let log = dir.join(format!("master-{n}.log"));
-    let mut cmd = Command::new(bin);
-    // The executor's per-poll byte figures (debug) are the copy-rate measurement's raw data.
-    cmd.args(["--log-format", "json", "run", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info,kmedic_master::execute=debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?);
-    let child = OwnedChild::spawn(cmd).context("starting kmedic-master")?;
-    Ok((child, log))
-}
-
-fn log_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn field<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-fn num(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(Value::as_u64)
-}
-
-fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
+    let spec = MasterSpec {
+        checkpoint: Some("master".into()),
+        execute: Some(Execute {
+            throttle_bytes_per_sec: Some(rate()?),
+            progress_log_secs: Some(2),
+        }),
+        rust_log: Some("info,kmedic_master::execute=debug".into()),
+        ..MasterSpec::quick(&format!("master-{n}"))
+    };
+    let spec = spec
+        .serve_off()
+        .action_log(&s.log_topic, None)
+        .heal_grace(GRACE_SECS);
+    let mut m = Master::start(&s.tb, s.dir.path(), &spec)?;
+    if n == 1 {
+        m.wait_all_ok(&s.tb, Duration::from_secs(150))?;
+    }
+    Ok((m.child, m.log))
 }
 
 /// A JSON log line's `timestamp` (RFC 3339, UTC) as ms since the Unix epoch.
@@ -258,56 +186,14 @@ fn ts_ms(v: &Value) -> Option<u64> {
     Some((((days * 24 + hh) * 60 + mm) * 60 + ss) as u64 * 1000 + ms as u64)
 }
 
-fn wait_all_ok(s: &Setup, log: &Path, master: &mut OwnedChild) -> anyhow::Result<()> {
-    let n = s.tb.broker_ids().len() as u64;
-    wait_until(
-        Duration::from_secs(150),
-        "a master summary with every broker ok",
-        || {
-            ensure!(!master.exited(), "the master exited:\n{}", tail(log));
-            Ok(log_lines(log)
-                .iter()
-                .rev()
-                .find(|l| field(l, "message") == "summary")
-                .is_some_and(|s| num(s, "ok") == Some(n) && num(s, "no_stats") == Some(0)))
-        },
-    )
-    .with_context(|| format!("log tail:\n{}", tail(log)))
-}
-
-fn admin(tb: &Testbed) -> anyhow::Result<AdminClient> {
-    Ok(AdminClient::new(ConnectionSettings::plaintext(
-        tb.bootstrap().split(','),
-    ))?)
-}
-
 /// Every throttle config set on the broker default and on `topic`: (key, value).
 fn throttles(tb: &Testbed, topic: &str) -> anyhow::Result<Vec<(String, String)>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let admin = admin(tb)?;
-    rt.block_on(async {
-        let mut out = Vec::new();
-        for (res, keys) in [
-            (ConfigResource::BrokerDefault, [LEADER_RATE, FOLLOWER_RATE]),
-            (
-                ConfigResource::Topic(topic.to_string()),
-                [LEADER_REPLICAS, FOLLOWER_REPLICAS],
-            ),
-        ] {
-            for e in admin.describe_configs(&res, Some(&keys)).await? {
-                let dynamic = matches!(
-                    e.source,
-                    ConfigSource::DynamicDefaultBroker | ConfigSource::DynamicTopic
-                );
-                if let Some(v) = e.value.filter(|v| dynamic && !v.is_empty()) {
-                    out.push((e.name, v));
-                }
-            }
-        }
-        anyhow::Ok(out)
-    })
+    let admin = AdminClient::new(ConnectionSettings::plaintext(tb.bootstrap().split(',')))?;
+    let set = rt.block_on(throttle_configs(&admin, topic))?;
+    Ok(set.into_iter().map(|(_, k, v)| (k, v)).collect())
 }
 
 /// The topic's partitions still on the victim or under-replicated.
@@ -323,17 +209,7 @@ fn unhealed(tb: &Testbed, topic: &str) -> anyhow::Result<Vec<i32>> {
 }
 
 fn records(s: &Setup) -> anyhow::Result<Vec<ActionRecord>> {
-    let conn = ConnectionSettings::plaintext(s.tb.bootstrap().split(','));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (recs, _) = rt.block_on(replay::read_records(
-        &conn,
-        &s.log_topic,
-        Duration::from_secs(30),
-    ))?;
-    let id = s.tb.cluster_id();
-    Ok(recs.into_iter().filter(|r| r.cluster_id == id).collect())
+    action_records(&s.tb, &s.log_topic)
 }
 
 /// `reassign` intents touching `topic`, with the partitions of it each one submits.
@@ -468,7 +344,6 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
     let s = setup(ctx, mb)?;
     let victim_bytes = topic_bytes_on(&s.tb, VICTIM, &s.topic)?;
     let (mut master, log) = start_master(&s, 1)?;
-    wait_all_ok(&s, &log, &mut master)?;
     let _restore = Restore::new(&s.tb, &[VICTIM]);
     s.tb.kill(VICTIM)?;
     // The throttle is seen set while the copy runs.
@@ -580,7 +455,6 @@ fn heal_after_kill(ctx: &Ctx) -> anyhow::Result<()> {
 fn sigkill_after_submit(ctx: &Ctx) -> anyhow::Result<()> {
     let s = setup(ctx, 120)?;
     let (mut master, log) = start_master(&s, 1)?;
-    wait_all_ok(&s, &log, &mut master)?;
     let _restore = Restore::new(&s.tb, &[VICTIM]);
     s.tb.kill(VICTIM)?;
     wait_until(

@@ -7,13 +7,14 @@
 //! Run: `KMEDIC_TESTBED_PORT_BASE=19900 cargo test -p kmedic-tests --test e2e -- az::`
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use kmedic_tests::e2e::{trial, Ctx};
 use kmedic_tests::product::{field, free_addr, http, start_agents, Master, MasterSpec};
-use kmedic_tests::{random_topic, wait_until, Testbed};
+use kmedic_tests::{random_topic, wait_until, OwnedChild, Testbed};
 use libtest_mimic::Trial;
 use serde_json::Value;
 
@@ -108,6 +109,35 @@ fn same_sets(
     Ok(())
 }
 
+/// A trial's agents and master, stopped when dropped.
+struct Run {
+    _dir: tempfile::TempDir,
+    _agents: Vec<OwnedChild>,
+    m: Master,
+    addr: SocketAddr,
+}
+
+/// The agents and a master in act mode (1 s polls, its API at a free port with `token`, an
+/// action log of its own on a topic named after `log`) that heals after `grace` s.
+fn run(tb: &Testbed, log: &str, grace: u64, token: Option<&str>) -> anyhow::Result<Run> {
+    let dir = tempfile::tempdir()?;
+    let agents = start_agents(tb, dir.path())?;
+    let addr = free_addr()?;
+    let spec = MasterSpec::quick("master")
+        .serve_at(addr, token)
+        .action_log(&random_topic(log), None)
+        .execute(None)
+        .heal_grace(grace)
+        .dry_run(false);
+    let m = Master::start(tb, dir.path(), &spec)?;
+    Ok(Run {
+        _dir: dir,
+        _agents: agents,
+        m,
+        addr,
+    })
+}
+
 /// The token of the approval trial's master.
 const TOKEN: &str = "az-approve-token";
 
@@ -118,27 +148,13 @@ fn approved_plan_runs(ctx: &Ctx) -> anyhow::Result<()> {
     let started = Instant::now();
     let tb = ctx.shared()?;
     let (topic, _racks, before) = skewed_topic(&tb, "az-approve")?;
-    let dir = tempfile::tempdir()?;
-    let _agents = start_agents(&tb, dir.path())?;
-    let log_topic = random_topic("az-approve-log");
-    let addr = free_addr()?;
-    let mut m = Master::start(
-        &tb,
-        dir.path(),
-        &MasterSpec {
-            name: "master".into(),
-            top: "poll_interval_secs = 1".into(),
-            sections: format!(
-                "[serve]\nbind = \"{addr}\"\ntoken = {TOKEN:?}\n\
-                 [action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
-                 [execute]\npoll_interval_ms = 500\n"
-            ),
-            policy: "heal_grace_secs = 300\nagent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
-                     dry_run = false\n"
-                .into(),
-            planner: "max_disk_utilization = 0.99".into(),
-        },
-    )?;
+    // Bound in this order so the master stops first, the folder goes last.
+    let Run {
+        _dir,
+        _agents,
+        mut m,
+        addr,
+    } = run(&tb, "az-approve-log", 300, Some(TOKEN))?;
     let api = |method: &str, path: &str, body: Option<&Value>| {
         http(addr, method, path, Some(TOKEN), body)
     };
@@ -249,27 +265,13 @@ fn spread_skewed_leaders(ctx: &Ctx) -> anyhow::Result<()> {
     let started = Instant::now();
     let tb = ctx.shared()?;
     let (topic, racks, before) = skewed_topic(&tb, "az-skew")?;
-    let dir = tempfile::tempdir()?;
-    let _agents = start_agents(&tb, dir.path())?;
-    let log_topic = random_topic("az-log");
-    let addr = free_addr()?;
-    let mut m = Master::start(
-        &tb,
-        dir.path(),
-        &MasterSpec {
-            name: "master".into(),
-            top: "poll_interval_secs = 1".into(),
-            sections: format!(
-                "[serve]\nbind = \"{addr}\"\n\
-                 [action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
-                 [execute]\npoll_interval_ms = 500\n"
-            ),
-            policy: "heal_grace_secs = 5\nallow_short_heal_grace = true\n\
-                     agent_silence_secs = 4\nagent_heartbeat_secs = 1\ndry_run = false\n"
-                .into(),
-            planner: "max_disk_utilization = 0.99".into(),
-        },
-    )?;
+    // Bound in this order so the master stops first, the folder goes last.
+    let Run {
+        _dir,
+        _agents,
+        mut m,
+        addr,
+    } = run(&tb, "az-log", 5, None)?;
     let t0 = Instant::now();
     let mut last = BTreeMap::new();
     let r = wait_until(

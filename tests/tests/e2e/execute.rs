@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context};
-use kmedic_common::admin::{AdminClient, ConfigResource};
+use kmedic_common::admin::AdminClient;
 use kmedic_common::connection::ConnectionSettings;
 use kmedic_master::cli::{plan_view, PlanTarget, RequestKind};
 use kmedic_master::config::ExecuteConfig;
 use kmedic_master::execute::{
     self, ActionKind, ActionOutcome, ActionRecord, CancelReason, ExecPlan, Executor, Journal,
     JournalError, LogJournal, PlanProgress, ResumeMove, Status, FOLLOWER_RATE, FOLLOWER_REPLICAS,
-    LEADER_RATE, LEADER_REPLICAS,
 };
 use kmedic_master::observe::{self, TopicPartition};
 use kmedic_master::plan::{Move, MoveReason, Plan};
@@ -23,6 +22,8 @@ use kmedic_tests::e2e::{trial, Ctx, Restore};
 use kmedic_tests::{random_topic, Testbed};
 use libtest_mimic::Trial;
 use tokio::sync::watch;
+
+use super::product::throttle_configs;
 
 /// The executor's trials.
 pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
@@ -66,33 +67,6 @@ fn exec_cfg(rate: u64) -> ExecuteConfig {
         progress_log_secs: 2,
         ..ExecuteConfig::default()
     }
-}
-
-/// Every throttle config kmedic sets, as (resource, key, value) where set.
-async fn throttle_configs(
-    admin: &AdminClient,
-    topic: &str,
-) -> anyhow::Result<Vec<(String, String, String)>> {
-    let mut out = Vec::new();
-    for (res, keys) in [
-        (ConfigResource::BrokerDefault, [LEADER_RATE, FOLLOWER_RATE]),
-        (
-            ConfigResource::Topic(topic.to_string()),
-            [LEADER_REPLICAS, FOLLOWER_REPLICAS],
-        ),
-    ] {
-        for e in admin.describe_configs(&res, Some(&keys)).await? {
-            let dynamic = matches!(
-                e.source,
-                kmedic_common::admin::ConfigSource::DynamicDefaultBroker
-                    | kmedic_common::admin::ConfigSource::DynamicTopic
-            );
-            if let Some(v) = e.value.filter(|v| dynamic && !v.is_empty()) {
-                out.push((res.to_string(), e.name, v));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Whether some progress snapshot showed a move part-way (bytes copied, not all), and the

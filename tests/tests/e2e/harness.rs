@@ -97,16 +97,7 @@ fn start_topology(ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Bytes in `*.log` segment files of one partition on one broker.
 fn partition_log_bytes(tb: &Testbed, id: i32, topic: &str, partition: i32) -> u64 {
-    let dir = tb.log_dir(id).join(format!("{topic}-{partition}"));
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
+    kmedic_tests::product::segment_bytes(&tb.log_dir(id).join(format!("{topic}-{partition}")))
 }
 
 fn live(tb: &Testbed, id: i32) -> anyhow::Result<bool> {

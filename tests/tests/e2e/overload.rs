@@ -24,13 +24,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context};
-use kmedic_common::connection::ConnectionSettings;
-use kmedic_master::actionlog::{replay, ActionKind, ActionRecord, Phase};
+use kmedic_master::actionlog::{ActionKind, ActionRecord, Phase};
 use kmedic_master::plan::Request;
 use kmedic_tests::e2e::{trial, Ctx};
-use kmedic_tests::product::{field, free_addr, http, num, start_agents, Master, MasterSpec};
-use kmedic_tests::{random_topic, wait_until, Testbed};
+use kmedic_tests::product::{
+    field, free_addr, has_topic, http, num, start_agents, trial_dir, Limits, Master, MasterSpec,
+    STATS_TOPIC,
+};
+use kmedic_tests::{random_topic, wait_until};
 use libtest_mimic::Trial;
+
+use super::product::action_records;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -46,7 +50,6 @@ const LIMIT: u64 = MIB;
 const DEFAULT_LIMIT: u64 = 32 * MIB;
 /// The replication throttle while moving.
 const THROTTLE: u64 = 32 * MIB;
-const STATS_TOPIC: &str = "__kmedic_stats";
 
 /// The overload trials.
 pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
@@ -189,20 +192,6 @@ fn figure(text: &str, dir: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn records(tb: &Testbed, log_topic: &str) -> anyhow::Result<Vec<ActionRecord>> {
-    let conn = ConnectionSettings::plaintext(tb.bootstrap().split(','));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (recs, _) = rt.block_on(replay::read_records(
-        &conn,
-        log_topic,
-        Duration::from_secs(30),
-    ))?;
-    let id = tb.cluster_id();
-    Ok(recs.into_iter().filter(|r| r.cluster_id == id).collect())
-}
-
 fn overload(ctx: &Ctx) -> anyhow::Result<()> {
     let started = Instant::now();
     let tb = ctx.shared()?;
@@ -210,12 +199,7 @@ fn overload(ctx: &Ctx) -> anyhow::Result<()> {
     ensure!(ids.len() >= 6, "the trial needs 6 brokers: {ids:?}");
     let hot = ids[1];
     let others: Vec<i32> = ids.iter().copied().filter(|&b| b != hot).collect();
-    if !tb
-        .metadata()?
-        .partitions
-        .iter()
-        .any(|p| p.topic == STATS_TOPIC)
-    {
+    if !has_topic(&tb, STATS_TOPIC)? {
         tb.create_topic(STATS_TOPIC, 3, 3)?;
     }
     let base = random_topic("ovl");
@@ -239,43 +223,29 @@ fn overload(ctx: &Ctx) -> anyhow::Result<()> {
         },
     )?;
     let traffic = Traffic::start(&tb.bootstrap(), &topics, RATE)?;
-    let mut dir = tempfile::tempdir()?;
-    if std::env::var_os("KMEDIC_E2E_KEEP_LOGS").is_some() {
-        dir.disable_cleanup(true);
-        tracing::info!(dir = %dir.path().display(), "overload:: logs kept (KMEDIC_E2E_KEEP_LOGS)");
-    }
+    let dir = trial_dir("overload::")?;
     let _agents = start_agents(&tb, dir.path())?;
     let log_topic = random_topic("ovl-log");
     let addr = free_addr()?;
-    let mut m = Master::start(
-        &tb,
-        dir.path(),
-        &MasterSpec {
-            name: "master".into(),
-            top: "poll_interval_secs = 1".into(),
-            sections: format!(
-                "[serve]\nbind = \"{addr}\"\n\
-                 [action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
-                 [execute]\nthrottle_bytes_per_sec = {THROTTLE}\n\
-                 throttle_min_bytes_per_sec = {THROTTLE}\npoll_interval_ms = 500\n"
-            ),
-            policy: "heal_grace_secs = 5\nallow_short_heal_grace = true\n\
-                     agent_silence_secs = 4\nagent_heartbeat_secs = 1\ndry_run = false\n"
-                .into(),
-            // The count bands off: the trial is about network load, not the shared cluster's
-            // replica counts. Target ratio 1.5: the hot broker holds all five hot partitions and
-            // each other broker one, so any move puts its target at 2 / (10 / 6) = 1.2 x the mean
-            // disk, over the default 1.1. The limits table goes last, after the planner's keys.
-            planner: format!(
-                "max_disk_utilization = 0.99\nreplica_count_band = 0.0\nleader_count_band = 0.0\n\
-                 target_ratio = 1.5\n\
-                 [clusters.limits]\ndefault_in_bytes_per_sec = {DEFAULT_LIMIT}\n\
-                 default_out_bytes_per_sec = {DEFAULT_LIMIT}\n\
-                 [[clusters.limits.overrides]]\nbroker_id = {hot}\n\
-                 in_bytes_per_sec = {LIMIT}\nout_bytes_per_sec = {LIMIT}\n"
-            ),
-        },
-    )?;
+    // The count bands off: the trial is about network load, not the shared cluster's replica
+    // counts. Target ratio 1.5: the hot broker holds all five hot partitions and each other
+    // broker one, so any move puts its target at 2 / (10 / 6) = 1.2 x the mean disk, over the
+    // default 1.1.
+    let spec = MasterSpec {
+        planner: "replica_count_band = 0.0\nleader_count_band = 0.0\ntarget_ratio = 1.5".into(),
+        limits: Some(Limits {
+            default_bytes_per_sec: DEFAULT_LIMIT,
+            overrides: vec![(hot, LIMIT)],
+        }),
+        ..MasterSpec::quick("master")
+    };
+    let spec = spec
+        .serve_at(addr, None)
+        .action_log(&log_topic, None)
+        .execute(Some(THROTTLE))
+        .heal_grace(5)
+        .dry_run(false);
+    let mut m = Master::start(&tb, dir.path(), &spec)?;
     let is_finding = |l: &Value, msg: &str| {
         field(l, "message").starts_with(msg)
             && field(l, "finding") == "Overloaded"
@@ -331,7 +301,7 @@ fn overload(ctx: &Ctx) -> anyhow::Result<()> {
     let sent = traffic.stop()?;
 
     // The action log: an election on the hot topics before any data move of them.
-    let recs = records(&tb, &log_topic)?;
+    let recs = action_records(&tb, &log_topic)?;
     let touches = |r: &ActionRecord| r.partitions.iter().any(|p| mine.contains(p.topic.as_str()));
     let story: Vec<String> = recs
         .iter()

@@ -34,12 +34,16 @@ use kafka_protocol::protocol::StrBytes;
 use kmedic_common::admin::conn::Connection;
 use kmedic_common::admin::AdminClient;
 use kmedic_common::connection::ConnectionSettings;
-use kmedic_master::actionlog::{replay, ActionKind, ActionRecord, Phase};
+use kmedic_master::actionlog::{ActionKind, ActionRecord, Phase};
 use kmedic_tests::e2e::{trial, Ctx};
-use kmedic_tests::product::{field, num, start_agents, Master, MasterSpec, Webhook};
+use kmedic_tests::product::{
+    field, num, start_agents, trial_dir, Master, MasterSpec, Replace, Webhook,
+};
 use kmedic_tests::{random_topic, wait_until, Testbed};
 use libtest_mimic::Trial;
 use serde_json::Value;
+
+use super::product::action_records;
 
 /// The broker replaced (az-c).
 const VICTIM: i32 = 3;
@@ -78,16 +82,6 @@ fn write_script(dir: &Path, request: &Path) -> anyhow::Result<std::path::PathBuf
     )?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     Ok(path)
-}
-
-fn records(tb: &Testbed, topic: &str) -> anyhow::Result<Vec<ActionRecord>> {
-    let conn = ConnectionSettings::plaintext(tb.bootstrap().split(','));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (recs, _) = rt.block_on(replay::read_records(&conn, topic, Duration::from_secs(30)))?;
-    let id = tb.cluster_id();
-    Ok(recs.into_iter().filter(|r| r.cluster_id == id).collect())
 }
 
 /// Kafka's answer to `cordoned.log.dirs = *` on BROKER resource `broker`, sent to `addr` (a
@@ -169,39 +163,29 @@ fn replace_live(ctx: &Ctx) -> anyhow::Result<()> {
     tb.create_topic_with_assignment(&data, &everywhere(3))?;
     tb.produce(&data, 12 * MB)?;
 
-    let guard = tempfile::tempdir()?;
-    let dir = guard.path().to_path_buf();
-    // KMEDIC_KEEP_TRIAL_DIR keeps the masters' logs for a look.
-    let _guard = match std::env::var_os("KMEDIC_KEEP_TRIAL_DIR") {
-        Some(_) => {
-            tracing::info!(dir = %guard.keep().display(), "trial files kept");
-            None
-        }
-        None => Some(guard),
-    };
-    let dir = dir.as_path();
+    let trial = trial_dir("replace_live::")?;
+    let dir = trial.path();
     let _agents = start_agents(&tb, dir)?;
     let hook = Webhook::start()?;
     let request = dir.join("replace-request");
     let script = write_script(dir, &request)?;
-    let spec = |name: &str, id: &str| MasterSpec {
-        name: name.into(),
-        top: "poll_interval_secs = 1".into(),
-        sections: format!(
-            "[action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
-             master_id = {id:?}\n\
-             [alert]\n[[alert.webhooks]]\nurl = {:?}\nformat = \"generic\"\n\
-             [execute]\nthrottle_bytes_per_sec = 8388608\n\
-             throttle_min_bytes_per_sec = 8388608\npoll_interval_ms = 500\n\
-             [replace]\ncommand = [{:?}]\ntimeout_secs = 30\nperiod_secs = 3600\n\
-             [serve]\nenabled = false\n",
-            hook.url("/generic"),
-            script.display().to_string(),
-        ),
-        policy: "agent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
-                 allow_short_heal_grace = true\nheal_grace_secs = 5\nreplace_grace_secs = 5"
-            .into(),
-        planner: "max_disk_utilization = 0.99".into(),
+    let spec = |name: &str, id: &str| {
+        let spec = MasterSpec {
+            replace: Some(Replace {
+                command: script.clone(),
+                timeout_secs: 30,
+                period_secs: 3600,
+            }),
+            ..MasterSpec::quick(name)
+        };
+        let mut spec = spec
+            .action_log(&log_topic, Some(id))
+            .webhook(hook.url("/generic"))
+            .execute(Some(8 * MB as u64))
+            .serve_off()
+            .heal_grace(5);
+        spec.policy.replace_grace_secs = Some(5);
+        spec
     };
     let mut m = Master::start(&tb, dir, &spec("master-1", "m1"))?;
     m.wait_all_ok(&tb, Duration::from_secs(90))?;
@@ -260,7 +244,7 @@ fn replace_live(ctx: &Ctx) -> anyhow::Result<()> {
         num(&caught, "partitions").unwrap_or(0) >= 7,
         "the replaced broker should hold every partition again: {caught}"
     );
-    let recs = records(&tb, &log_topic)?;
+    let recs = action_records(&tb, &log_topic)?;
     let mine: Vec<&ActionRecord> = recs
         .iter()
         .filter(|r| r.brokers.contains(&VICTIM))
@@ -343,7 +327,7 @@ fn replace_live(ctx: &Ctx) -> anyhow::Result<()> {
     // A round later: still one replacement in the log, and no request.
     std::thread::sleep(Duration::from_secs(2));
     ensure!(!request.exists(), "the command ran again");
-    let recs = records(&tb, &log_topic)?;
+    let recs = action_records(&tb, &log_topic)?;
     let intents = recs
         .iter()
         .filter(|r| r.phase == Phase::Intent && matches!(r.kind, ActionKind::ReplaceHost { .. }))
@@ -386,34 +370,17 @@ fn dead_destination(ctx: &Ctx) -> anyhow::Result<()> {
     tb.create_topic_with_assignment(&data, &assignment)?;
     tb.produce(&data, 24 * MB)?;
 
-    let guard = tempfile::tempdir()?;
-    let dir = guard.path().to_path_buf();
-    let _guard = match std::env::var_os("KMEDIC_KEEP_TRIAL_DIR") {
-        Some(_) => {
-            tracing::info!(dir = %guard.keep().display(), "trial files kept");
-            None
-        }
-        None => Some(guard),
-    };
-    let _agents = start_agents(&tb, &dir)?;
-    let spec = MasterSpec {
-        name: "master".into(),
-        top: "poll_interval_secs = 1".into(),
-        sections: format!(
-            "[action_log]\ntopic = {log_topic:?}\ntransactional_id = \"{log_topic}-txn\"\n\
-             master_id = \"m1\"\n\
-             [execute]\nthrottle_bytes_per_sec = 1048576\n\
-             throttle_min_bytes_per_sec = 1048576\npoll_interval_ms = 500\n\
-             [serve]\nenabled = false\n"
-        ),
-        // Two dead of six (one per rack) is not a mass failure here (default 10 %).
-        policy: "agent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
-                 allow_short_heal_grace = true\nheal_grace_secs = 5\n\
-                 mass_failure_max_percent = 40"
-            .into(),
-        planner: "max_disk_utilization = 0.99".into(),
-    };
-    let mut m = Master::start(&tb, &dir, &spec)?;
+    let trial = trial_dir("replace_live::")?;
+    let dir = trial.path();
+    let _agents = start_agents(&tb, dir)?;
+    let mut spec = MasterSpec::quick("master")
+        .action_log(&log_topic, Some("m1"))
+        .execute(Some(MB as u64))
+        .serve_off()
+        .heal_grace(5);
+    // Two dead of six (one per rack) is not a mass failure here (default 10 %).
+    spec.policy.mass_failure_max_percent = Some(40);
+    let mut m = Master::start(&tb, dir, &spec)?;
     m.wait_all_ok(&tb, Duration::from_secs(90))?;
 
     tb.kill(V)?;

@@ -12,24 +12,24 @@
 //! `KMEDIC_TESTBED_PORT_BASE=20000 cargo test -p kmedic-tests --test e2e -- scenarios::`
 //! (`KMEDIC_ROLLING_SPACING_SECS=20` for the full rolling restart; CI uses 2).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use kmedic_common::connection::ConnectionSettings;
-use kmedic_master::actionlog::{replay, ActionKind, ActionRecord, Phase};
+use kmedic_master::actionlog::{ActionKind, ActionRecord, Phase};
 use kmedic_tests::e2e::{trial, Ctx, Restore};
 use kmedic_tests::product::{
-    field, free_addr, http, num, start_agents, Master, MasterSpec, Webhook,
+    field, free_addr, has_topic, http, num, start_agents, trial_dir, Master, MasterSpec, Webhook,
+    STATS_TOPIC,
 };
 use kmedic_tests::{random_topic, wait_until, OwnedChild, Testbed};
 use libtest_mimic::Trial;
 use serde_json::{json, Value};
 
+use super::product::action_records;
+
 /// The broker the kill scenarios kill (az-c: its replicas can only go to broker 3).
 const VICTIM: i32 = 6;
-const STATS_TOPIC: &str = "__kmedic_stats";
 const MB: usize = 1024 * 1024;
 const TOKEN: &str = "r3-scenario-token";
 
@@ -63,12 +63,11 @@ pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
 /// an agent per broker, a webhook receiver.
 struct Setup {
     tb: Arc<Testbed>,
-    dir: PathBuf,
-    /// Removes `dir` when dropped (`None` with `KMEDIC_KEEP_TRIAL_DIR` set: kept for a look).
-    _dir_guard: Option<tempfile::TempDir>,
     log_topic: String,
     hook: Webhook,
     _agents: Vec<OwnedChild>,
+    /// The configs and logs (kept with `KMEDIC_KEEP_TRIAL_DIR`); dropped last.
+    dir: tempfile::TempDir,
 }
 
 fn off_victim(tb: &Testbed, n: usize) -> Vec<Vec<i32>> {
@@ -107,80 +106,43 @@ fn topic_on_victim(tb: &Testbed, mb: usize) -> anyhow::Result<String> {
 
 fn setup(ctx: &Ctx) -> anyhow::Result<Setup> {
     let tb = ctx.shared()?;
-    if !tb
-        .metadata()?
-        .partitions
-        .iter()
-        .any(|p| p.topic == STATS_TOPIC)
-    {
+    if !has_topic(&tb, STATS_TOPIC)? {
         tb.create_topic_with_assignment(STATS_TOPIC, &off_victim(&tb, 3))?;
     }
     let log_topic = random_topic("scn-log");
     tb.create_topic_with_assignment(&log_topic, &off_victim(&tb, 1))?;
-    let guard = tempfile::tempdir()?;
-    let dir = guard.path().to_path_buf();
-    let guard = match std::env::var_os("KMEDIC_KEEP_TRIAL_DIR") {
-        Some(_) => {
-            tracing::info!(dir = %guard.keep().display(), "trial files kept");
-            None
-        }
-        None => Some(guard),
-    };
-    let agents = start_agents(&tb, &dir)?;
+    let dir = trial_dir("scenarios::")?;
+    let agents = start_agents(&tb, dir.path())?;
     Ok(Setup {
         tb,
-        dir,
-        _dir_guard: guard,
         log_topic,
         hook: Webhook::start()?,
         _agents: agents,
+        dir,
     })
 }
 
 impl Setup {
-    /// A master of the trial's group (its action log, its webhook), polling every second, with
-    /// `policy` keys (agent timings for 1 s heartbeats are added) and extra `sections`.
-    /// The API is off unless `sections` has a `[serve]` (two masters would share its port).
-    fn spec(&self, name: &str, master_id: &str, policy: &str, sections: &str) -> MasterSpec {
-        let serve = if sections.contains("[serve]") {
-            ""
-        } else {
-            "[serve]\nenabled = false\n"
-        };
-        MasterSpec {
-            name: name.into(),
-            top: "poll_interval_secs = 1".into(),
-            sections: format!(
-                "[action_log]\ntopic = {:?}\ntransactional_id = {:?}\nmaster_id = {master_id:?}\n\
-                 [alert]\n[[alert.webhooks]]\nurl = {:?}\nformat = \"generic\"\n\
-                 [execute]\nthrottle_bytes_per_sec = 8388608\n\
-                 throttle_min_bytes_per_sec = 8388608\npoll_interval_ms = 500\n{serve}{sections}",
-                self.log_topic,
-                format!("{}-txn", self.log_topic),
-                self.hook.url("/generic"),
-            ),
-            policy: format!("agent_silence_secs = 4\nagent_heartbeat_secs = 1\n{policy}"),
-            planner: "max_disk_utilization = 0.99".into(),
-        }
+    /// A master of the trial's group (its action log as `master_id`, its webhook, its API off:
+    /// two masters would share its port), polling every second, agent timings for 1 s
+    /// heartbeats, healing after `heal_grace` s (the master's default when `None`).
+    fn spec(&self, name: &str, master_id: &str, heal_grace: Option<u64>) -> MasterSpec {
+        let mut spec = MasterSpec::quick(name)
+            .action_log(&self.log_topic, Some(master_id))
+            .webhook(self.hook.url("/generic"))
+            .execute(Some(8 * MB as u64))
+            .serve_off();
+        spec.policy.heal_grace_secs = heal_grace;
+        spec
     }
 
     fn master(&self, spec: &MasterSpec) -> anyhow::Result<Master> {
-        Master::start(&self.tb, &self.dir, spec)
+        Master::start(&self.tb, self.dir.path(), spec)
     }
 
     /// The action log's committed records about this cluster.
     fn records(&self) -> anyhow::Result<Vec<ActionRecord>> {
-        let conn = ConnectionSettings::plaintext(self.tb.bootstrap().split(','));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let (recs, _) = rt.block_on(replay::read_records(
-            &conn,
-            &self.log_topic,
-            Duration::from_secs(30),
-        ))?;
-        let id = self.tb.cluster_id();
-        Ok(recs.into_iter().filter(|r| r.cluster_id == id).collect())
+        action_records(&self.tb, &self.log_topic)
     }
 
     /// The alerts received: (kind, severity, subject, status).
@@ -207,16 +169,14 @@ impl Setup {
 fn actions(recs: &[ActionRecord]) -> Vec<String> {
     recs.iter()
         .filter(|r| r.phase != Phase::State)
-        .map(|r| {
-            format!(
-                "{} {:?} {} by {}",
-                r.action_id,
-                r.phase,
-                r.kind.name(),
-                r.master_id
-            )
-        })
+        .map(action)
         .collect()
+}
+
+/// One record as `<id> <phase> <kind> by <master>`.
+fn action(r: &ActionRecord) -> String {
+    let (id, kind) = (&r.action_id, r.kind.name());
+    format!("{id} {:?} {kind} by {}", r.phase, r.master_id)
 }
 
 fn lines_with(m: &Master, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
@@ -238,7 +198,7 @@ fn rolling_restart(ctx: &Ctx) -> anyhow::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2u64);
     let s = setup(ctx)?;
-    let mut m = s.master(&s.spec("master", "m1", "heal_grace_secs = 60", ""))?;
+    let mut m = s.master(&s.spec("master", "m1", Some(60)))?;
     m.wait_all_ok(&s.tb, Duration::from_secs(120))?;
     let ids = s.tb.broker_ids();
     let _restore = Restore::new(&s.tb, &ids);
@@ -292,15 +252,7 @@ fn rolling_restart(ctx: &Ctx) -> anyhow::Result<()> {
                     | ActionKind::SetMode { .. }
             )
         })
-        .map(|r| {
-            format!(
-                "{} {:?} {} by {}",
-                r.action_id,
-                r.phase,
-                r.kind.name(),
-                r.master_id
-            )
-        })
+        .map(action)
         .collect();
     let alerts = s.alerts();
     tracing::info!(
@@ -332,10 +284,9 @@ fn rolling_restart(ctx: &Ctx) -> anyhow::Result<()> {
 fn fenced_master(ctx: &Ctx) -> anyhow::Result<()> {
     let s = setup(ctx)?;
     topic_on_victim(&s.tb, 6)?;
-    let short = "allow_short_heal_grace = true\nheal_grace_secs =";
-    let mut a = s.master(&s.spec("master-a", "a", &format!("{short} 5"), ""))?;
+    let mut a = s.master(&s.spec("master-a", "a", Some(5)))?;
     a.wait_all_ok(&s.tb, Duration::from_secs(120))?;
-    let mut b = s.master(&s.spec("master-b", "b", &format!("{short} 15"), ""))?;
+    let mut b = s.master(&s.spec("master-b", "b", Some(15)))?;
     b.wait_line(Duration::from_secs(60), "master b's action log open", |l| {
         field(l, "message").starts_with("action log open")
     })?;
@@ -407,13 +358,7 @@ fn modes_survive_restart(ctx: &Ctx) -> anyhow::Result<()> {
     let s = setup(ctx)?;
     topic_on_victim(&s.tb, 1)?;
     let addr = free_addr()?;
-    let serve = format!("[serve]\nenabled = true\nbind = \"{addr}\"\ntoken = {TOKEN:?}\n");
-    let spec = s.spec(
-        "master-1",
-        "m",
-        "allow_short_heal_grace = true\nheal_grace_secs = 5",
-        &serve,
-    );
+    let spec = s.spec("master-1", "m", Some(5)).serve_at(addr, Some(TOKEN));
     let mut m = s.master(&spec)?;
     m.wait_all_ok(&s.tb, Duration::from_secs(120))?;
     let call = api(addr);
@@ -526,14 +471,12 @@ fn modes_survive_restart(ctx: &Ctx) -> anyhow::Result<()> {
 fn no_action_log(ctx: &Ctx) -> anyhow::Result<()> {
     let s = setup(ctx)?;
     let dead = free_addr()?;
-    let sections = format!("[action_log.connection]\nbootstrap_servers = [\"{dead}\"]\n");
-    let mut spec = s.spec("master", "m", "", "");
-    // `[action_log]` is in the spec's sections: its connection table must follow it.
-    spec.sections = spec.sections.replacen(
-        "[alert]",
-        &format!("write_timeout_ms = 3000\nreplay_timeout_secs = 3\n{sections}[alert]"),
-        1,
-    );
+    let mut spec = s.spec("master", "m", None);
+    if let Some(log) = &mut spec.action_log {
+        log.bootstrap = Some(dead.to_string());
+        log.write_timeout_ms = Some(3000);
+        log.replay_timeout_secs = Some(3);
+    }
     let mut m = s.master(&spec)?;
     s.wait_alert("action_log_unavailable", Duration::from_secs(90))?;
     m.check_running()?;

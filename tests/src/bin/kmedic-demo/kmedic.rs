@@ -1,106 +1,36 @@
-//! The kmedic processes of the demo: the BUILT agent on every broker and the BUILT master, with
-//! their config files in the demo's folder, and the master's JSON log read as it grows.
+//! The kmedic processes of the demo: what the master is told (the agents and the master are
+//! started with `kmedic_tests::product`, config files in the demo's folder), and the master's
+//! JSON log read as it grows.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
-use anyhow::Context;
-use kmedic_tests::{OwnedChild, Testbed};
+pub use kmedic_tests::product::{field, num, STATS_TOPIC};
+use kmedic_tests::product::{Execute, MasterSpec};
 use serde_json::Value;
 
-/// The topic both binaries use for stats by default.
-pub const STATS_TOPIC: &str = "__kmedic_stats";
 /// The master's default action-log topic.
 pub const ACTION_LOG_TOPIC: &str = "__kmedic_actions";
 /// The cluster's name in the master's config.
 pub const CLUSTER: &str = "demo";
 
-/// What the master is told (figures the demo prints, too).
-pub struct MasterSettings {
-    /// Heal grace: how long a broker must stay dead before the master heals it.
-    pub grace_secs: u64,
-    /// Replication throttle while the heal copies data.
-    pub throttle_bytes_per_sec: u64,
-}
-
-fn toml_list(bootstrap: &str) -> String {
-    let v: Vec<String> = bootstrap.split(',').map(|s| format!("{s:?}")).collect();
-    format!("[{}]", v.join(", "))
-}
-
-/// One agent per broker: the broker's server.properties and the stats cluster, a 1 s heartbeat
-/// and full stats every 5 s (the defaults are slower: a demo should not wait), no cloud
-/// metadata lookup (this is no EC2 VM) and a free metrics port (six agents share this host).
-pub fn start_agents(tb: &Testbed, bin: &Path, dir: &Path) -> anyhow::Result<Vec<OwnedChild>> {
-    let mut out = Vec::new();
-    for id in tb.broker_ids() {
-        let config = format!(
-            "server_properties = {:?}\n\
-             [stats]\nheartbeat_interval_secs = 1\nfull_interval_secs = 5\n\
-             [stats.connection]\nbootstrap_servers = {}\n\
-             [collect.imds]\nenabled = false\n\
-             [metrics]\nlisten_address = \"127.0.0.1:0\"\n",
-            tb.server_properties(id),
-            toml_list(&tb.bootstrap())
-        );
-        let path = dir.join(format!("agent-{id}.toml"));
-        std::fs::write(&path, config)?;
-        let mut cmd = Command::new(bin);
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&path)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join(format!("agent-{id}.log")))?);
-        out.push(OwnedChild::spawn(cmd).context("starting kmedic-agent")?);
-    }
-    Ok(out)
-}
-
-/// The master, logging JSON to `dir/master.log`; returns it and the log's path.
-pub fn start_master(
-    tb: &Testbed,
-    bin: &Path,
-    dir: &Path,
-    s: &MasterSettings,
-) -> anyhow::Result<(OwnedChild, PathBuf)> {
-    let servers = toml_list(&tb.bootstrap());
-    let rate = s.throttle_bytes_per_sec;
-    let config = format!(
-        "# kmedic-demo's master: everything short so the demo does not wait.\n\
-         poll_interval_secs = 1\n\
-         [stats.connection]\nbootstrap_servers = {servers}\n\
-         [checkpoint]\npath = {:?}\n\
-         [serve]\nenabled = false\n\
-         # The throttle (and the adaptive band's floor, which may not be above it).\n\
-         [execute]\nthrottle_bytes_per_sec = {rate}\nthrottle_min_bytes_per_sec = {rate}\n\
-         poll_interval_ms = 500\nprogress_log_secs = 1\n\
-         [[clusters]]\nname = \"{CLUSTER}\"\n\
-         [clusters.connection]\nbootstrap_servers = {servers}\n\
-         # A heal grace this short is refused unless allowed (the default is 300 s).\n\
-         [clusters.policy]\nheal_grace_secs = {}\nallow_short_heal_grace = true\n\
-         agent_silence_secs = 4\nagent_heartbeat_secs = 1\n\
-         # Every testbed broker reports this host's one disk, which may be over the default\n\
-         # 0.85 limit on a busy machine: then no heal target fits, rightly. A demo allows 0.99.\n\
-         [clusters.planner]\nmax_disk_utilization = 0.99\n",
-        dir.join("master.checkpoint"),
-        s.grace_secs,
-    );
-    let path = dir.join("master.toml");
-    std::fs::write(&path, config)?;
-    let log = dir.join("master.log");
-    let mut cmd = Command::new(bin);
-    // The default filter, plus the round's debug lines: one per move of each new plan.
-    cmd.args(["--log-format", "json", "run", "--config"])
-        .arg(&path)
-        .env(
-            "RUST_LOG",
-            "info,librdkafka=warn,rdkafka=warn,kmedic_master::service::round=debug",
-        )
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?);
-    let child = OwnedChild::spawn(cmd).context("starting kmedic-master")?;
-    Ok((child, log))
+/// The master's spec: everything short so the demo does not wait (1 s polls, a heal grace of
+/// `grace_secs`, agents judged on 1 s heartbeats), the API off, replication throttled at
+/// `throttle_bytes_per_sec`, and the round's debug lines (one per move of each new plan) in its
+/// log besides the default filter's.
+pub fn master_spec(grace_secs: u64, throttle_bytes_per_sec: u64) -> MasterSpec {
+    let spec = MasterSpec {
+        comment: Some("kmedic-demo's master: everything short so the demo does not wait.".into()),
+        cluster: Some(CLUSTER.into()),
+        execute: Some(Execute {
+            throttle_bytes_per_sec: Some(throttle_bytes_per_sec),
+            progress_log_secs: Some(1),
+        }),
+        rust_log: Some(
+            "info,librdkafka=warn,rdkafka=warn,kmedic_master::service::round=debug".into(),
+        ),
+        ..MasterSpec::quick("master")
+    };
+    spec.serve_off().heal_grace(grace_secs)
 }
 
 /// Reads a JSON log as it grows: each call returns the complete lines added since the last.
@@ -140,16 +70,6 @@ impl LogTail {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
-}
-
-/// A string field of a log line ("" when absent).
-pub fn field<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or("")
-}
-
-/// A number field of a log line.
-pub fn num(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(Value::as_u64)
 }
 
 /// Replica lists for `n` partitions of RF 3 of kmedic's own topics on every broker but `victim`

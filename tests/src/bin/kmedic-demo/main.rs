@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use kmedic_tests::product::{spawn_agents, AgentStats, Master};
 use kmedic_tests::{wait_until, OwnedChild, Testbed, TestbedConfig};
 
-use kmedic::{field, num, LogTail, MasterSettings, ACTION_LOG_TOPIC, STATS_TOPIC};
+use kmedic::{field, num, LogTail, ACTION_LOG_TOPIC, STATS_TOPIC};
 use show::{LiveLine, Progress};
 
 const TOPIC: &str = "orders";
@@ -211,12 +212,12 @@ fn demo(cli: Cli) -> anyhow::Result<()> {
     tb.create_topic_with_assignment(STATS_TOPIC, &off_victim(&tb, cli.victim, 3))?;
     tb.create_topic_with_assignment(ACTION_LOG_TOPIC, &off_victim(&tb, cli.victim, 1))?;
     let dir = tempfile::tempdir()?;
-    let settings = MasterSettings {
-        grace_secs: cli.grace_secs,
-        throttle_bytes_per_sec: cli.throttle_mib * MIB,
-    };
-    let _agents = kmedic::start_agents(&tb, &cli.agent_bin, dir.path())?;
-    let (mut master, log) = kmedic::start_master(&tb, &cli.master_bin, dir.path(), &settings)?;
+    let spec = kmedic::master_spec(cli.grace_secs, cli.throttle_mib * MIB);
+    let _agents = spawn_agents(&cli.agent_bin, &tb, dir.path(), AgentStats::Quick)?;
+    let Master {
+        child: mut master,
+        log,
+    } = Master::spawn(&cli.master_bin, &tb, dir.path(), &spec)?;
     println!(
         "  configs and logs in {} (agent-N.toml, master.toml, *.log; removed at the end)",
         dir.path().display()

@@ -122,6 +122,32 @@ async fn connect(
     (conn, broker)
 }
 
+/// The request versions the fake broker saw, in order (once the client hung up).
+async fn versions_asked(broker: tokio::task::JoinHandle<Vec<RequestHeader>>) -> Vec<i16> {
+    let seen = broker.await.unwrap();
+    seen.iter().map(|h| h.request_api_version).collect()
+}
+
+/// Negotiates with a broker that answers ApiVersions, then `reply` to a DescribeCluster; checks
+/// that the send fails with a protocol error whose detail names `expect`. Returns the connection
+/// (to check its health) and the error.
+async fn protocol_error(
+    reply: impl FnMut(&RequestHeader) -> Reply + Send + 'static,
+    expect: &str,
+) -> (Connection<DuplexStream>, Error) {
+    let (conn, _b) = connect(after_versions(reply)).await;
+    let conn = conn.unwrap();
+    let e = conn
+        .send(&DescribeClusterRequest::default(), T)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Protocol { detail, .. } if detail.contains(expect)),
+        "{e}"
+    );
+    (conn, e)
+}
+
 #[tokio::test]
 async fn negotiates_the_highest_common_version_per_api() {
     let (conn, _b) = connect(after_versions(|_| Reply::Silence)).await;
@@ -160,12 +186,7 @@ async fn api_versions_falls_back_to_v0_on_unsupported_version() {
     let conn = conn.unwrap();
     assert_eq!(conn.version_for::<MetadataRequest>().unwrap(), 12);
     drop(conn);
-    let seen: Vec<i16> = broker
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.request_api_version)
-        .collect();
+    let seen = versions_asked(broker).await;
     assert_eq!(seen, vec![4, 0]);
 }
 
@@ -189,12 +210,7 @@ async fn api_versions_retries_at_the_version_the_broker_advertises() {
     })
     .await;
     conn.unwrap();
-    let seen: Vec<i16> = broker
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.request_api_version)
-        .collect();
+    let seen = versions_asked(broker).await;
     assert_eq!(seen, vec![4, 2]);
 }
 
@@ -227,84 +243,52 @@ async fn round_trip_decodes_the_response_and_sends_client_id_and_increasing_ids(
 
 #[tokio::test]
 async fn correlation_mismatch_is_a_protocol_error_and_poisons_the_connection() {
-    let (conn, _b) = connect(after_versions(|h| {
-        let resp = DescribeClusterResponse::default();
-        Reply::Frame(response(h.correlation_id + 7, &resp, h.request_api_version))
-    }))
+    let (conn, e) = protocol_error(
+        |h| {
+            let resp = DescribeClusterResponse::default();
+            Reply::Frame(response(h.correlation_id + 7, &resp, h.request_api_version))
+        },
+        "correlation",
+    )
     .await;
-    let conn = conn.unwrap();
-    let e = conn
-        .send(&DescribeClusterRequest::default(), T)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, Error::Protocol { detail, .. } if detail.contains("correlation")),
-        "{e}"
-    );
     assert!(e.is_retriable());
     assert!(!conn.is_healthy());
 }
 
 #[tokio::test]
 async fn truncated_frame_is_an_error_not_a_hang() {
-    let (conn, _b) = connect(after_versions(|_| {
-        let mut raw = 100i32.to_be_bytes().to_vec();
-        raw.extend([0u8; 10]);
-        Reply::RawThenClose(raw)
-    }))
+    let (conn, _) = protocol_error(
+        |_| {
+            let mut raw = 100i32.to_be_bytes().to_vec();
+            raw.extend([0u8; 10]);
+            Reply::RawThenClose(raw)
+        },
+        "truncated",
+    )
     .await;
-    let conn = conn.unwrap();
-    let e = conn
-        .send(&DescribeClusterRequest::default(), T)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, Error::Protocol { detail, .. } if detail.contains("truncated")),
-        "{e}"
-    );
     assert!(!conn.is_healthy());
 }
 
 #[tokio::test]
 async fn oversized_and_negative_frames_are_rejected_before_allocating() {
     for len in [i32::MAX, -5] {
-        let (conn, _b) = connect(after_versions(move |_| {
-            Reply::Raw(len.to_be_bytes().to_vec())
-        }))
-        .await;
-        let conn = conn.unwrap();
-        let e = conn
-            .send(&DescribeClusterRequest::default(), T)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&e, Error::Protocol { detail, .. } if detail.contains("outside")),
-            "{e}"
-        );
+        let reply = move |_: &RequestHeader| Reply::Raw(len.to_be_bytes().to_vec());
+        let (conn, _) = protocol_error(reply, "outside").await;
         assert!(!conn.is_healthy());
     }
 }
 
 #[tokio::test]
 async fn garbage_body_is_a_decode_error() {
-    let (conn, _b) = connect(after_versions(|h| {
+    let garbage = |h: &RequestHeader| {
         let mut body = encode_to_vec(
             &ResponseHeader::default().with_correlation_id(h.correlation_id),
             1,
         );
         body.extend([0xff, 0xff, 0xff]);
         Reply::Frame(body)
-    }))
-    .await;
-    let e = conn
-        .unwrap()
-        .send(&DescribeClusterRequest::default(), T)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, Error::Protocol { detail, .. } if detail.contains("decode")),
-        "{e}"
-    );
+    };
+    protocol_error(garbage, "decode").await;
 }
 
 #[tokio::test(start_paused = true)]

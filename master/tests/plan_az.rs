@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use kmedic_master::plan::{plan, plan_round, Capacity, Limits, Plan, Request, Snapshot};
+use kmedic_master::plan::{plan, plan_round, Capacity, Limits, Request, Snapshot};
 use kmedic_master::sim::{generate, rack_name, Cluster, Spec};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
+
+mod plan_common;
+use plan_common::{add_rated, assert_elections_only, six};
 
 const RACKS: usize = 3;
 
@@ -108,18 +111,6 @@ fn cluster(seed: u64, brokers: usize, parts: usize, rf: usize, rates: bool) -> C
         p.isr.retain(|&r| r == leader || rng.random_bool(0.85));
     }
     c
-}
-
-/// No data moved: bytes 0, every move a reorder of the same replica set.
-fn assert_elections_only(p: &Plan) {
-    assert_eq!(p.totals.bytes_moved, 0, "{p}");
-    for m in &p.moves {
-        let (mut a, mut b) = (m.old_replicas.clone(), m.new_replicas.clone());
-        a.sort_unstable();
-        b.sort_unstable();
-        assert_eq!(a, b, "a replica set changed: {m}");
-        assert_eq!(m.bytes_to_copy, 0, "{m}");
-    }
 }
 
 /// Net out per broker under the planner's load model.
@@ -266,17 +257,7 @@ fn best_small(snap: &Snapshot, topic: &str) -> bool {
 /// do (no fight between rounds).
 #[test]
 fn balance_and_spread_agree_and_the_next_round_is_quiet() {
-    let mut c = Cluster::new();
-    for (id, rack) in [
-        (1, "az-a"),
-        (2, "az-a"),
-        (3, "az-b"),
-        (4, "az-b"),
-        (5, "az-c"),
-        (6, "az-c"),
-    ] {
-        c.add_broker(id, rack);
-    }
+    let mut c = six();
     let cap = c.snapshot.brokers[0].capacity.net_out_bytes_per_sec;
     let rows: [[i32; 3]; 6] = [
         [1, 3, 5],
@@ -286,12 +267,9 @@ fn balance_and_spread_agree_and_the_next_round_is_quiet() {
         [2, 3, 5],
         [2, 4, 6],
     ];
-    for r in rows {
-        // Size 0: this is about net out, not the disk goal.
-        let i = c.add_partition("hot", r[0], &r, 0);
-        // Four partitions on broker 1 put it at 1.2x its capacity.
-        c.set_rates(i, 0, cap * 3 / 10);
-    }
+    // Size 0: this is about net out, not the disk goal. Four partitions on broker 1 put it at
+    // 1.2x its capacity.
+    add_rated(&mut c, "hot", None, &rows, 0, (0, cap * 3 / 10));
     let limits = Limits {
         target_ratio: 1.2,
         // Replica-count balance would move replicas (zero bytes here); this is about leaders.

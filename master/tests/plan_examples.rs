@@ -3,23 +3,10 @@
 use kmedic_master::plan::{
     plan, BrokerState, Limits, MoveReason, Request, UnplaceableReason, Warning,
 };
-use kmedic_master::sim::{assert_moves, assert_untouched, health, Cluster};
+use kmedic_master::sim::{assert_moves, assert_untouched, health};
 
-/// Six brokers, two per rack: 1,2 in az-a; 3,4 in az-b; 5,6 in az-c.
-fn six() -> Cluster {
-    let mut c = Cluster::new();
-    for (id, rack) in [
-        (1, "az-a"),
-        (2, "az-a"),
-        (3, "az-b"),
-        (4, "az-b"),
-        (5, "az-c"),
-        (6, "az-c"),
-    ] {
-        c.add_broker(id, rack);
-    }
-    c
-}
+mod plan_common;
+use plan_common::{add_rated, assert_elections_only, heal, six};
 
 #[test]
 fn heal_replaces_in_the_dead_brokers_rack_and_keeps_the_slot() {
@@ -27,11 +14,7 @@ fn heal_replaces_in_the_dead_brokers_rack_and_keeps_the_slot() {
     c.add_partition("t", 1, &[1, 3, 5], 1_000);
     c.add_partition("t", 3, &[3, 1, 5], 2_000);
     c.kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_moves(&p, "t", 0, 1, 2);
     assert_moves(&p, "t", 1, 1, 2);
     assert_eq!(p.totals.bytes_moved, 3_000);
@@ -51,11 +34,7 @@ fn heal_leaves_a_replica_unplaced_rather_than_share_a_rack() {
     c.set_state(2, BrokerState::Suspect);
     c.add_partition("t", 3, &[1, 3, 5], 1_000);
     c.kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert!(p.moves.is_empty(), "{p}");
     assert_eq!(
         p.unplaceable[0].reason,
@@ -70,11 +49,7 @@ fn offline_partition_is_reported_not_moved() {
     let mut c = six();
     c.add_partition("t", 1, &[1, 3], 1_000);
     c.kill(1).kill(3);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1, 3] },
-    );
+    let p = heal(&c, &[1, 3]);
     assert!(p.moves.is_empty());
     assert_eq!(p.unplaceable.len(), 2);
     assert!(p
@@ -90,11 +65,7 @@ fn reassigning_and_in_flight_partitions_are_left_alone() {
     let b = c.add_partition("t", 3, &[1, 3, 5], 1_000);
     c.set_reassigning(a).add_in_flight(b, &[2, 3, 5]);
     c.kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_untouched(&p, "t", 0);
     assert_untouched(&p, "t", 1);
     let reasons: Vec<_> = p.unplaceable.iter().map(|u| u.reason.clone()).collect();
@@ -153,14 +124,23 @@ fn balance_prefers_a_preferred_leader_election_over_moves() {
     let mut c = six();
     // Broker 1 leads two partitions whose preferred leaders (3, 5) lead nothing: its net out
     // (2 x 6 MB/s) is over 2 x the mean (3.5 MB/s); net in is within limits everywhere.
-    for r in [[3, 1, 5], [5, 1, 3]] {
-        let p = c.add_partition("hot", 1, &r, 1_000_000);
-        c.set_rates(p, 1_000_000, 4_000_000);
-    }
-    for r in [[2, 4, 6], [4, 2, 6], [6, 4, 2]] {
-        let p = c.add_partition("cold", r[0], &r, 1_000_000);
-        c.set_rates(p, 1_000_000, 1_000_000);
-    }
+    let (hot, cold) = ([[3, 1, 5], [5, 1, 3]], [[2, 4, 6], [4, 2, 6], [6, 4, 2]]);
+    add_rated(
+        &mut c,
+        "hot",
+        Some(1),
+        &hot,
+        1_000_000,
+        (1_000_000, 4_000_000),
+    );
+    add_rated(
+        &mut c,
+        "cold",
+        None,
+        &cold,
+        1_000_000,
+        (1_000_000, 1_000_000),
+    );
     let limits = Limits {
         target_ratio: 2.0,
         ..Limits::default()
@@ -215,15 +195,8 @@ fn spread_leaders_evens_a_topic_across_racks_by_elections() {
     }
     let p = plan(&c.snapshot, &Limits::default(), &Request::SpreadLeaders);
     assert_eq!(p.elections.len(), 4);
-    assert_eq!(p.totals.bytes_moved, 0);
     // Non-preferred new leaders come with a zero-copy reorder of the same replica set.
-    for m in &p.moves {
-        assert_eq!(m.bytes_to_copy, 0);
-        let (mut a, mut b) = (m.old_replicas.clone(), m.new_replicas.clone());
-        a.sort();
-        b.sort();
-        assert_eq!(a, b);
-    }
+    assert_elections_only(&p);
     c.apply(&p);
     let mut per_rack = [0; 3];
     for part in &c.snapshot.partitions {
@@ -240,11 +213,7 @@ fn plan_prints_for_operators_and_kafka_tools() {
     c.add_partition("orders", 3, &[1, 3, 5], 1_000);
     c.add_partition("orders", 4, &[2, 4, 6], 1_000);
     c.kill(1).set_state(2, BrokerState::Suspect);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     // az-a has no healthy broker: the replica stays on 1, reported; nothing else moves.
     assert!(p.moves.is_empty(), "{p}");
     let text = p.to_string();
@@ -253,11 +222,7 @@ fn plan_prints_for_operators_and_kafka_tools() {
         "{text}"
     );
     c.set_state(2, BrokerState::Alive);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     let json = p.reassignment_json();
     assert_eq!(json["version"], 1);
     assert_eq!(json["partitions"][0]["topic"], "orders");
@@ -284,18 +249,10 @@ fn in_flight_moves_count_on_their_targets() {
     c.set_rates(b, 20_000_000, 0);
     let mut without = c.clone();
     without.kill(1);
-    let p = plan(
-        &without.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&without, &[1]);
     assert_moves(&p, "t", 0, 1, 2); // a tie between 2 and 7 goes to the lower id
     c.add_in_flight(b, &[2, 6, 3]).kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_moves(&p, "t", 0, 1, 7);
 }
 
@@ -310,11 +267,7 @@ fn heal_places_above_the_peak_only_when_no_broker_has_room_and_says_so() {
     c.set_rates(a, 10_000_000, 0);
     c.set_rates(b, 10_000_000, 0);
     c.kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_moves(&p, "t", 0, 1, 2);
     assert!(p.unplaceable.is_empty(), "{p}");
     assert!(
@@ -380,14 +333,10 @@ fn balance_swaps_a_big_replica_for_a_small_one_when_no_single_move_fits() {
 #[test]
 fn balance_leaders_elects_and_copies_nothing() {
     let mut c = six();
-    for r in [[1, 3], [1, 4], [1, 5], [1, 6]] {
-        let p = c.add_partition("hot", 1, &r, 1_000_000);
-        c.set_rates(p, 2_000_000, 0);
-    }
-    for r in [[2, 4, 6], [3, 2, 5], [5, 3, 2]] {
-        let p = c.add_partition("cold", r[0], &r, 1_000_000);
-        c.set_rates(p, 100_000, 100_000);
-    }
+    let hot = [[1, 3], [1, 4], [1, 5], [1, 6]];
+    add_rated(&mut c, "hot", None, &hot, 1_000_000, (2_000_000, 0));
+    let cold = [[2, 4, 6], [3, 2, 5], [5, 3, 2]];
+    add_rated(&mut c, "cold", None, &cold, 1_000_000, (100_000, 100_000));
     let limits = Limits {
         target_ratio: 2.0,
         ..Limits::default()
@@ -395,14 +344,7 @@ fn balance_leaders_elects_and_copies_nothing() {
     let p = plan(&c.snapshot, &limits, &Request::BalanceLeaders);
     assert!(!p.elections.is_empty(), "{p}");
     assert!(p.elections.iter().all(|e| e.old_leader == Some(1)), "{p}");
-    for m in &p.moves {
-        let (mut a, mut b) = (m.old_replicas.clone(), m.new_replicas.clone());
-        a.sort_unstable();
-        b.sort_unstable();
-        assert_eq!(a, b, "a data move in an elections-only plan: {m:?}");
-        assert_eq!(m.bytes_to_copy, 0, "{m:?}");
-    }
-    assert_eq!(p.totals.bytes_moved, 0);
+    assert_elections_only(&p);
     assert!(
         p.totals.after.net_out_max_over_mean < p.totals.before.net_out_max_over_mean,
         "{p}"

@@ -6,21 +6,8 @@ use kmedic_master::plan::{
 };
 use kmedic_master::sim::{assert_elects, assert_moves, health, Cluster};
 
-/// Six brokers, two per rack: 1,2 in az-a; 3,4 in az-b; 5,6 in az-c.
-fn six() -> Cluster {
-    let mut c = Cluster::new();
-    for (id, rack) in [
-        (1, "az-a"),
-        (2, "az-a"),
-        (3, "az-b"),
-        (4, "az-b"),
-        (5, "az-c"),
-        (6, "az-c"),
-    ] {
-        c.add_broker(id, rack);
-    }
-    c
-}
+mod plan_common;
+use plan_common::{add_rated, brokers, heal, six};
 
 #[test]
 fn preferred_leaders_elects_an_alive_in_sync_preferred_leader_only() {
@@ -76,11 +63,7 @@ fn heal_never_co_locates_when_the_rack_mate_is_suspect() {
     let mut c = six();
     c.add_partition("t", 3, &[1, 3, 5], 1_000);
     c.set_state(2, BrokerState::Suspect).kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert!(p.moves.is_empty(), "{p}");
     assert_eq!(p.unplaceable.len(), 1, "{p}");
     assert_eq!(
@@ -99,11 +82,7 @@ fn heal_never_co_locates_when_a_whole_rack_is_dead() {
     c.add_partition("t", 3, &[1, 3, 5], 1_000);
     c.add_partition("t", 2, &[2, 4, 6], 1_000);
     c.kill(1).kill(2);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1, 2] },
-    );
+    let p = heal(&c, &[1, 2]);
     assert!(p.moves.is_empty(), "{p}");
     assert_eq!(p.unplaceable.len(), 2, "{p}");
     assert!(p.unplaceable.iter().all(
@@ -118,11 +97,7 @@ fn heal_uses_an_unused_healthy_rack_when_its_own_rack_has_none() {
     c.add_broker(7, "az-d");
     c.add_partition("t", 3, &[1, 3, 5], 1_000);
     c.set_state(2, BrokerState::Suspect).kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_moves(&p, "t", 0, 1, 7);
     c.apply(&p);
     assert_eq!(health(&c.snapshot).rack_violations, 0);
@@ -131,17 +106,10 @@ fn heal_uses_an_unused_healthy_rack_when_its_own_rack_has_none() {
 /// Fewer racks than RF: diversity is impossible, so replicas may share racks (RF is kept).
 #[test]
 fn heal_with_fewer_racks_than_rf_may_share_a_rack() {
-    let mut c = Cluster::new();
-    for (id, rack) in [(1, "az-a"), (2, "az-a"), (3, "az-b"), (4, "az-b")] {
-        c.add_broker(id, rack);
-    }
+    let mut c = brokers(&[(1, "az-a"), (2, "az-a"), (3, "az-b"), (4, "az-b")]);
     c.add_partition("t", 3, &[1, 3, 4], 1_000);
     c.kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_moves(&p, "t", 0, 1, 2);
 }
 
@@ -176,18 +144,10 @@ fn heal_skips_a_broker_with_unknown_disk_capacity() {
     c.add_broker(7, "az-a");
     c.add_partition("t", 3, &[1, 3, 5], 1_000);
     c.set_disk_unknown(2).kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_moves(&p, "t", 0, 1, 7);
     c.set_disk_unknown(7);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert!(p.moves.is_empty(), "{p}");
     assert!(
         matches!(&p.unplaceable[0].reason, UnplaceableReason::NoTarget(r) if r.disk_unknown == 2),
@@ -204,11 +164,7 @@ fn reported_used_disk_counts_against_the_disk_limit() {
     c.add_partition("t", 3, &[1, 3, 5], 1_000_000);
     // Broker 2 looks empty by replica sizes, but its volume is 95 % used.
     c.set_disk_used(2, 7_600_000_000_000).kill(1);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![1] },
-    );
+    let p = heal(&c, &[1]);
     assert_moves(&p, "t", 0, 1, 7);
 }
 
@@ -219,16 +175,12 @@ fn one_round_elects_at_most_one_leader_per_partition() {
     let mut c = six();
     // Broker 1 leads everything of topic "hot" from az-a: over its net out, and the topic's
     // leaders all sit in one rack. Balance and spread-leaders both want to move leadership.
-    for r in [[1, 3, 5], [1, 4, 6], [1, 3, 6], [1, 4, 5]] {
-        let p = c.add_partition("hot", 1, &r, 1_000);
-        c.set_rates(p, 1_000_000, 5_000_000);
-    }
+    let hot = [[1, 3, 5], [1, 4, 6], [1, 3, 6], [1, 4, 5]];
+    add_rated(&mut c, "hot", None, &hot, 1_000, (1_000_000, 5_000_000));
     // Broker 3 (az-b) already leads a little, so balance prefers 5 (az-c) for hot-0, while
     // spread-leaders fills az-b, the first quiet rack, with 3.
-    for r in [[3, 2, 6], [4, 2, 6], [6, 4, 2]] {
-        let p = c.add_partition("cold", r[0], &r, 1_000);
-        c.set_rates(p, 1_000_000, 1_000_000);
-    }
+    let cold = [[3, 2, 6], [4, 2, 6], [6, 4, 2]];
+    add_rated(&mut c, "cold", None, &cold, 1_000, (1_000_000, 1_000_000));
     let limits = Limits {
         target_ratio: 1.2,
         ..Limits::default()
@@ -332,21 +284,13 @@ fn heal_of_a_broker_without_rack_fills_the_missing_rack() {
     c.add_broker(9, "");
     c.add_partition("t", 3, &[9, 3, 5], 1_000);
     c.kill(9);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![9] },
-    );
+    let p = heal(&c, &[9]);
     assert_moves(&p, "t", 0, 9, 1);
     // RF 4 over 3 named racks: diversity is impossible, so a shared rack is allowed.
     let mut c = six();
     c.add_broker(9, "");
     c.add_partition("u", 3, &[9, 3, 5, 1], 1_000);
     c.kill(9);
-    let p = plan(
-        &c.snapshot,
-        &Limits::default(),
-        &Request::Heal { dead: vec![9] },
-    );
+    let p = heal(&c, &[9]);
     assert_eq!(p.moves.len(), 1, "{p}");
 }

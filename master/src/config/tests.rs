@@ -2,18 +2,19 @@ use super::*;
 
 const EXAMPLE: &str = include_str!("../../../deploy/master/master.example.toml");
 
+/// The smallest valid config: a stats connection and one cluster, `a`. Tables appended to it
+/// belong to that cluster.
+const MINIMAL: &str = r#"
+[stats.connection]
+bootstrap_servers = ["127.0.0.1:9092"]
+[[clusters]]
+name = "a"
+[clusters.connection]
+bootstrap_servers = ["127.0.0.1:9092"]
+"#;
+
 fn minimal() -> MasterConfig {
-    toml::from_str(
-        r#"
-        [stats.connection]
-        bootstrap_servers = ["127.0.0.1:9092"]
-        [[clusters]]
-        name = "a"
-        [clusters.connection]
-        bootstrap_servers = ["127.0.0.1:9092"]
-        "#,
-    )
-    .unwrap()
+    toml::from_str(MINIMAL).unwrap()
 }
 
 #[test]
@@ -162,18 +163,7 @@ fn nan_infinite_and_negative_planner_limits_are_refused_naming_the_key() {
             "planner.max_disk_utilization = 1.5",
         ),
     ] {
-        let text = format!(
-            r#"
-            [stats.connection]
-            bootstrap_servers = ["127.0.0.1:9092"]
-            [[clusters]]
-            name = "a"
-            [clusters.connection]
-            bootstrap_servers = ["127.0.0.1:9092"]
-            [clusters.planner]
-            {line}
-            "#
-        );
+        let text = format!("{MINIMAL}[clusters.planner]\n{line}\n");
         let cfg: MasterConfig = toml::from_str(&text).unwrap();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(

@@ -261,4 +261,4 @@ fn what_if(work: &mut Snapshot, limits: &Limits, lost: Lost, ids: &[i32]) -> Wha
 
 #[cfg(test)]
 #[path = "headroom_tests.rs"]
-mod tests;
+pub(crate) mod tests;

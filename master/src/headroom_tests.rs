@@ -2,8 +2,9 @@ use super::*;
 use crate::plan::Capacity;
 use crate::sim::{cluster::DEFAULT_CAPACITY, Cluster};
 
-/// Six brokers in three racks, 60 partitions RF 3 across racks, 1 MB/s in each.
-fn six(cap_of_4: Capacity) -> Cluster {
+/// Six brokers in three racks, 60 partitions RF 3 across racks, 1 MB/s in each; broker 4 (az-a)
+/// has `cap_of_4`, the others the default capacity. Also the detect headroom tests' cluster.
+pub(crate) fn six(cap_of_4: Capacity) -> Cluster {
     let mut c = Cluster::new();
     for id in 1..=6 {
         let rack = ["az-a", "az-b", "az-c"][(id as usize - 1) % 3];

@@ -119,27 +119,10 @@ mod tests {
 
     /// Six brokers in three racks; broker 4 (az-a) has `net_in` of room.
     fn six(net_in: u64) -> Cluster {
-        let mut c = Cluster::new();
-        for id in 1..=6 {
-            let rack = ["az-a", "az-b", "az-c"][(id as usize - 1) % 3];
-            let cap = if id == 4 {
-                Capacity {
-                    net_in_bytes_per_sec: net_in,
-                    ..DEFAULT_CAPACITY
-                }
-            } else {
-                DEFAULT_CAPACITY
-            };
-            c.add_broker_with(id, rack, cap);
-        }
-        for i in 0..60 {
-            let a = if i % 2 == 0 { 1 } else { 4 };
-            let b = if i % 3 == 0 { 2 } else { 5 };
-            let cc = if i % 5 == 0 { 3 } else { 6 };
-            let p = c.add_partition("t", a, &[a, b, cc], 1 << 20);
-            c.set_rates(p, 1_000_000, 1_000_000);
-        }
-        c
+        crate::headroom::tests::six(Capacity {
+            net_in_bytes_per_sec: net_in,
+            ..DEFAULT_CAPACITY
+        })
     }
 
     #[test]

@@ -32,6 +32,13 @@ impl Policy {
         self.decommissioning = brokers;
     }
 
+    /// Seeds when broker `b` was seen dead (monotonic ms), from the action log at start (the
+    /// service's `deaths::restore`): kept only if the first round sees it dead or as a stale
+    /// registration; a death time the policy already has is kept.
+    pub fn seed_dead_since(&mut self, b: i32, mono_ms: u64) {
+        self.dead_since_ms.entry(b).or_insert(mono_ms);
+    }
+
     /// A host replacement for dead broker `b`, or a hold naming the partitions it would wipe,
     /// or a hold because the operator is decommissioning it.
     pub(super) fn replace(

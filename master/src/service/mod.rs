@@ -17,6 +17,7 @@
 pub mod act;
 pub mod approved;
 pub mod board;
+pub mod deaths;
 pub mod decommission;
 pub mod round;
 #[cfg(test)]
@@ -189,6 +190,13 @@ pub async fn run_with(
         let mut mode_log = None;
         if let (act::Acting::Enabled { log, records }, Some(id)) = (&acting, &cluster_id) {
             restore_modes(&mut round, c, records, id);
+            let seeded = deaths::restore(round.policy_mut(), records, id, Now::read());
+            if !seeded.is_empty() {
+                info!(cluster = %c.name, brokers = %crate::text::list(seeded.keys()),
+                    "brokers kmedic moved replicas off, from the action log: one that reads as a \
+                     stale registration is replaced replace_grace_secs after that move (later \
+                     than after its death, never earlier)");
+            }
             mode_log = Some(act::ModeLog {
                 log: log.clone(),
                 cluster_id: id.clone(),

@@ -3,57 +3,22 @@
 //! `data-k` / `data-v` attributes) match the API. Screenshots go to
 //! `target/ui-screenshots/` (artifacts, not committed).
 
+mod chromium;
 mod serve_common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use chromium::{element, value};
 use serde_json::Value;
 use serve_common::{call, start, TOKEN};
-
-fn chromium() -> String {
-    if let Ok(c) = std::env::var("KMEDIC_CHROMIUM") {
-        return c;
-    }
-    for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            return c.to_string();
-        }
-    }
-    panic!(
-        "no headless Chromium: install Debian's `chromium` (`apt-get install -y chromium`, as \
-         .ci/run does) or set KMEDIC_CHROMIUM"
-    );
-}
-
-fn shots_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
-    std::fs::create_dir_all(&d).expect("screenshot dir");
-    d
-}
 
 /// Runs headless Chromium on `url` with `extra` args; returns stdout. Killed after 60 s.
 async fn headless(url: &str, extra: &[String]) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
-    let mut cmd = tokio::process::Command::new(chromium());
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--hide-scrollbars",
-        "--virtual-time-budget=4000",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .args(extra)
-    .arg(url)
-    .kill_on_drop(true)
-    .stdin(std::process::Stdio::null());
+    let mut cmd = tokio::process::Command::new(chromium::binary());
+    cmd.args(chromium::args(url, extra, profile.path()))
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .expect("chromium finished within 60 s")
@@ -73,45 +38,15 @@ async fn render(url: &str, name: &str) -> String {
         dom.contains("data-ready=\"1\""),
         "page did not finish: {dom}"
     );
-    let shot = shots_dir().join(format!("{name}.png"));
+    let shot = chromium::shots_dir().join(format!("{name}.png"));
     let _ = std::fs::remove_file(&shot);
-    headless(
-        url,
-        &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=1400,1500".to_string(),
-        ],
-    )
-    .await;
+    headless(url, &chromium::screenshot_args(&shot)).await;
     assert!(
         std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
         "no screenshot at {}",
         shot.display()
     );
     dom
-}
-
-/// The element opened by the first `<... {attr}="{val}"`, up to its closing tag `</{tag}>`.
-fn element<'a>(dom: &'a str, attr: &str, val: &str, tag: &str) -> &'a str {
-    let needle = format!("{attr}=\"{val}\"");
-    let i = dom
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {needle} in the page"));
-    let end = dom[i..]
-        .find(&format!("</{tag}>"))
-        .map_or(dom.len(), |j| i + j);
-    &dom[i..end]
-}
-
-/// The `data-v` of the first `data-k="{k}"` in `html`.
-fn value(html: &str, k: &str) -> String {
-    let needle = format!("data-k=\"{k}\" data-v=\"");
-    let i = html
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no figure {k} in {html}"))
-        + needle.len();
-    let end = html[i..].find('"').map_or(html.len(), |j| i + j);
-    html[i..end].to_string()
 }
 
 fn s(v: &Value) -> String {

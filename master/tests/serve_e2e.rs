@@ -5,6 +5,7 @@
 //!
 //! Run: `KMEDIC_MASTER_TEST_PORT_BASE=20000 cargo test -p kmedic-master --test serve_e2e`.
 
+mod chromium;
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -327,31 +328,16 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
     // The CLI: `status` reads the running master's API; `headroom` observes the cluster itself
     // (no checkpoint given, so no rates: only disk and racks bind, and it says so).
     let bin = env!("CARGO_BIN_EXE_kmedic-master");
-    let out = std::process::Command::new(bin)
-        .args(["status", "--url", &base])
-        .output()
-        .expect("status");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = cli_ok(std::process::Command::new(bin).args(["status", "--url", &base]));
     assert!(
         text.lines().nth(1).is_some_and(|l| l.starts_with("e2e")),
         "{text}"
     );
     // `headroom` with the master's config: the same limits, and rates from its checkpoint.
-    let out = std::process::Command::new(bin)
-        .args(["headroom", "--cluster", "e2e", "--config"])
-        .arg(&cfg_path)
-        .output()
-        .expect("headroom");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = cli_ok(
+        std::process::Command::new(bin)
+            .args(["headroom", "--cluster", "e2e", "--config"])
+            .arg(&cfg_path),
     );
     assert!(
         text.contains("absorbs the loss of any one broker: NO"),
@@ -363,31 +349,29 @@ fn one_small_broker_makes_a_single_failure_unabsorbable_and_every_surface_says_s
     master.shutdown().expect("master stops cleanly");
 }
 
+/// Runs a CLI command to its end; checks that it succeeded and returns its stdout.
+fn cli_ok(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().expect("the CLI runs");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Headless Chromium, blocking (this test has no async runtime of its own).
 mod browser {
-    use std::path::PathBuf;
-
-    fn chromium() -> String {
-        std::env::var("KMEDIC_CHROMIUM").unwrap_or_else(|_| "chromium".into())
-    }
+    use super::chromium::{args, binary, screenshot_args, shots_dir};
+    pub use super::chromium::{element, value};
 
     fn run(url: &str, extra: &[String]) -> String {
         let profile = tempfile::tempdir().expect("profile");
         let out = std::process::Command::new("timeout")
             .arg("60")
-            .arg(chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--hide-scrollbars",
-                "--virtual-time-budget=4000",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(url)
+            .arg(binary())
+            .args(args(url, extra, profile.path()))
             .output()
             .expect("chromium (apt-get install -y chromium)");
         assert!(
@@ -401,33 +385,9 @@ mod browser {
     pub fn render(url: &str, name: &str) -> String {
         let dom = run(url, &["--dump-dom".into()]);
         assert!(dom.contains("data-ready=\"1\""), "{dom}");
-        let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
-        std::fs::create_dir_all(&d).expect("dir");
-        let shot = d.join(format!("{name}.png"));
-        run(
-            url,
-            &[
-                format!("--screenshot={}", shot.display()),
-                "--window-size=1400,1500".into(),
-            ],
-        );
+        let shot = shots_dir().join(format!("{name}.png"));
+        run(url, &screenshot_args(&shot));
         assert!(shot.exists());
         dom
-    }
-
-    pub fn element<'a>(dom: &'a str, attr: &str, val: &str, tag: &str) -> &'a str {
-        let needle = format!("{attr}=\"{val}\"");
-        let i = dom.find(&needle).unwrap_or_else(|| panic!("no {needle}"));
-        let end = dom[i..]
-            .find(&format!("</{tag}>"))
-            .map_or(dom.len(), |j| i + j);
-        &dom[i..end]
-    }
-
-    pub fn value(html: &str, k: &str) -> String {
-        let needle = format!("data-k=\"{k}\" data-v=\"");
-        let i = html.find(&needle).unwrap_or_else(|| panic!("no {k}")) + needle.len();
-        let end = html[i..].find('"').map_or(html.len(), |j| i + j);
-        html[i..end].to_string()
     }
 }

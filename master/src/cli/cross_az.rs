@@ -8,19 +8,8 @@ use crate::xaz::Report;
 
 /// Fetches the report of `cluster` from the master at `url`.
 pub async fn fetch(url: &str, cluster: &str) -> Result<Report, String> {
-    let u = format!(
-        "{}/api/clusters/{cluster}/cross-az",
-        url.trim_end_matches('/')
-    );
-    let resp = reqwest::get(&u)
-        .await
-        .map_err(|e| format!("{u}: {e}; is the master running with [serve] at that address?"))?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("{u}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("{u}: HTTP {status}: {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| format!("{u}: not a cross-AZ report: {e}"))
+    let path = format!("/api/clusters/{cluster}/cross-az");
+    super::status::get_json(url, &path, "a cross-AZ report").await
 }
 
 /// Bytes per second for people: B/s, kB/s, MB/s, GB/s (decimal).

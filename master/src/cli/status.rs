@@ -7,7 +7,17 @@ use serde_json::Value;
 
 /// Fetches `GET {url}/api/clusters`.
 pub async fn fetch(url: &str) -> Result<Value, String> {
-    let u = format!("{}/api/clusters", url.trim_end_matches('/'));
+    get_json(url, "/api/clusters", "JSON").await
+}
+
+/// `GET {url}{path}` from a running master's REST API, decoded (also `cross-az`'s reader).
+/// Errors name the URL, and `what` was expected when the body does not decode.
+pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    path: &str,
+    what: &str,
+) -> Result<T, String> {
+    let u = format!("{}{path}", url.trim_end_matches('/'));
     let resp = reqwest::get(&u)
         .await
         .map_err(|e| format!("{u}: {e}; is the master running with [serve] at that address?"))?;
@@ -16,7 +26,7 @@ pub async fn fetch(url: &str) -> Result<Value, String> {
     if !status.is_success() {
         return Err(format!("{u}: HTTP {status}: {text}"));
     }
-    serde_json::from_str(&text).map_err(|e| format!("{u}: not JSON: {e}"))
+    serde_json::from_str(&text).map_err(|e| format!("{u}: not {what}: {e}"))
 }
 
 /// One line per cluster.

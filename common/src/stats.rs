@@ -78,6 +78,28 @@ pub struct Identity {
     pub agent_version: String,
 }
 
+impl Identity {
+    /// Broker `broker_id` of `cluster_id` on `hostname`, nothing else known: no rack, AZ or
+    /// instance, and no agent version (fixtures; set the rest with struct update syntax).
+    pub fn bare(
+        cluster_id: impl Into<String>,
+        broker_id: i32,
+        hostname: impl Into<String>,
+    ) -> Self {
+        Identity {
+            cluster_id: cluster_id.into(),
+            broker_id,
+            rack: None,
+            hostname: hostname.into(),
+            az: None,
+            az_source: AzSource::Unknown,
+            instance_type: None,
+            instance_id: None,
+            agent_version: String::new(),
+        }
+    }
+}
+
 /// Where the availability zone was learned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AzSource {

@@ -15,15 +15,8 @@ const DAY: u64 = 24 * 3600 * 1000;
 fn hb(broker: i32, host: &str, ts: u64) -> StatsRecord {
     StatsRecord::Heartbeat(Heartbeat {
         identity: Identity {
-            cluster_id: "c".into(),
-            broker_id: broker,
             rack: Some("az-a".into()),
-            hostname: host.into(),
-            az: None,
-            az_source: AzSource::Unknown,
-            instance_type: None,
-            instance_id: None,
-            agent_version: "0".into(),
+            ..Identity::bare("c", broker, host)
         },
         timestamp_ms: ts,
         seq: 1,

@@ -4,17 +4,7 @@ use kmedic_common::stats::*;
 
 fn heartbeat(cluster: &str, broker: i32, ts: u64) -> StatsRecord {
     StatsRecord::Heartbeat(Heartbeat {
-        identity: Identity {
-            cluster_id: cluster.into(),
-            broker_id: broker,
-            rack: None,
-            hostname: "h".into(),
-            az: None,
-            az_source: AzSource::Unknown,
-            instance_type: None,
-            instance_id: None,
-            agent_version: "0".into(),
-        },
+        identity: Identity::bare(cluster, broker, "h"),
         timestamp_ms: ts,
         seq: 1,
         process: ProcessStats::bare(ProcessState::Running),

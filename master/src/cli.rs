@@ -177,6 +177,16 @@ pub async fn plan_once(
     brokers: &[i32],
     assume_dead: &[i32],
 ) -> Result<PlanReport> {
+    let (view, model) = observe_with_model(target).await?;
+    plan_view(target, &view, model.as_ref(), kind, brokers, assume_dead)
+}
+
+/// Observes the cluster of `target` once (the one-shot commands: `plan`, `headroom`), with its
+/// model from the master's checkpoint when the config names one and it holds this cluster. A
+/// checkpoint that cannot be read is logged and skipped: rates are then 0.
+pub async fn observe_with_model(
+    target: &PlanTarget,
+) -> Result<(ClusterView, Option<ClusterModel>)> {
     let admin = kmedic_common::admin::AdminClient::new(target.connection.clone())
         .map_err(|e| Error::Admin(Box::new(e)))?;
     let view = observe::observe_once(&target.name, target.cluster_id.as_deref(), &admin)
@@ -196,7 +206,7 @@ pub async fn plan_once(
                 None
             }
         });
-    plan_view(target, &view, model.as_ref(), kind, brokers, assume_dead)
+    Ok((view, model))
 }
 
 /// Plans on an already observed view (the pure half of [`plan_once`]).

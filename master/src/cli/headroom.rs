@@ -7,30 +7,15 @@
 
 use std::fmt::Write as _;
 
-use super::{Error, PlanTarget, Result};
+use super::{PlanTarget, Result};
 use crate::headroom::{self, Report, WhatIf};
-use crate::model::checkpoint;
-use crate::observe::{self, snapshot};
+use crate::observe::snapshot;
 
 /// Observes the cluster of `target` once and runs every what-if. Returns the report and notes
 /// for the reader.
 pub async fn headroom_once(target: &PlanTarget) -> Result<(Report, Vec<String>)> {
-    let admin = kmedic_common::admin::AdminClient::new(target.connection.clone())
-        .map_err(|e| Error::Admin(Box::new(e)))?;
-    let view = observe::observe_once(&target.name, target.cluster_id.as_deref(), &admin)
-        .await
-        .map_err(|e| Error::Observe(Box::new(e)))?;
+    let (view, model) = super::observe_with_model(target).await?;
     let mut notes = Vec::new();
-    let model = target
-        .checkpoint
-        .as_ref()
-        .and_then(|(path, w)| match checkpoint::load(path, w) {
-            Ok(Some(ck)) => ck
-                .models
-                .into_iter()
-                .find(|m| m.cluster_id == view.cluster_id),
-            _ => None,
-        });
     if model.is_none() {
         notes.push(
             "no checkpoint with this cluster's rates: network load counts as 0 (disk and \

@@ -18,6 +18,12 @@
 //!
 //! Stale registrations (fenced, hosting nothing) are neither failed nor counted in the
 //! cluster's size.
+//!
+//! A broker suspect for the first round (its agent just fell silent while Kafka still says it
+//! is healthy) may be an agent late by one poll, not a failure: with a short
+//! `agent_silence_secs` (4 s) a single kill plus two late agents read as "3 brokers failed".
+//! [`detect_settled`] leaves such brokers out (the policy counts them from their second round
+//! on, and holds every data move in the meantime). Dead and hung brokers count at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +48,24 @@ pub fn failed_brokers(findings: &[Finding]) -> BTreeSet<i32> {
         })
         .filter_map(|f| f.broker)
         .collect()
+}
+
+/// [`detect`], with the suspect findings of the brokers in `unsettled` (suspect only since
+/// this round) left out: a mass failure that needs them is not declared before the next round.
+pub fn detect_settled(
+    findings: &[Finding],
+    view: &ClusterView,
+    cfg: &PolicyConfig,
+    unsettled: &BTreeSet<i32>,
+) -> Option<Finding> {
+    let settled: Vec<Finding> = findings
+        .iter()
+        .filter(|f| {
+            f.kind != FindingKind::SuspectBroker || f.broker.is_none_or(|b| !unsettled.contains(&b))
+        })
+        .cloned()
+        .collect();
+    detect(&settled, view, cfg)
 }
 
 /// A `MassFailure` finding, listing the failed brokers (in `evidence`, with their racks and the

@@ -35,6 +35,7 @@
 pub mod decision;
 mod ids;
 mod log;
+mod mass;
 mod replace;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -116,7 +117,8 @@ impl Policy {
     /// of the wall clock changes nothing here.
     pub fn decide(&mut self, findings: &[Finding], view: &ClusterView, now: Now) -> Vec<Decision> {
         let now_ms = now.mono_ms;
-        let mass = mass_failure::detect(findings, view, &self.cfg);
+        // Before the first-seen times move on: they tell which suspects are new this round.
+        let (mass, mass_pending) = self.mass_failure(findings, view);
         let all: Vec<&Finding> = findings.iter().chain(mass.as_ref()).collect();
         let keys: BTreeSet<Key> = all.iter().map(|f| key(f)).collect();
         self.first_seen_ms.retain(|k, _| keys.contains(k));
@@ -165,7 +167,8 @@ impl Policy {
         let mass_hold = mass
             .as_ref()
             .filter(|_| !self.cfg.mass_failure_override)
-            .map(|m| format!("mass failure, holding every data move: {}", m.evidence));
+            .map(|m| format!("mass failure, holding every data move: {}", m.evidence))
+            .or(mass_pending.filter(|_| !self.cfg.mass_failure_override));
         // Balance and leader moves wait for a stable cluster: with a broker dead, suspect or
         // hung, or partitions under-replicated, they would be undone when it recovers. A stale
         // registration hosts nothing and does not count.

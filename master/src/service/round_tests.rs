@@ -524,7 +524,10 @@ fn a_broker_killed_mid_decommission_is_healed_but_never_replaced() {
                 .decisions
                 .iter()
                 .find(|d| d.verdict.action() == Some(&Action::ReplaceHost { broker: 4 }));
-            assert!(replace.is_none(), "listed {listed}, round {i}: {replace:#?}");
+            assert!(
+                replace.is_none(),
+                "listed {listed}, round {i}: {replace:#?}"
+            );
             if i == 720_000 / POLL_MS - 1 {
                 assert!(
                     b.decisions

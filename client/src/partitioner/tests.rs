@@ -6,19 +6,25 @@ use super::*;
 
 const STICKY: Duration = Duration::from_millis(10);
 
+/// Topic "t" with partition `i` led in `azs[i]` (`None`: no leader).
+fn topic_t(azs: &[Option<&'static str>]) -> LeaderMap {
+    LeaderMap::from_parts([("t", numbered(azs.iter().copied()))])
+}
+
+/// `(partition, leader AZ)` pairs, partitions numbered from 0.
+fn numbered(
+    azs: impl IntoIterator<Item = Option<&'static str>>,
+) -> Vec<(i32, Option<&'static str>)> {
+    azs.into_iter()
+        .enumerate()
+        .map(|(p, az)| (p as i32, az))
+        .collect()
+}
+
 /// Six partitions: 0 and 3 led in az-a, 1 and 4 in az-b, 2 in az-c, 5 without a leader.
 fn six() -> LeaderMap {
-    LeaderMap::from_parts([(
-        "t",
-        vec![
-            (0, Some("az-a")),
-            (1, Some("az-b")),
-            (2, Some("az-c")),
-            (3, Some("az-a")),
-            (4, Some("az-b")),
-            (5, None),
-        ],
-    )])
+    let (a, b, c) = (Some("az-a"), Some("az-b"), Some("az-c"));
+    topic_t(&[a, b, c, a, b, None])
 }
 
 fn partitioner(az: Option<&str>) -> AzPartitioner {
@@ -79,17 +85,8 @@ fn follows_a_leader_change_at_once() {
     let t0 = Instant::now();
     assert_eq!(p.route("t", None, t0), Route::Local(0));
     // Partition 0's leadership moves to az-c; partition 4's comes to az-a.
-    p.update(LeaderMap::from_parts([(
-        "t",
-        vec![
-            (0, Some("az-c")),
-            (1, Some("az-b")),
-            (2, Some("az-c")),
-            (3, Some("az-a")),
-            (4, Some("az-a")),
-            (5, None),
-        ],
-    )]));
+    let (a, b, c) = (Some("az-a"), Some("az-b"), Some("az-c"));
+    p.update(topic_t(&[c, b, c, a, a, None]));
     // Within the sticky window, yet partition 0 is left at once.
     let mut seen = Vec::new();
     for i in 0..40 {
@@ -127,11 +124,7 @@ proptest! {
         steps in prop::collection::vec((0u64..30, any::<bool>()), 1..200),
         seed in any::<usize>(),
     ) {
-        let parts: Vec<(i32, Option<&str>)> = leaders
-            .iter()
-            .enumerate()
-            .map(|(p, az)| (p as i32, az.map(az_name)))
-            .collect();
+        let parts = numbered(leaders.iter().map(|az| az.map(az_name)));
         let own_az = (own < 3).then(|| az_name(own));
         let local: Vec<i32> = parts
             .iter()
@@ -163,11 +156,7 @@ proptest! {
         windows in 1usize..300,
         seed in any::<usize>(),
     ) {
-        let parts: Vec<(i32, Option<&str>)> = leaders
-            .iter()
-            .enumerate()
-            .map(|(p, az)| (p as i32, az.map(az_name)))
-            .collect();
+        let parts = numbered(leaders.iter().map(|az| az.map(az_name)));
         let local = parts.iter().filter(|(_, az)| *az == Some("az-a")).count();
         prop_assume!(local > 0);
         let mut p = AzPartitioner::new(Some("az-a".into()), STICKY).with_seed(seed);

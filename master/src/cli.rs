@@ -67,6 +67,9 @@ pub enum RequestKind {
     Decommission,
     /// Spread each topic's leaders across racks.
     SpreadLeaders,
+    /// Bring the overloaded `--brokers` under their own limits, fewest bytes moved, nothing
+    /// else touched (what the master asks when elections did not clear an overload).
+    Relieve,
 }
 
 /// Everything the plan command needs, resolved from the command line and config.
@@ -265,6 +268,14 @@ pub fn plan_view(
                 ));
             }
             Request::Decommission {
+                brokers: brokers.to_vec(),
+            }
+        }
+        RequestKind::Relieve => {
+            if brokers.is_empty() {
+                return Err(Error::Usage("--request relieve needs --brokers 1,2".into()));
+            }
+            Request::Relieve {
                 brokers: brokers.to_vec(),
             }
         }

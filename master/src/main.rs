@@ -153,7 +153,7 @@ struct PlanArgs {
     /// What to plan.
     #[arg(long, value_enum, default_value = "heal")]
     request: RequestKind,
-    /// Brokers to decommission, for example 1,2.
+    /// Brokers to decommission or relieve, for example 1,2.
     #[arg(long, value_delimiter = ',')]
     brokers: Vec<i32>,
     /// Treat these brokers as dead too (Kafka's fenced/absent brokers always are here).

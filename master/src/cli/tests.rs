@@ -74,6 +74,19 @@ fn assume_dead_adds_brokers_and_decommission_needs_brokers() {
 }
 
 #[test]
+fn relieve_plans_the_named_brokers_and_needs_brokers() {
+    let mut f = Fake::six();
+    f.add_partition("t", 0, &[1, 2, 3]);
+    let r = plan_view(&target(), &f.view, None, RequestKind::Relieve, &[2], &[]).unwrap();
+    assert_eq!(r.request, Request::Relieve { brokers: vec![2] });
+    let e = plan_view(&target(), &f.view, None, RequestKind::Relieve, &[], &[]);
+    assert!(
+        matches!(&e, Err(Error::Usage(m)) if m.contains("--brokers")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn resolve_needs_config_or_bootstrap() {
     assert!(matches!(
         PlanTarget::resolve("x", None, None),

@@ -323,7 +323,7 @@ fn replica_moves(st: &mut State, leaders: bool) {
 }
 
 /// How much of `resource` moving the replica of `p` on `b` takes off `b`.
-fn relief(st: &State, p: u32, resource: Resource, leaders: bool) -> u64 {
+pub(super) fn relief(st: &State, p: u32, resource: Resource, leaders: bool) -> u64 {
     match resource {
         Resource::NetIn => st.snap.partitions[p as usize].bytes_in_per_sec,
         Resource::NetOut if leaders => st.leader_out(p),
@@ -442,7 +442,7 @@ pub(super) fn slot_movable(st: &State, p: u32, b: u32) -> bool {
 }
 
 /// Moves the replica of `p` on `b` to the best target, within the move and byte limits.
-fn try_move(st: &mut State, p: u32, b: u32, resource: Resource) -> bool {
+pub(super) fn try_move(st: &mut State, p: u32, b: u32, resource: Resource) -> bool {
     if !slot_movable(st, p, b) || st.moves[b as usize].outgoing >= st.limits.max_moves_per_broker {
         return false;
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 const DENSE_MAX: i64 = 1 << 22;
 
 /// Maps broker ids to dense indexes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct IdIndex {
     dense: Vec<u32>,
     sparse: HashMap<i32, u32>,

@@ -28,6 +28,9 @@
 //!   AZ leader spread within the balance's limits, so a balance plan leaves no AZ skew.
 //! - [`Request::BalanceLeaders`] (`balance.rs`): balance's elections alone, no data copied
 //!   (what the policy asks first for an overloaded broker).
+//! - [`Request::Relieve`] (`relieve.rs`): the named brokers alone under their own limits,
+//!   elections first, then the fewest bytes of moves off them, onto brokers within their
+//!   balance limits (what the policy asks when elections did not clear an overload).
 //! - [`Request::SpreadLeaders`] (`az_leaders.rs`): per-topic leaders within ±1 per rack (AZ),
 //!   by chains of elections only, each new leader within its net-out limit.
 //! - [`Request::PreferredLeaders`] (`preferred.rs`): elect each partition's preferred leader
@@ -59,6 +62,7 @@ mod place;
 mod preferred;
 mod reason;
 mod record;
+mod relieve;
 mod request;
 mod snapshot;
 mod state;
@@ -130,6 +134,18 @@ pub fn plan_round(snapshot: &Snapshot, limits: &Limits, requests: &[Request]) ->
                 counts::balance_counts(&mut st);
             }
             Request::BalanceLeaders => balance::leaders_only(&mut st),
+            Request::Relieve { brokers } => {
+                let mut named = Vec::new();
+                for &id in brokers {
+                    match st.idx(id) {
+                        Some(b) => named.push(b),
+                        None => st.plan.warnings.push(Warning::UnknownBroker { id }),
+                    }
+                }
+                named.sort_unstable();
+                named.dedup();
+                relieve::relieve(&mut st, &named);
+            }
             Request::SpreadLeaders => az_leaders::spread(&mut st),
             Request::PreferredLeaders => preferred::elect_preferred(&mut st),
         }

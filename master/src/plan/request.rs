@@ -19,6 +19,15 @@ pub enum Request {
     /// elections (and zero-byte reorders) only, no data copied. The policy asks for this first
     /// when a broker is overloaded, and for [`Request::Balance`] only if it is still over after.
     BalanceLeaders,
+    /// Bring these overloaded brokers under their own net in, net out and disk limits with the
+    /// fewest bytes moved (`relieve.rs`): elections first, then replica moves off them only,
+    /// onto brokers that stay under their limits and within the target ratio. What the policy
+    /// asks for an overload that elections did not clear (not [`Request::Balance`], which
+    /// evens the whole cluster).
+    Relieve {
+        /// Broker ids to relieve.
+        brokers: Vec<i32>,
+    },
     /// Drain these (alive) brokers of all replicas.
     Decommission {
         /// Broker ids to drain.
@@ -37,6 +46,7 @@ impl fmt::Display for Request {
             Request::Heal { dead } => write!(f, "heal dead brokers {dead:?}"),
             Request::Balance => f.write_str("balance network load"),
             Request::BalanceLeaders => f.write_str("balance network load by elections only"),
+            Request::Relieve { brokers } => write!(f, "relieve overloaded brokers {brokers:?}"),
             Request::Decommission { brokers } => write!(f, "decommission brokers {brokers:?}"),
             Request::SpreadLeaders => f.write_str("spread leaders across racks"),
             Request::PreferredLeaders => f.write_str("elect preferred leaders"),

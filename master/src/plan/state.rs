@@ -46,7 +46,9 @@ pub(super) struct Load {
     pub disk: u64,
 }
 
-/// Working state for one `plan()` call.
+/// Working state for one `plan()` call. Clone: relief (`relieve.rs`) tries several ways on
+/// copies and keeps the cheapest.
+#[derive(Clone)]
 pub(super) struct State<'a> {
     pub snap: &'a Snapshot,
     pub limits: &'a Limits,

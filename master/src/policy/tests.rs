@@ -149,7 +149,7 @@ fn one_signal_never_moves_data() {
 }
 
 #[test]
-fn sustained_overload_asks_for_a_balance() {
+fn sustained_overload_asks_for_elections_then_a_relief() {
     let mut f = Fake::six();
     f.limits.default_in_bytes_per_sec = 2_000;
     f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(2_001);
@@ -168,11 +168,14 @@ fn sustained_overload_asks_for_a_balance() {
     assert!(act.reason.contains("broker 3") && act.reason.contains("broker 4"));
     assert!(act.reason.contains("elections first"), "{}", act.reason);
     assert_eq!(act.brokers, vec![3, 4]);
-    // Still over a grace later: the balance with data moves.
+    // Still over a grace later: one relief naming both (moves off them alone, not a balance).
     let ds = round(&mut p, &f, NOW + 599 * S);
     assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
     let ds = round(&mut p, &f, NOW + 600 * S);
-    assert_eq!(acts(&ds), vec![&Action::Plan(Request::Balance)]);
+    let relieve = Request::Relieve {
+        brokers: vec![3, 4],
+    };
+    assert_eq!(acts(&ds), vec![&Action::Plan(relieve)]);
     let act = ds
         .iter()
         .find(|d| matches!(d.verdict, Verdict::Act(_)))
@@ -205,7 +208,10 @@ fn overload_stages_are_per_broker_and_restart_after_it_clears() {
     assert_eq!(
         got,
         vec![
-            (&Action::Plan(Request::Balance), vec![3]),
+            (
+                &Action::Plan(Request::Relieve { brokers: vec![3] }),
+                vec![3]
+            ),
             (&Action::Plan(Request::BalanceLeaders), vec![4]),
         ]
     );

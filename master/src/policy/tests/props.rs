@@ -38,7 +38,9 @@ fn moves_data(d: &Decision) -> bool {
     matches!(
         d.verdict.action(),
         Some(Action::ReplaceHost { .. })
-            | Some(Action::Plan(Request::Heal { .. } | Request::Balance))
+            | Some(Action::Plan(
+                Request::Heal { .. } | Request::Balance | Request::Relieve { .. }
+            ))
     )
 }
 

@@ -13,7 +13,7 @@ fn assert_no_data_moves(ds: &[Decision]) {
         !ds.iter().any(|d| matches!(
             d.verdict.action(),
             Some(Action::ReplaceHost { .. } | Action::Plan(Request::Heal { .. }))
-                | Some(Action::Plan(Request::Balance))
+                | Some(Action::Plan(Request::Balance | Request::Relieve { .. }))
         )),
         "{ds:#?}"
     );

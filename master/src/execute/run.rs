@@ -87,7 +87,8 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             copying: Default::default(),
             rate_changed_mono_ms: 0,
         };
-        info!(
+        // Debug: the service logs the one start line (with the cluster) and the one end line.
+        tracing::debug!(
             plan = %plan.plan_id,
             decision = plan.decision.map(tracing::field::display),
             moves = plan.moves.len(),
@@ -153,7 +154,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
         let mut progress = self.snapshot(&plan, &mut run);
         progress.finished = true;
         self.progress.send_replace(progress.clone());
-        info!(
+        tracing::debug!(
             plan = %plan.plan_id,
             done = progress.done,
             cancelled = progress.cancelled,

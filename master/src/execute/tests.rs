@@ -538,3 +538,26 @@ async fn the_adaptive_throttle_follows_the_agents_spare_network_with_hysteresis(
         .count();
     assert_eq!(throttles, 2, "one change, journalled");
 }
+
+/// The executor's own start and end lines are debug: the service logs the one start line (with
+/// the cluster and the decision) and the one `plan finished` line (before, each plan said both
+/// twice: "executing the plan" and "executing plan", and "plan finished" two times).
+#[test]
+fn the_executor_leaves_the_start_and_end_lines_to_the_service() {
+    let (fake, plan) = heal(2);
+    let (out, lines) = crate::service::testlog::capture(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let (mut ex, _) = exec(&fake, cfg());
+            ex.execute(ExecPlan::new("c1", Some(DecisionId(7)), &plan))
+                .await
+        })
+    });
+    assert_eq!(out.map(|o| o.progress.done).ok(), Some(2));
+    let said = |m: &str| lines.iter().filter(|l| l.contains(m)).count();
+    assert_eq!(said("executing plan"), 0, "{lines:#?}");
+    assert_eq!(said("plan finished"), 0, "{lines:#?}");
+}

@@ -100,6 +100,8 @@ pub struct Actor {
     /// The throttle handle of the plan this actor started last: each round's broker network
     /// figures go to it (the adaptive throttle, `execute.adaptive_throttle`).
     throttle: Option<execute::ThrottleHandle>,
+    /// When the running plan was launched (monotonic ms): its end line says how long it took.
+    plan_started_mono_ms: u64,
 }
 
 impl Actor {
@@ -122,6 +124,7 @@ impl Actor {
             log_write_error: None,
             decommissions: None,
             throttle: None,
+            plan_started_mono_ms: 0,
         }
     }
 

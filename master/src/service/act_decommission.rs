@@ -53,6 +53,13 @@ impl Actor {
                     .drain
                     .and_then(|dr| self.executor.take().map(|ex| (dr, ex)));
                 if let Some(((brokers, plan), ex)) = run {
+                    // The drain's one start line (the executor's own is debug).
+                    tracing::info!(cluster = %self.cfg.cluster,
+                        brokers = %crate::text::list(&brokers), plan = %plan.plan_id,
+                        moves = plan.moves.len(),
+                        bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
+                        throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
+                        "executing the decommission drain");
                     d.started(brokers, ex.cancel_handle());
                     self.launch(None, ex, super::run::Job::Execute(plan));
                 }

@@ -177,6 +177,7 @@ impl Actor {
             (ex, r)
         });
         self.running = Some((id, h));
+        self.plan_started_mono_ms = Now::read().mono_ms;
     }
 
     /// Copies the executor's progress onto the board while a plan runs.
@@ -203,12 +204,8 @@ impl Actor {
         match result {
             Ok(out) => {
                 self.log_write_error = None;
-                let p = &out.progress;
-                info!(%cluster, decision, done = p.done, cancelled = p.cancelled,
-                    copied_bytes = p.copied_bytes, replan = out.replan.len(),
-                    throttle_clear_errors = out.throttle_clear_errors.len(),
-                    "plan finished; the partitions it did not move are planned again from fresh \
-                     state by the next round");
+                let secs = now.mono_ms.saturating_sub(self.plan_started_mono_ms) / 1000;
+                log_finished(&cluster, id, &out, secs);
                 for e in &out.events {
                     if let execute::Event::Stuck {
                         partition,
@@ -253,4 +250,17 @@ impl Actor {
             }
         });
     }
+}
+
+/// The one line that says a plan ended (the executor's own is debug), with every figure: the
+/// demo and the end-to-end trials read `plan finished` and its fields.
+pub(super) fn log_finished(cluster: &str, decision: Option<DecisionId>, out: &Outcome, secs: u64) {
+    let p = &out.progress;
+    info!(cluster, decision = decision.map(tracing::field::display), plan = %p.plan_id,
+        done = p.done, cancelled = p.cancelled, elections = p.elections_done,
+        copied_bytes = p.copied_bytes, replan = out.replan.len(),
+        throttle_clear_errors = out.throttle_clear_errors.len(), secs,
+        then = "the partitions it did not move are planned again from fresh state by the next \
+                round",
+        "plan finished");
 }

@@ -310,3 +310,41 @@ async fn a_mode_change_reason_names_the_mode_in_operator_words() {
         ]
     );
 }
+
+/// One line ends a plan, `plan finished` exactly, with every figure the demo and the trials
+/// read (before, the executor and the actor each logged one, with different figures).
+#[test]
+fn a_plan_ends_in_one_line_with_its_figures() {
+    let out = crate::execute::Outcome {
+        progress: crate::execute::PlanProgress {
+            plan_id: "c1-d7".into(),
+            done: 3,
+            cancelled: 1,
+            elections_done: 2,
+            copied_bytes: 3000,
+            finished: true,
+            ..Default::default()
+        },
+        replan: Vec::new(),
+        events: Vec::new(),
+        throttle_clear_errors: Vec::new(),
+    };
+    let ((), lines) = crate::service::testlog::capture(|| {
+        super::run::log_finished("c1", Some(DecisionId(7)), &out, 12)
+    });
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let l = &lines[0];
+    assert!(l.contains(": plan finished cluster=\"c1\""), "{l}");
+    for f in [
+        "decision=d7",
+        "plan=c1-d7",
+        "done=3",
+        "cancelled=1",
+        "elections=2",
+        "copied_bytes=3000",
+        "replan=0",
+        "secs=12",
+    ] {
+        assert!(l.contains(f), "{f} in {l}");
+    }
+}

@@ -45,7 +45,7 @@ pub fn narrate(l: &Value, cx: &Context<'_>) -> Option<String> {
     let msg = field(l, "message");
     let level = field(l, "level");
     let victim = num(l, "broker") == Some(cx.victim as u64);
-    if msg == "plan progress" || msg == "summary" || msg == "executing plan" {
+    if msg == "plan progress" || msg == "summary" {
         return None;
     }
     if let Some(m) = msg.strip_prefix("move ") {

@@ -409,7 +409,7 @@ impl fmt::Display for Warning {
                 limit_bytes_per_sec,
             } => write!(
                 f,
-                "broker {broker} {resource} still {load_bytes_per_sec} {u} over its balance limit {limit_bytes_per_sec} {u} after the plan (target_ratio x the mean, never above its configured limit)",
+                "broker {broker} {resource} still {load_bytes_per_sec} {u} over its limit {limit_bytes_per_sec} {u} after the plan (balance: target_ratio x the mean, never above its configured limit; relieve: its configured limit)",
                 u = resource.unit()
             ),
             Warning::PreferredWouldOverload {

@@ -425,6 +425,7 @@ pub(super) fn slot_movable(st: &State, p: u32, b: u32) -> bool {
         Some(m) => matches!(
             m.reason,
             MoveReason::Balance { .. }
+                | MoveReason::Relieve { .. }
                 | MoveReason::Swap { .. }
                 | MoveReason::ReplicaCount { .. }
                 | MoveReason::Reorder { .. }

@@ -62,6 +62,19 @@ pub enum MoveReason {
         /// Source limit (min of capacity and target ratio x mean), bytes/s.
         limit_bytes_per_sec: u64,
     },
+    /// The source broker was named in a [`crate::plan::Request::Relieve`] (an overload) and
+    /// was over its own configured limit for `resource`: only its replicas move, the fewest
+    /// bytes that bring it under.
+    Relieve {
+        /// Overloaded broker.
+        from: i32,
+        /// Which resource was over.
+        resource: Resource,
+        /// Source load before this move, bytes/s (bytes for disk).
+        load_bytes_per_sec: u64,
+        /// The broker's configured limit (net capacity, or disk x max_disk_utilization).
+        limit_bytes_per_sec: u64,
+    },
     /// The other half of a replica swap (`swap.rs`): broker `over` was over its `resource`
     /// limit and no single move fitted, so a big replica left it for broker `with`, and this
     /// smaller one goes from `with` to `over` to keep `with` within its limits.
@@ -112,6 +125,16 @@ impl fmt::Display for MoveReason {
             } => write!(
                 f,
                 "balance: broker {from} {resource} {load_bytes_per_sec} {u} over its balance limit {limit_bytes_per_sec} {u}",
+                u = resource.unit()
+            ),
+            MoveReason::Relieve {
+                from,
+                resource,
+                load_bytes_per_sec,
+                limit_bytes_per_sec,
+            } => write!(
+                f,
+                "relieve: broker {from} {resource} {load_bytes_per_sec} {u} over its configured limit {limit_bytes_per_sec} {u}",
                 u = resource.unit()
             ),
             MoveReason::Swap {

@@ -33,7 +33,7 @@
 //! reported as [`Warning::StillOverLimit`] with its load and limit.
 
 use super::balance::{self, figures, relief, slot_movable, try_move};
-use super::reason::{Resource, Warning};
+use super::reason::{MoveReason, Resource, Warning};
 use super::state::State;
 
 /// Rounds of the steps; each round only runs if the previous one changed something.
@@ -96,6 +96,7 @@ pub(super) fn relieve(st: &mut State, brokers: &[u32]) {
         })
         .collect();
     let brokers = &brokers[..];
+    let moves_before = st.plan.moves.len();
     let before_limits = st.lim_disk.clone();
     balance::set_limits(st);
     // Targets: disk under max_disk_utilization and the disk peak, not the balance disk target.
@@ -114,10 +115,9 @@ pub(super) fn relieve(st: &mut State, brokers: &[u32]) {
         .collect();
     for &b in brokers {
         let bu = b as usize;
-        let cap = st.cap[bu];
-        st.lim_in[bu] = cap.net_in_bytes_per_sec;
-        st.lim_out[bu] = cap.net_out_bytes_per_sec;
-        st.lim_disk[bu] = (cap.disk_bytes as f64 * st.limits.max_disk_utilization) as u64;
+        st.lim_in[bu] = own_limit(st, b, Resource::NetIn);
+        st.lim_out[bu] = own_limit(st, b, Resource::NetOut);
+        st.lim_disk[bu] = own_limit(st, b, Resource::Disk);
         st.accepts[bu] = false;
     }
     st.refresh_all_rooms();
@@ -158,6 +158,31 @@ pub(super) fn relieve(st: &mut State, brokers: &[u32]) {
     if let Some((_, _, trial)) = best {
         *st = trial;
     }
+    let relabel: Vec<(usize, MoveReason)> = st.plan.moves[moves_before..]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| match m.reason {
+            MoveReason::Balance {
+                from,
+                resource,
+                load_bytes_per_sec,
+                ..
+            } => {
+                let &b = brokers.iter().find(|&&b| st.ids[b as usize] == from)?;
+                let reason = MoveReason::Relieve {
+                    from,
+                    resource,
+                    load_bytes_per_sec,
+                    limit_bytes_per_sec: own_limit(st, b, resource),
+                };
+                Some((moves_before + i, reason))
+            }
+            _ => None,
+        })
+        .collect();
+    for (i, reason) in relabel {
+        st.plan.moves[i].reason = reason;
+    }
     for resource in RESOURCES {
         for &b in brokers {
             let (load, limit) = figures(st, b, resource);
@@ -175,6 +200,17 @@ pub(super) fn relieve(st: &mut State, brokers: &[u32]) {
         st.accepts[b as usize] = true;
     }
     st.refresh_all_rooms();
+}
+
+/// Broker `b`'s configured limit for `resource`: its net capacity, or its disk capacity times
+/// `max_disk_utilization`.
+fn own_limit(st: &State, b: u32, resource: Resource) -> u64 {
+    let cap = st.cap[b as usize];
+    match resource {
+        Resource::NetIn => cap.net_in_bytes_per_sec,
+        Resource::NetOut => cap.net_out_bytes_per_sec,
+        Resource::Disk => (cap.disk_bytes as f64 * st.limits.max_disk_utilization) as u64,
+    }
 }
 
 /// Sets the relieved `brokers`' net in, net out and disk limits to `to` (if given) and returns

@@ -130,8 +130,17 @@ impl ProcessCollector {
         };
         let state = match stat.state {
             'T' | 't' => ProcessState::Stopped,
-            // A zombie has exited; only its parent has not reaped it yet.
-            'Z' | 'X' | 'x' => return Ok(gone()),
+            // A zombie has exited; only its parent has not reaped it yet. Forget it, so the
+            // next sample searches again (a restarted broker is found while the zombie lingers).
+            'Z' | 'X' | 'x' => {
+                if let Some(t) = self.tracked.take() {
+                    tracing::info!(
+                        pid = t.pid,
+                        "the Kafka process is gone (exited, not reaped)"
+                    );
+                }
+                return Ok(gone());
+            }
             _ => ProcessState::Running,
         };
         let cpu_ticks = stat.utime + stat.stime;
@@ -380,6 +389,23 @@ mod tests {
         assert_eq!(c.sample(None).unwrap().state, ProcessState::Gone);
         fake_process(root, 101, 'Z', "java kafka.Kafka /p", 0, 9);
         assert_eq!(c.sample(None).unwrap().state, ProcessState::Gone);
+    }
+
+    #[test]
+    fn a_broker_killed_unreaped_then_restarted_is_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake_process(root, 100, 'S', "java kafka.Kafka /p", 0, 5);
+        let mut c = ProcessCollector::new(root, finder("/p"));
+        assert_eq!(c.sample(None).unwrap().pid, Some(100));
+        // SIGKILLed, and its parent has not reaped it yet: a zombie with the same start time
+        // (and, as the kernel shows a zombie, an empty command line).
+        fake_process(root, 100, 'Z', "", 0, 5);
+        assert_eq!(c.sample(None).unwrap().state, ProcessState::Gone);
+        // The broker is started again while the zombie lingers: the new process is the broker.
+        fake_process(root, 200, 'S', "java kafka.Kafka /p", 0, 9);
+        let s = c.sample(None).unwrap();
+        assert_eq!((s.state, s.pid), (ProcessState::Running, Some(200)));
     }
 
     #[test]

@@ -288,6 +288,23 @@ impl Testbed {
             .unwrap_or(false)
     }
 
+    /// Reaps every node we started that has exited (killed from outside, say `kill -9 <pid>`),
+    /// so it does not linger as a zombie whose pid still matches: returns each one's name and
+    /// exit status.
+    pub fn reap_exited(&self) -> Vec<(String, std::process::ExitStatus)> {
+        let mut nodes = self.lock();
+        let mut reaped = Vec::new();
+        for node in nodes.values_mut() {
+            if let Some(child) = node.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    node.child = None;
+                    reaped.push((node.name(), status));
+                }
+            }
+        }
+        reaped
+    }
+
     /// Errors, with the log tail, if a node we started has exited on its own.
     fn check_alive(&self) -> Result<()> {
         let mut nodes = self.lock();

@@ -138,10 +138,20 @@ fn up(
     println!("testbed up in {secs:.1} s");
     print_status(&tb.state());
     println!("\nCtrl-C (or `deploy/testbed down`) stops it.");
+    // A broker killed from outside (`kill -9 <pid>`) is reaped within a second, so it does not
+    // stay a zombie whose pid still matches (an agent watching that pid would never see it go).
     rt.block_on(async {
-        tokio::select! {
-            _ = int.recv() => {},
-            _ = term.recv() => {},
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = int.recv() => break,
+                _ = term.recv() => break,
+                _ = tick.tick() => {
+                    for (name, status) in tb.reap_exited() {
+                        println!("{name} exited ({status})");
+                    }
+                }
+            }
         }
     });
     println!("stopping the testbed ...");

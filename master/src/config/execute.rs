@@ -45,7 +45,8 @@ pub struct ExecuteConfig {
     /// Slack over the ideal copy time before a move times out (default 3.0).
     #[serde(default = "default_timeout_factor")]
     pub timeout_factor: f64,
-    /// The band an adaptive throttle stays in: never below this (default 10 MiB/s)...
+    /// The band an adaptive throttle stays in (checked only with `adaptive_throttle`, which must
+    /// then hold `throttle_bytes_per_sec` inside it): never below this (default 10 MiB/s)...
     #[serde(default = "default_throttle_min_bytes_per_sec")]
     pub throttle_min_bytes_per_sec: u64,
     /// ...and never above this (default 200 MiB/s).
@@ -171,13 +172,23 @@ impl ExecuteConfig {
             ));
         }
         if self.throttle_min_bytes_per_sec == 0
-            || self.throttle_min_bytes_per_sec > self.throttle_bytes_per_sec
-            || self.throttle_bytes_per_sec > self.throttle_max_bytes_per_sec
+            || self.throttle_min_bytes_per_sec > self.throttle_max_bytes_per_sec
         {
             return Err(format!(
                 "execute: the throttle band must hold 0 < throttle_min_bytes_per_sec ({}) <= \
-                 throttle_bytes_per_sec ({}) <= throttle_max_bytes_per_sec ({}): move the band \
-                 around the configured rate",
+                 throttle_max_bytes_per_sec ({})",
+                self.throttle_min_bytes_per_sec, self.throttle_max_bytes_per_sec
+            ));
+        }
+        // The band bounds only the adaptive throttle: without it the configured rate holds.
+        if self.adaptive_throttle
+            && !(self.throttle_min_bytes_per_sec..=self.throttle_max_bytes_per_sec)
+                .contains(&self.throttle_bytes_per_sec)
+        {
+            return Err(format!(
+                "execute: with adaptive_throttle the band must hold throttle_min_bytes_per_sec \
+                 ({}) <= throttle_bytes_per_sec ({}) <= throttle_max_bytes_per_sec ({}): move \
+                 the band around the configured rate",
                 self.throttle_min_bytes_per_sec,
                 self.throttle_bytes_per_sec,
                 self.throttle_max_bytes_per_sec
@@ -228,6 +239,24 @@ mod tests {
             let err = c.validate().unwrap_err();
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn a_rate_outside_the_band_is_fine_while_the_throttle_is_not_adaptive() {
+        let mut c = ExecuteConfig {
+            throttle_bytes_per_sec: 4 * 1024 * 1024,
+            ..ExecuteConfig::default()
+        };
+        c.validate().unwrap();
+        c.adaptive_throttle = true;
+        let err = c.validate().unwrap_err();
+        assert!(err.contains("throttle_min_bytes_per_sec"), "{err}");
+        assert!(err.contains("adaptive_throttle"), "{err}");
+        // The band itself must still make sense (a rate set at run time is clamped to it).
+        c.adaptive_throttle = false;
+        c.throttle_max_bytes_per_sec = 1;
+        let err = c.validate().unwrap_err();
+        assert!(err.contains("throttle_max_bytes_per_sec"), "{err}");
     }
 
     #[test]

@@ -140,3 +140,29 @@ fn a_seeded_broker_seen_alive_is_forgotten() {
     let ds = decide(&mut p, &healed(), at(2000 * S));
     assert!(!replaces(&ds, 1), "{ds:#?}");
 }
+
+/// Seen live: a master restarted 30 s after a heal logged `broker 1 dead for 1 s` and asked
+/// for the replacement `replace_grace_secs` after its own start. A fresh master's monotonic
+/// clock (read here as it is, not a large test value) must still hold the heal's age.
+/// Failed before: the clock started at 0, so every earlier instant was clamped to the start.
+#[test]
+fn a_fresh_masters_clock_keeps_the_age_of_a_heal_before_its_start() {
+    let id = dead().view.cluster_id.clone();
+    let start = Now::read();
+    let heal_wall = start.wall_ms - 1000 * S;
+    let mut p = Policy::new("c", cfg());
+    let seeded = restore(&mut p, &[heal_intent(&id, heal_wall)], &id, start);
+    assert_eq!(
+        start.mono_ms - seeded[&1],
+        1000 * S,
+        "the heal 1,000 s before the start, on the monotonic clock"
+    );
+    let later = |t: u64| Now {
+        wall_ms: start.wall_ms + t,
+        mono_ms: start.mono_ms + t,
+    };
+    let ds = decide(&mut p, &healed(), later(700 * S));
+    assert!(!replaces(&ds, 1), "1,700 s after the heal: {ds:#?}");
+    let ds = decide(&mut p, &healed(), later(800 * S));
+    assert!(replaces(&ds, 1), "1,800 s after the heal: {ds:#?}");
+}

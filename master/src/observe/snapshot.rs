@@ -15,6 +15,11 @@
 //! - **In flight.** Each reassignment Kafka reports becomes an [`InFlightMove`] (old = replicas
 //!   without the adding ones, new = replicas without the removing ones): the partition is left
 //!   alone and the adding replicas' load counts on their brokers.
+//! - **In flux.** A partition with more replicas than its topic usually has ([`usual_count`]),
+//!   and no reassignment listed, is read mid-reassignment (Metadata can still show old + new
+//!   replicas after the list dropped it, seen live): it is marked reassigning, so no plan this
+//!   round takes its extra replica as its replication factor (DESIGN.md rule 1). Said at debug
+//!   level only: it clears by itself within a poll or two.
 
 use std::collections::BTreeSet;
 
@@ -85,6 +90,14 @@ pub fn build(
         .collect();
     let mut topics = TopicTable::default();
     let mut in_flight = Vec::new();
+    let mut counts: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for p in &view.partitions {
+        counts.entry(&p.topic).or_default().push(p.replicas.len());
+    }
+    let usual: std::collections::BTreeMap<&str, usize> = counts
+        .into_iter()
+        .filter_map(|(t, c)| usual_count(c).map(|n| (t, n)))
+        .collect();
     let partitions = view
         .partitions
         .iter()
@@ -110,6 +123,13 @@ pub fn build(
                     new_replicas: without(&p.replicas, &r.removing),
                 });
             }
+            let rf = usual.get(p.topic.as_str()).copied().unwrap_or(0);
+            let in_flux = reassignment.is_none() && p.replicas.len() > rf;
+            if in_flux {
+                tracing::debug!(partition = %tp, replicas = ?p.replicas, topic_rf = rf,
+                    "in flux: more replicas than its topic's replication factor and no \
+                     reassignment listed (Metadata lagging one); not planned this round");
+            }
             PartitionInfo {
                 topic,
                 partition: p.partition,
@@ -119,7 +139,7 @@ pub fn build(
                 size_bytes: view.sizes_bytes.get(&tp).copied().unwrap_or(0),
                 bytes_in_per_sec: bytes_in,
                 bytes_out_per_sec: consumers,
-                reassigning: reassignment.is_some(),
+                reassigning: reassignment.is_some() || in_flux,
             }
         })
         .collect();
@@ -129,6 +149,22 @@ pub fn build(
         partitions,
         in_flight,
     }
+}
+
+/// A topic's replication factor as its partitions show it: the replica count most of them
+/// have, the smaller on a tie (so a partition read with an extra replica never sets it);
+/// `None` for no partitions. The executor checks moves against it too.
+pub fn usual_count(counts: impl IntoIterator<Item = usize>) -> Option<usize> {
+    let mut by_count: std::collections::BTreeMap<usize, usize> = Default::default();
+    for c in counts {
+        *by_count.entry(c).or_default() += 1;
+    }
+    // max_by_key keeps the last of equal keys: iterate from the largest count down.
+    by_count
+        .into_iter()
+        .rev()
+        .max_by_key(|&(_, n)| n)
+        .map(|(c, _)| c)
 }
 
 /// Brokers whose agents report a hostname another broker's agent reports too.
@@ -363,6 +399,38 @@ mod tests {
         // Without agents (the CLI's one-shot plan) nothing is known to be shared.
         let s = build(&f.view, &f.limits, &Verdicts::default(), None, NOW);
         assert_eq!(s.broker(1).unwrap().disk_used_bytes, Some(100_000_000_000));
+    }
+
+    /// Seen live: metadata still showed orders-5 mid-reassignment as [5, 6, 4, 2] when the
+    /// reassignment list no longer had it, and the heal planned [5, 6, 4, 2] -> [5, 6, 4, 1]:
+    /// RF 4 kept. A partition with more replicas than its topic's usual count is in flux: not
+    /// planned this round. Failed before: the heal moved it.
+    #[test]
+    fn a_partition_with_more_replicas_than_its_topic_is_in_flux() {
+        let mut f = Fake::six();
+        f.add_partition("orders", 0, &[2, 3, 4])
+            .add_partition("orders", 1, &[3, 5, 6])
+            .add_partition("orders", 2, &[4, 5, 6])
+            .add_partition("orders", 5, &[5, 6, 4, 1])
+            .add_partition("pairs", 0, &[2, 3]);
+        for id in 1..=6 {
+            f.view.disk_total_bytes.insert(id, 1_000_000_000_000);
+        }
+        let (s, p) = heal_broker_1(&f, None);
+        assert!(p.moves.is_empty(), "{p}");
+        let flux: Vec<bool> = s.partitions.iter().map(|p| p.reassigning).collect();
+        assert_eq!(flux, [false, false, false, true, false]);
+        assert_eq!(
+            p.unplaceable[0].reason,
+            crate::plan::UnplaceableReason::Reassigning
+        );
+        assert_eq!(
+            usual_count([3, 4, 4, 3]),
+            Some(3),
+            "a tie takes the smaller"
+        );
+        assert_eq!(usual_count([4, 3, 4]), Some(4));
+        assert_eq!(usual_count([]), None);
     }
 
     /// The adding replica of a reassignment in Kafka counts on its broker: broker 4 is filling

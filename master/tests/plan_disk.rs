@@ -44,3 +44,40 @@ fn skewed_cluster_disk_within_target_without_losing_network_balance() {
         p.totals.bytes_moved
     );
 }
+
+/// Replica counts stopped at max/mean 1.339: the count step refused any move that took the
+/// receiver over a net or disk limit, the count-light brokers of each rack are the disk-heavy
+/// ones (few big replicas), and the band's top was 1.10x the rack's mean (rack 2's mean is
+/// 1.04x the cluster's). Counts now also come from re-targeting replicas this plan placed and
+/// from exchanging one replica for several small ones inside a rack. Leader counts (1.41 ->
+/// 1.36) are not asserted: most leaders of the over-band brokers have their other in-sync
+/// replicas on over-band brokers too (BENCHMARKS.md, issue 12).
+#[test]
+fn skewed_cluster_replica_counts_within_band_without_losing_network_or_disk_balance() {
+    let c = load("cc-b50-r50k-skewed.tsv.gz");
+    let limits = Limits {
+        max_moves_per_broker: u32::MAX,
+        ..Limits::default()
+    };
+    let p = plan(&c.snapshot, &limits, &Request::Balance);
+    let mut after = c.clone();
+    after.apply(&p);
+    let h = health(&after.snapshot);
+    println!(
+        "{h:?}\nmoves {} bytes {} elections {}",
+        p.moves.len(),
+        p.totals.bytes_moved,
+        p.elections.len()
+    );
+    assert_eq!(h.rack_violations, 0);
+    assert_eq!(h.duplicate_replicas, 0);
+    assert!(h.net_in_max_over_mean <= 1.10 + 1e-6, "{h:?}");
+    assert!(h.net_out_max_over_mean <= 1.10 + 1e-6, "{h:?}");
+    assert!(h.disk_max_over_mean <= 1.10 + 1e-6, "{h:?}");
+    assert!(h.replicas_max_over_mean <= 1.10 + 1e-6, "{h:?}");
+    assert!(
+        p.totals.bytes_moved <= 5_630_000_000_000,
+        "{}",
+        p.totals.bytes_moved
+    );
+}

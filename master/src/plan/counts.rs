@@ -23,10 +23,12 @@
 //! limits and the per-broker move and byte limits, so counts never cost network or disk
 //! balance; and each step strictly narrows the gap between the two brokers, so it ends.
 
-use super::balance::slot_movable;
 use super::reason::{ElectionReason, MoveReason};
-use super::state::{State, NONE};
-use super::swap::rack_unique;
+use super::state::{Frozen, State, NONE};
+use super::swap::{copy_cost, planned, rack_unique, retargeted, swappable};
+
+mod exchange;
+mod pair;
 
 /// A count band.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +42,21 @@ impl Band {
         Band {
             low: (mean.floor()).min(((1.0 - band) * mean).ceil()).max(0.0) as u32,
             high: (mean.ceil()).max(((1.0 + band) * mean).floor()) as u32,
+        }
+    }
+
+    /// The band of a broker whose rack's mean `rack` is pinned by rack diversity: the top is
+    /// the cluster's band top when the rack's mean is within it (so the cluster's max/mean
+    /// reaches the band; a rack of 16 among racks of 17 has a mean 1.04x the cluster's, and
+    /// a band of 1.10x its own mean allowed 1.15x the cluster's), else the rack's own band.
+    fn pinned(rack: f64, cluster: f64, band: f64) -> Self {
+        let own = Band::around(rack, band);
+        if rack > (1.0 + band) * cluster {
+            return own;
+        }
+        Band {
+            low: own.low,
+            high: (rack.ceil()).max(((1.0 + band) * cluster).floor()) as u32,
         }
     }
 }
@@ -142,7 +159,7 @@ fn leaders(st: &mut State, band: f64) {
         let mut parts: Vec<(bool, u64, u32)> = st.hosted[b as usize]
             .iter()
             .copied()
-            .filter(|&p| st.leader[p as usize] == b && st.movable(p))
+            .filter(|&p| st.leader[p as usize] == b && electable(st, p))
             .map(|p| (st.replicas(p)[0] == b, st.leader_out(p), p))
             .collect();
         // Partitions whose preferred replica is another broker first, then least net out.
@@ -166,6 +183,31 @@ fn leaders(st: &mut State, band: f64) {
             if let Some((k, x)) = pick {
                 elect(st, &mut count, p, k, b, x, Band { low, high });
                 az.moved(st, p, b, x);
+                continue;
+            }
+            // No single election keeps the topic's spread across racks: pair one with an
+            // election back into `b`'s rack ([`pair`]).
+            let mut cands: Vec<(usize, u32)> = st
+                .replicas(p)
+                .iter()
+                .enumerate()
+                .filter(|&(k, &x)| x != b && count[x as usize] < high && takes_lead(st, p, k, out))
+                .map(|(k, &x)| (k, x))
+                .collect();
+            cands.sort_unstable_by_key(|&(k, x)| (k != 0, count[x as usize], x));
+            for (k, x) in cands {
+                if let Some((q, kz, y, z)) = pair::compensation(st, &count, high, p, b, x) {
+                    tracing::debug!(
+                        over = st.ids[b as usize],
+                        to = st.ids[x as usize],
+                        back_from = st.ids[y as usize],
+                        back_to = st.ids[z as usize],
+                        "leader counts: paired elections keep the topic's racks"
+                    );
+                    elect(st, &mut count, p, k, b, x, Band { low, high });
+                    elect(st, &mut count, q, kz, y, z, Band { low, high });
+                    break;
+                }
             }
         }
     }
@@ -180,7 +222,7 @@ fn leaders(st: &mut State, band: f64) {
         let mut parts: Vec<(std::cmp::Reverse<u32>, u64, u32, usize)> = st.hosted[b as usize]
             .iter()
             .copied()
-            .filter(|&p| st.movable(p))
+            .filter(|&p| electable(st, p))
             .filter_map(|p| {
                 let l = st.leader[p as usize];
                 let k = st.replicas(p).iter().position(|&x| x == b)?;
@@ -205,6 +247,31 @@ fn leaders(st: &mut State, band: f64) {
     }
 }
 
+/// Whether the count step may elect a new leader for `p`: a partition balance may move
+/// ([`State::movable`]), or one this plan only moved followers of: not frozen, fully in sync in
+/// the snapshot, its leader still the snapshot's (so not elected yet) in its original in-sync
+/// slot. The election then joins the partition's one move (a zero-copy reorder of the new
+/// list, [`State::elect`]), and the new leader must be an original in-sync replica
+/// ([`takes_lead`]). On Cruise Control's skewed cluster balance had touched most partitions,
+/// and leader counts stopped at max/mean 1.41.
+fn electable(st: &State, p: u32) -> bool {
+    if st.movable(p) {
+        return true;
+    }
+    let pu = p as usize;
+    let info = &st.snap.partitions[pu];
+    let l = st.leader[pu];
+    l != NONE
+        && st.frozen[pu] == Frozen::No
+        && info.leader == Some(st.ids[l as usize])
+        && info.replicas.iter().all(|r| info.isr.contains(r))
+        && st
+            .replicas(p)
+            .iter()
+            .position(|&x| x == l)
+            .is_some_and(|k| st.slot_in_sync(p, k))
+}
+
 /// Whether the replica in slot `k` of `p` may lead it: in sync, accepting, net out room.
 fn takes_lead(st: &State, p: u32, k: usize, out: u64) -> bool {
     let x = st.replicas(p)[k] as usize;
@@ -227,8 +294,9 @@ fn elect(st: &mut State, count: &mut [u32], p: u32, k: usize, from: u32, to: u32
     count[to as usize] += 1;
 }
 
-/// The band's mean per broker: the cluster's, or the rack's when every rack's total is pinned.
-fn replica_means(st: &State, brokers: &[u32]) -> Vec<f64> {
+/// The band's mean per broker: the cluster's, or the rack's when every rack's total is pinned;
+/// and the cluster's.
+fn replica_means(st: &State, brokers: &[u32]) -> (Vec<f64>, f64) {
     let n = st.ids.len();
     let total: usize = brokers.iter().map(|&b| st.hosted[b as usize].len()).sum();
     let cluster = total as f64 / brokers.len() as f64;
@@ -256,7 +324,7 @@ fn replica_means(st: &State, brokers: &[u32]) -> Vec<f64> {
             }
         }
     }
-    means
+    (means, cluster)
 }
 
 fn replicas(st: &mut State, band: f64) {
@@ -264,8 +332,11 @@ fn replicas(st: &mut State, band: f64) {
     if brokers.is_empty() {
         return;
     }
-    let means = replica_means(st, &brokers);
-    let bands: Vec<Band> = means.iter().map(|&m| Band::around(m, band)).collect();
+    let (means, cluster) = replica_means(st, &brokers);
+    let bands: Vec<Band> = means
+        .iter()
+        .map(|&m| Band::pinned(m, cluster, band))
+        .collect();
     let count = |st: &State, b: u32| st.hosted[b as usize].len() as u32;
     let mut over: Vec<u32> = brokers
         .iter()
@@ -275,7 +346,10 @@ fn replicas(st: &mut State, band: f64) {
     over.sort_unstable_by_key(|&b| (std::cmp::Reverse(count(st, b)), b));
     for b in over {
         let high = bands[b as usize].high;
-        for (_, p) in movable_replicas(st, b) {
+        let mut list = movable_replicas(st, b);
+        // Re-targeting a replica this plan placed copies nothing more: those first.
+        list.sort_unstable_by_key(|&(size, p)| (copy_cost(st, p, b), size, p));
+        for (_, p) in list {
             if count(st, b) <= high {
                 break;
             }
@@ -325,6 +399,7 @@ fn replicas(st: &mut State, band: f64) {
             }
         }
     }
+    exchange::exchanges(st, &bands);
 }
 
 /// Other brokers of `b`'s rack that accept load.
@@ -342,14 +417,15 @@ fn peers(st: &State, b: u32) -> Vec<u32> {
 
 /// Replicas of `b` balance may move, as (size, partition), smallest first: followers and
 /// leaders in the preferred slot (the target then leads; a leader elsewhere would hand
-/// leadership to a third broker).
+/// leadership to a third broker); original ones ([`slot_movable`](super::balance::slot_movable)) and ones this plan placed
+/// on `b` ([`planned`]: the move is re-targeted, no extra bytes).
 fn movable_replicas(st: &State, b: u32) -> Vec<(u64, u32)> {
     let mut v: Vec<(u64, u32)> = st.hosted[b as usize]
         .iter()
         .copied()
         .filter(|&p| {
             let lead = st.leader[p as usize];
-            (lead != b || st.replicas(p).first() == Some(&b)) && slot_movable(st, p, b)
+            (lead != b || st.replicas(p).first() == Some(&b)) && swappable(st, p, b)
         })
         .map(|p| (st.snap.partitions[p as usize].size_bytes, p))
         .collect();
@@ -366,13 +442,13 @@ fn fits(st: &State, p: u32, b: u32, t: u32) -> bool {
     let max = st.limits.max_moves_per_broker;
     if !st.accepts[tu]
         || !st.disk_known[tu]
-        || !slot_movable(st, p, b)
+        || !swappable(st, p, b)
         || !rack_unique(st, p, b)
         || st.replicas(p).contains(&t)
         || info.replicas.contains(&st.ids[tu])
         || st.moves[bu].outgoing >= max
         || st.moves[tu].incoming >= max
-        || info.size_bytes > st.bytes_left
+        || copy_cost(st, p, b) > st.bytes_left
     {
         return false;
     }
@@ -399,8 +475,12 @@ fn move_one(st: &mut State, p: u32, b: u32, t: u32, band: Band) {
         low: band.low,
         high: band.high,
     };
+    let (cost, re) = (copy_cost(st, p, b), planned(st, p, b));
     st.replace(p, k, t);
-    st.record_move(p, st.snap.partitions[p as usize].size_bytes, reason);
+    if re {
+        retargeted(st, b);
+    }
+    st.record_move(p, cost, reason);
 }
 
 #[cfg(test)]

@@ -58,13 +58,13 @@ fn candidates(st: &State, b: u32) -> Vec<Cand> {
 }
 
 /// Whether the replica of `p` on `b` may change broker in a swap.
-fn swappable(st: &State, p: u32, b: u32) -> bool {
+pub(super) fn swappable(st: &State, p: u32, b: u32) -> bool {
     slot_movable(st, p, b) || planned(st, p, b)
 }
 
 /// Bytes a swap copies for moving the replica of `p` off `b`: none for a replica this plan
 /// placed there (its copy goes to the new broker instead), else the partition's size.
-fn copy_cost(st: &State, p: u32, b: u32) -> u64 {
+pub(super) fn copy_cost(st: &State, p: u32, b: u32) -> u64 {
     if planned(st, p, b) {
         0
     } else {
@@ -103,7 +103,7 @@ pub(super) fn planned(st: &State, p: u32, b: u32) -> bool {
 
 /// Net out that moves with the replica of `p` on `b`: none for a follower, the leader's for
 /// the leader in slot 0; `None` for a leader in another slot (Kafka would elect a third broker).
-fn out_along(st: &State, p: u32, b: u32) -> Option<u64> {
+pub(super) fn out_along(st: &State, p: u32, b: u32) -> Option<u64> {
     if st.leader[p as usize] != b {
         Some(0)
     } else if st.replicas(p).first() == Some(&b) {
@@ -114,7 +114,7 @@ fn out_along(st: &State, p: u32, b: u32) -> Option<u64> {
 }
 
 /// Whether the (snapshot or current) replicas of `p` include broker `b`.
-fn on(st: &State, p: u32, b: u32) -> bool {
+pub(super) fn on(st: &State, p: u32, b: u32) -> bool {
     st.replicas(p).contains(&b)
         || st.snap.partitions[p as usize]
             .replicas
@@ -311,7 +311,7 @@ fn apply(st: &mut State, b: u32, p: u32, t: u32, q: u32) {
 
 /// A replica this plan had placed on `from` goes elsewhere instead: `from` neither receives it
 /// nor gives it up (`replace` counted both).
-fn retargeted(st: &mut State, from: u32) {
+pub(super) fn retargeted(st: &mut State, from: u32) {
     let m = &mut st.moves[from as usize];
     m.incoming = m.incoming.saturating_sub(1);
     m.outgoing = m.outgoing.saturating_sub(1);

@@ -111,11 +111,18 @@ pub fn detect(input: &DetectInput<'_>) -> Vec<Finding> {
             kind: FindingKind::PreferredLeaderNotLeading,
             broker: None,
             topic: None,
-            evidence: format!(
-                "{} partitions are not led by their in-sync preferred leader: {}",
-                not_preferred.len(),
-                list_partitions(&not_preferred, 10)
-            ),
+            evidence: if not_preferred.len() == 1 {
+                format!(
+                    "1 partition is not led by its in-sync preferred leader: {}",
+                    list_partitions(&not_preferred, 10)
+                )
+            } else {
+                format!(
+                    "{} partitions are not led by their in-sync preferred leader: {}",
+                    not_preferred.len(),
+                    list_partitions(&not_preferred, 10)
+                )
+            },
             partitions: not_preferred,
             rule: RULE_PREFERRED,
         });

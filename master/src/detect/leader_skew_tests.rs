@@ -104,3 +104,23 @@ fn the_best_spread_follows_chains_of_transfers() {
     assert_eq!(fs.len(), 1, "{fs:?}");
     assert!(!fs[0].evidence.contains("impossible"), "{}", fs[0].evidence);
 }
+
+/// Operator text: one partition led by its second replica reads "1 partition is", not
+/// "1 partitions are".
+#[test]
+fn one_partition_not_led_by_its_preferred_leader_reads_singular() {
+    let mut f = Fake::six();
+    f.add_partition("t", 0, &[1, 2]);
+    f.view.partitions[0].leader = Some(2);
+    let fs: Vec<Finding> = f
+        .findings()
+        .into_iter()
+        .filter(|x| x.kind == FindingKind::PreferredLeaderNotLeading)
+        .collect();
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    let e = &fs[0].evidence;
+    assert!(
+        e.starts_with("1 partition is not led by its in-sync preferred leader"),
+        "{e}"
+    );
+}

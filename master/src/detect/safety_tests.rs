@@ -54,7 +54,7 @@ fn a_replica_being_added_to_an_unhealthy_broker_explains_nothing() {
     let fs = f.findings();
     let un = of(&fs, FindingKind::UnderReplicatedUnexplained);
     assert_eq!(un[0].partitions, vec![tp("r", 0)]);
-    assert!(un[0].evidence.contains("[5]"));
+    assert!(un[0].evidence.contains("on broker 5 that is not"));
     // An out-of-sync replica the reassignment is not adding stays unexplained.
     let mut g = dead_broker_during_a_reassignment();
     g.view.partitions.last_mut().unwrap().isr = vec![3, 2];

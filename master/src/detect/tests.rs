@@ -197,7 +197,7 @@ fn one_signal_is_only_suspect_and_its_urps_are_unexplained() {
     assert_eq!(of(&fs, FindingKind::SuspectBroker)[0].broker, Some(1));
     let un = of(&fs, FindingKind::UnderReplicatedUnexplained);
     assert_eq!(un[0].partitions, vec![tp("t", 0)]);
-    assert!(un[0].evidence.contains("[1]"));
+    assert!(un[0].evidence.contains("on broker 1 that is not"));
 
     let mut g = Fake::six();
     g.add_partition("t", 0, &[1, 2, 3]);

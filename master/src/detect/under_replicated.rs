@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::signals::BrokerHealth;
 use super::{list_partitions, DetectInput, Finding, FindingKind};
 use crate::observe::{ClusterView, TopicPartition};
+use crate::text::{count, list};
 
 /// The rule this detector applies.
 pub const RULE: &str = "URP explained only if every out-of-sync replica is on a confirmed-dead \
@@ -111,11 +112,22 @@ pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> 
             broker: None,
             topic: None,
             evidence: format!(
-                "{} under-replicated partitions, all missing only replicas on confirmed-dead \
-                 brokers {:?} or replicas a reassignment is adding (or ended adding at the last \
-                 {RECENT_POLLS} polls): {}",
-                explained.len(),
-                dead.iter().collect::<Vec<_>>(),
+                "{}, all missing only replicas {}a reassignment is adding (or ended adding at \
+                 the last {RECENT_POLLS} polls): {}",
+                count(
+                    explained.len(),
+                    "under-replicated partition",
+                    "under-replicated partitions"
+                ),
+                if dead.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "on confirmed-dead {} {} or replicas ",
+                        if dead.len() == 1 { "broker" } else { "brokers" },
+                        list(dead.iter())
+                    )
+                },
                 list_partitions(&explained, 10)
             ),
             partitions: explained,
@@ -128,10 +140,24 @@ pub fn detect(input: &DetectInput<'_>, health: &BTreeMap<i32, BrokerHealth>) -> 
             broker: None,
             topic: None,
             evidence: format!(
-                "{} under-replicated partitions miss replicas on brokers {:?} that are not \
-                 confirmed dead: {}",
-                unexplained.len(),
-                culprits.iter().collect::<Vec<_>>(),
+                "{} {} replicas on {} {} that {} not confirmed dead: {}",
+                count(
+                    unexplained.len(),
+                    "under-replicated partition",
+                    "under-replicated partitions"
+                ),
+                if unexplained.len() == 1 {
+                    "misses"
+                } else {
+                    "miss"
+                },
+                if culprits.len() == 1 {
+                    "broker"
+                } else {
+                    "brokers"
+                },
+                list(culprits.iter()),
+                if culprits.len() == 1 { "is" } else { "are" },
                 list_partitions(&unexplained, 10)
             ),
             partitions: unexplained,

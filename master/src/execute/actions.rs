@@ -83,7 +83,10 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             ActionKind::SubmitReassignments,
             admitted.iter().map(|&i| plan.moves[i].tp.clone()).collect(),
             brokers.iter().copied().collect(),
-            format!("{} moves, {bytes} B, timeout {timeout} s", admitted.len()),
+            format!(
+                "{}, {bytes} B, timeout {timeout} s",
+                crate::text::count(admitted.len(), "move", "moves")
+            ),
             serde_json::json!({
                 "moves": detail,
                 "targets": moves.iter().map(|(_, _, r)| r).collect::<Vec<_>>(),

@@ -11,6 +11,8 @@ use crate::config::ExecuteConfig;
 #[derive(Default)]
 struct Recorder {
     log: Mutex<Vec<(String, ActionKind, Vec<TopicPartition>)>>,
+    /// Every intent's reason, in order.
+    reasons: Mutex<Vec<String>>,
     fail_at: Option<usize>,
 }
 
@@ -22,6 +24,7 @@ impl Journal for Recorder {
             return Err(JournalError::Fenced);
         }
         log.push(("intent".into(), a.kind, a.partitions.clone()));
+        self.reasons.lock().unwrap().push(a.reason.clone());
         Ok(())
     }
     async fn outcome(&self, a: &ActionRecord, _: &ActionOutcome) -> Result<(), JournalError> {
@@ -165,6 +168,25 @@ async fn moves_per_broker_bound_what_is_submitted_at_once() {
         vec![1, 1, 1],
         "every move shares broker 4: one at a time"
     );
+}
+
+#[tokio::test]
+async fn a_submission_of_one_move_says_one_move() {
+    let (fake, plan) = heal(3);
+    let (mut ex, rec) = exec(
+        &fake,
+        ExecuteConfig {
+            max_moves_per_broker: 1,
+            ..cfg()
+        },
+    );
+    ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let reasons = rec.reasons.lock().unwrap();
+    let submit: Vec<&String> = reasons.iter().filter(|r| r.contains("timeout")).collect();
+    assert_eq!(submit.len(), 3, "{reasons:?}");
+    for r in submit {
+        assert!(r.starts_with("1 move, "), "{r}");
+    }
 }
 
 #[tokio::test]

@@ -256,11 +256,14 @@ impl Actor {
 /// demo and the end-to-end trials read `plan finished` and its fields.
 pub(super) fn log_finished(cluster: &str, decision: Option<DecisionId>, out: &Outcome, secs: u64) {
     let p = &out.progress;
+    // Said only when something was left: a plan that moved everything did not leave any.
+    let left = p.cancelled + p.pending + p.running + out.replan.len() > 0;
+    let then = left.then_some(
+        "the partitions it did not move are planned again from fresh state by the next round",
+    );
     info!(cluster, decision = decision.map(tracing::field::display), plan = %p.plan_id,
         done = p.done, cancelled = p.cancelled, elections = p.elections_done,
         copied_bytes = p.copied_bytes, replan = out.replan.len(),
-        throttle_clear_errors = out.throttle_clear_errors.len(), secs,
-        then = "the partitions it did not move are planned again from fresh state by the next \
-                round",
+        throttle_clear_errors = out.throttle_clear_errors.len(), secs, then,
         "plan finished");
 }

@@ -348,3 +348,30 @@ fn a_plan_ends_in_one_line_with_its_figures() {
         assert!(l.contains(f), "{f} in {l}");
     }
 }
+
+/// `then` (the left-over partitions are planned again) is said only when something was left:
+/// a plan that moved everything does not claim partitions it did not move.
+#[test]
+fn a_plan_that_moved_everything_says_no_then() {
+    let out = |cancelled| crate::execute::Outcome {
+        progress: crate::execute::PlanProgress {
+            plan_id: "c1-d7".into(),
+            done: 3,
+            cancelled,
+            finished: true,
+            ..Default::default()
+        },
+        replan: Vec::new(),
+        events: Vec::new(),
+        throttle_clear_errors: Vec::new(),
+    };
+    let ((), lines) = crate::service::testlog::capture(|| {
+        super::run::log_finished("c1", Some(DecisionId(7)), &out(0), 12)
+    });
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(!lines[0].contains("then="), "{}", lines[0]);
+    let ((), lines) = crate::service::testlog::capture(|| {
+        super::run::log_finished("c1", Some(DecisionId(7)), &out(1), 12)
+    });
+    assert!(lines[0].contains("then="), "{}", lines[0]);
+}

@@ -253,7 +253,11 @@ impl Decommissions {
         };
         let p = plan::plan(&snap, &self.planner, &request);
         let stuck = crate::service::round::needs_a_person(&p);
-        let msg = format!("{} moves, {} unplaceable", p.moves.len(), stuck.len());
+        let msg = format!(
+            "{}, {} unplaceable",
+            crate::text::count(p.moves.len(), "move", "moves"),
+            stuck.len()
+        );
         if let Some(u) = stuck.first() {
             if self.once(-2, "unplaceable", msg.clone()) {
                 warn!(cluster = %self.cluster, brokers = %crate::text::list(&brokers), count = stuck.len(),

@@ -23,6 +23,18 @@ pub enum CancelReason {
     },
     /// The partition no longer exists.
     PartitionGone,
+    /// The move would change the partition's replication factor: its new replica list is not
+    /// as long as its old one, or is longer than its topic's usual count in fresh state (a
+    /// partition read mid-reassignment with an extra replica). A plan never changes the
+    /// replication factor (DESIGN rule 1): refused, never submitted.
+    ChangesReplicationFactor {
+        /// Replicas the move was planned from.
+        old: usize,
+        /// Replicas the move ends with.
+        new: usize,
+        /// The topic's replication factor in fresh state (the count most partitions have).
+        topic: usize,
+    },
     /// Kafka reports a reassignment of this partition that this executor did not start
     /// (DESIGN rule 2: left alone).
     ReassigningByOthers,
@@ -62,6 +74,11 @@ impl fmt::Display for CancelReason {
                 "the partition changed under the plan: replicas {found:?}, planned from {expected:?}"
             ),
             CancelReason::PartitionGone => f.write_str("the partition no longer exists"),
+            CancelReason::ChangesReplicationFactor { old, new, topic } => write!(
+                f,
+                "refused: the move would change the replication factor ({old} -> {new} \
+                 replicas, the topic has {topic}); a plan never changes it (DESIGN rule 1)"
+            ),
             CancelReason::ReassigningByOthers => {
                 f.write_str("already reassigning, not by kmedic (left alone)")
             }

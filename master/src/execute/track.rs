@@ -4,6 +4,7 @@
 use super::ops::Fresh;
 use super::progress::MoveProgress;
 use super::status::{CancelReason, Status};
+use crate::observe::snapshot::usual_count;
 use crate::observe::TopicPartition;
 
 /// A move being carried out.
@@ -136,8 +137,9 @@ pub enum Admission {
 }
 
 /// Whether a pending move still makes sense on `fresh`: the partition exists with the replicas
-/// it was planned from, nobody else reassigns it, and every destination is alive. Work planned
-/// on a view that no longer holds is dropped, never forced.
+/// it was planned from, nobody else reassigns it, every destination is alive, and it keeps the
+/// replication factor (as many new replicas as old, no more than the topic's usual count:
+/// DESIGN rule 1). Work planned on a view that no longer holds is dropped, never forced.
 pub fn admission(m: &Tracked, fresh: &Fresh) -> Admission {
     let Some(p) = fresh.partitions.get(&m.tp) else {
         return Admission::Drop(CancelReason::PartitionGone);
@@ -154,6 +156,26 @@ pub fn admission(m: &Tracked, fresh: &Fresh) -> Admission {
     if m.resumed {
         return Admission::Drop(CancelReason::EndedBeforeResume {
             found: p.replicas.clone(),
+        });
+    }
+    let topic = TopicPartition {
+        topic: m.tp.topic.clone(),
+        partition: i32::MIN,
+    };
+    let end = TopicPartition {
+        partition: i32::MAX,
+        ..topic.clone()
+    };
+    let counts = fresh
+        .partitions
+        .range(topic..=end)
+        .map(|(_, p)| p.replicas.len());
+    let topic_rf = usual_count(counts).unwrap_or(0);
+    if m.new.len() != m.old.len() || m.new.len() > topic_rf {
+        return Admission::Drop(CancelReason::ChangesReplicationFactor {
+            old: m.old.len(),
+            new: m.new.len(),
+            topic: topic_rf,
         });
     }
     if p.replicas != m.old {
@@ -290,6 +312,43 @@ mod tests {
             admission(&m, &f),
             Admission::Drop(CancelReason::ReassigningByOthers)
         );
+    }
+
+    /// A plan never changes a replication factor (DESIGN.md rule 1). Seen live: Metadata
+    /// showed t-0 mid-reassignment as [5, 6, 4, 2] after the list dropped it, and a heal
+    /// planned [5, 6, 4, 2] -> [5, 6, 4, 1] (RF 4; the topic's partitions have 3). Failed
+    /// before: both moves were submitted.
+    #[test]
+    fn a_move_that_changes_the_replication_factor_is_refused() {
+        let grows = Tracked::new(tp(0), vec![1, 2, 3], vec![4, 2, 3, 5], 10);
+        let got = admission(&grows, &fresh(&[1, 2, 3], &[1, 2, 3, 4, 5]));
+        let grown = CancelReason::ChangesReplicationFactor {
+            old: 3,
+            new: 4,
+            topic: 3,
+        };
+        assert_eq!(got, Admission::Drop(grown));
+        let m = Tracked::new(tp(0), vec![5, 6, 4, 2], vec![5, 6, 4, 1], 10);
+        let mut f = fresh(&[5, 6, 4, 2], &[1, 2, 3, 4, 5, 6]);
+        for p in [1, 2] {
+            let mut other = f.partitions[&tp(0)].clone();
+            other.replicas = vec![1, 2, 3];
+            f.partitions.insert(tp(p), other);
+        }
+        let kept_at_4 = CancelReason::ChangesReplicationFactor {
+            old: 4,
+            new: 4,
+            topic: 3,
+        };
+        assert_eq!(admission(&m, &f), Admission::Drop(kept_at_4.clone()));
+        assert!(kept_at_4
+            .to_string()
+            .contains("4 -> 4 replicas, the topic has 3"));
+        // The same move on a topic whose partitions have 4 replicas is a plain heal.
+        for p in [1, 2] {
+            f.partitions.get_mut(&tp(p)).unwrap().replicas = vec![1, 2, 3, 4];
+        }
+        assert_eq!(admission(&m, &f), Admission::Submit);
     }
 
     #[test]

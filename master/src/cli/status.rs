@@ -29,12 +29,13 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&text).map_err(|e| format!("{u}: not {what}: {e}"))
 }
 
-/// One line per cluster.
+/// One line per cluster. `suspect` counts suspect and hung brokers; `stale` brokers whose
+/// registration outlived their process (the API's `brokers.stale`).
 pub fn render(v: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>10} {:>5} {:>7} {:>8}  {:<20}  decommission",
+        "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>5} {:>10} {:>5} {:>7} {:>8}  {:<20}  decommission",
         "cluster",
         "health",
         "status",
@@ -42,6 +43,7 @@ pub fn render(v: &Value) -> String {
         "ok",
         "dead",
         "suspect",
+        "stale",
         "partitions",
         "URPs",
         "offline",
@@ -60,7 +62,7 @@ pub fn render(v: &Value) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>10} {:>5} {:>7} {:>8}  {:<20}  {}",
+            "{:<16} {:<9} {:<18} {:>6} {:>4} {:>5} {:>8} {:>5} {:>10} {:>5} {:>7} {:>8}  {:<20}  {}",
             c["cluster"].as_str().unwrap_or("?"),
             c["health"].as_str().unwrap_or("?"),
             c["status"]["status"].as_str().unwrap_or("?"),
@@ -68,6 +70,7 @@ pub fn render(v: &Value) -> String {
             n(&b["ok"]),
             n(&b["dead"]),
             n(&b["suspect"]) + n(&b["hung"]),
+            n(&b["stale"]),
             n(&c["partitions"]),
             n(&c["under_replicated"]),
             n(&c["offline"]),
@@ -134,7 +137,7 @@ mod tests {
     fn renders_one_line_per_cluster_with_modes() {
         let v = serde_json::json!({"clusters": [
             {"cluster": "prod", "health": "critical", "status": {"status": "ran"}, "round": 7,
-             "brokers": {"ok": 5, "dead": 1, "suspect": 0, "hung": 1}, "partitions": 100,
+             "brokers": {"ok": 5, "dead": 1, "suspect": 0, "hung": 1, "stale": 3}, "partitions": 100,
              "under_replicated": 4, "offline": 0, "findings": 2, "maintenance": true,
              "dry_run": false}
         ]});
@@ -145,8 +148,8 @@ mod tests {
         assert!(line.contains("MAINTENANCE"));
         assert!(!line.contains("dry-run"));
         assert_eq!(
-            line.split_whitespace().collect::<Vec<_>>()[3..11],
-            ["7", "5", "1", "1", "100", "4", "0", "2"]
+            line.split_whitespace().collect::<Vec<_>>()[3..12],
+            ["7", "5", "1", "1", "3", "100", "4", "0", "2"]
         );
         assert!(line.trim_end().ends_with(" -"), "no decommission: {s}");
     }

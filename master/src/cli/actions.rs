@@ -178,10 +178,31 @@ pub async fn print_all(
         println!("{}", if json { render_json(r) } else { render_line(r) });
         n += 1;
     }
+    if n == 0 {
+        eprintln!(
+            "{}",
+            nothing_printed(&cfg.action_log.topic, filter, records.len())
+        );
+    }
     if unparsable > 0 {
         eprintln!("{unparsable} records of the action log did not parse and were skipped");
     }
     Ok(n)
+}
+
+/// The one line `actions` prints (on stderr, so `--json` output stays records only) when no
+/// record passed the filter: the log is empty, or holds only other clusters' records (`total`).
+pub fn nothing_printed(topic: &str, filter: Option<&str>, total: usize) -> String {
+    match filter {
+        None => format!("the action log {topic} is empty"),
+        Some(id) if total == 0 => {
+            format!("the action log {topic} is empty (asked for cluster {id})")
+        }
+        Some(id) => format!(
+            "the action log {topic} has no record for cluster {id} ({} for other clusters)",
+            crate::text::count(total, "record", "records")
+        ),
+    }
 }
 
 /// Prints every committed record (filtered) and keeps printing new ones until killed.

@@ -90,3 +90,22 @@ fn filter_by_cluster_id() {
     assert!(matches(&r, Some("cid-1")));
     assert!(!matches(&r, Some("other")));
 }
+
+/// An empty log (or none for the cluster asked for) says so in one line, naming the topic and
+/// the cluster, instead of printing nothing.
+#[test]
+fn an_empty_log_says_it_is_empty() {
+    assert_eq!(
+        nothing_printed("kmedic.actions", None, 0),
+        "the action log kmedic.actions is empty"
+    );
+    assert_eq!(
+        nothing_printed("kmedic.actions", Some("cid-1"), 0),
+        "the action log kmedic.actions is empty (asked for cluster cid-1)"
+    );
+    assert_eq!(
+        nothing_printed("kmedic.actions", Some("cid-1"), 3),
+        "the action log kmedic.actions has no record for cluster cid-1 (3 records for other \
+         clusters)"
+    );
+}

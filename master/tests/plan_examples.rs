@@ -327,9 +327,11 @@ fn balance_swaps_a_big_replica_for_a_small_one_when_no_single_move_fits() {
 }
 
 /// Elections first for an overload (issue 8): broker 1 leads four hot partitions (RF 2) as their
-/// preferred leader and is over both net out and net in. `BalanceLeaders` hands leadership off
-/// by zero-byte reorders and elections only (every replica set unchanged as a set, nothing to
-/// copy) and reports the net in elections cannot fix; `Balance` moves data for it.
+/// preferred leader and is over both net out and net in (of its own limits, 6 MB/s: the
+/// overload's elections-only answer relieves only brokers over their configured limit).
+/// `BalanceLeaders` hands leadership off by zero-byte reorders and elections only (every
+/// replica set unchanged as a set, nothing to copy) and reports the net in elections cannot
+/// fix; `Balance` moves data for it.
 #[test]
 fn balance_leaders_elects_and_copies_nothing() {
     let mut c = six();
@@ -337,6 +339,10 @@ fn balance_leaders_elects_and_copies_nothing() {
     add_rated(&mut c, "hot", None, &hot, 1_000_000, (2_000_000, 0));
     let cold = [[2, 4, 6], [3, 2, 5], [5, 3, 2]];
     add_rated(&mut c, "cold", None, &cold, 1_000_000, (100_000, 100_000));
+    let one = &mut c.snapshot.brokers[0];
+    assert_eq!(one.id, 1);
+    one.capacity.net_in_bytes_per_sec = 6_000_000;
+    one.capacity.net_out_bytes_per_sec = 6_000_000;
     let limits = Limits {
         target_ratio: 2.0,
         ..Limits::default()

@@ -24,9 +24,14 @@
 //!
 //! # Never fighting the network balance
 //!
-//! A new leader must stay within its broker's net-out limit (`State::lim_out`): capacity, or
-//! inside a balance plan the balance's target-ratio limit, which is never above the pre-plan
-//! peak. So the spread never creates the overload that the next round's balance would undo, and
+//! A new leader must stay within 90 % (`balance::HEADROOM`) of its broker's net-out limit
+//! (`State::lim_out`): capacity, or inside a balance plan the balance's target-ratio limit,
+//! which is never above the pre-plan peak; and no broker whose net in is above 90 % of its
+//! limit takes leadership. That is the margin an overload's elections and relief leave under
+//! the configured limit, so the spread never hands back the leadership they took off (the e2e
+//! overload run looped: elections took 19 leaders off the hot broker, the spread put 14 back
+//! onto it 5 s after the finding cleared, over again 15 s later, every minute). So the spread
+//! never creates the overload that the next round's balance or relief would undo, and
 //! [`Request::Balance`](super::Request::Balance) runs this spread after its own elections, so a
 //! balance plan never leaves a topic's leaders skewed across AZs for a later round to fix. Among
 //! candidates for one hop the preferred replica comes first (no reorder), then the target with

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use super::topic::Topic;
+use crate::plan::balance::headroom;
 use crate::plan::state::State;
 
 /// One possible leadership transfer: partition `p` to the replica in slot `k`.
@@ -117,8 +118,9 @@ fn preferred_hop(st: &State, t: &mut Topic, b: usize, pair: usize) -> Option<Hop
 }
 
 /// Whether slot `k` of `p` (led in the topic now) may take its leadership: a replica in rack
-/// `b`, in sync, on a broker that accepts load, and within its net-out limit counting this
-/// topic's planned transfers (the original leader always fits: it had the load before).
+/// `b`, in sync, on a broker that accepts load, within 90 % (`balance::HEADROOM`) of its
+/// net-out limit counting this topic's planned transfers, and whose net in is within 90 % of
+/// its limit (the original leader always fits: it had the load before).
 fn slot_fits(st: &State, t: &Topic, p: u32, k: usize, b: usize) -> bool {
     #[cfg(test)]
     super::tests::SLOTS.with(|c| c.set(c.get() + 1));
@@ -127,6 +129,13 @@ fn slot_fits(st: &State, t: &Topic, p: u32, k: usize, b: usize) -> bool {
     if st.rack[xu] != b as u32 || !st.accepts[xu] || !st.slot_in_sync(p, k) {
         return false;
     }
+    if x == st.leader[p as usize] {
+        return true;
+    }
+    // A new leader stays within `balance::HEADROOM` of its net-out limit, and no broker near
+    // its net-in limit takes leadership: the margin an overload's elections and relief leave,
+    // so the spread never undoes them nor re-fires the overload.
     let load = (st.load[xu].net_out as i64 + t.delta[xu]).max(0) as u64;
-    x == st.leader[p as usize] || load.saturating_add(st.leader_out(p)) <= st.lim_out[xu]
+    load.saturating_add(st.leader_out(p)) <= headroom(st.lim_out[xu])
+        && st.load[xu].net_in <= headroom(st.lim_in[xu])
 }

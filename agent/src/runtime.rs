@@ -39,6 +39,22 @@ impl std::fmt::Debug for Agent {
 }
 
 /// Milliseconds since the Unix epoch.
+/// An optional value for an operator's log line: the value, or `none` (never `Some("…")`).
+fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "none".into(), |v| v.to_string())
+}
+
+/// Paths joined by ", " (`none` when empty), not the Debug list of quoted strings.
+fn paths(p: &[std::path::PathBuf]) -> String {
+    if p.is_empty() {
+        return "none".into();
+    }
+    p.iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -82,7 +98,7 @@ pub(crate) async fn resolve_identity(sampler: &Sampler, local: &LocalBroker) -> 
             Some(c)
         }
         Err(e) => {
-            tracing::info!(error = %e, rack = ?local.rack, "no cloud identity; the AZ falls back to broker.rack");
+            tracing::info!(error = %e, rack = %shown(local.rack.as_deref()), "no cloud identity; the AZ falls back to broker.rack");
             None
         }
     };
@@ -191,13 +207,13 @@ impl Agent {
         tracing::info!(
             cluster_id = %identity.cluster_id,
             broker_id = identity.broker_id,
-            az = ?identity.az,
+            az = %shown(identity.az.as_deref()),
             topic = %stats.topic,
             key = %key,
             heartbeat_secs = stats.heartbeat_interval_secs,
             full_secs = stats.full_interval_secs,
-            log_dirs = ?local.log_dirs,
-            probe = ?local.probe_listener.as_ref().map(|l| l.address()),
+            log_dirs = %paths(&local.log_dirs),
+            probe = %shown(local.probe_listener.as_ref().map(|l| l.address())),
             "agent started"
         );
 
@@ -255,5 +271,23 @@ async fn sample_loop(
             }
             Err(e) => tracing::error!(seq, ?kind, error = %e, "cannot encode a stats record"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The start-up line reads `az=az-a probe=127.0.0.1:20901`, not `az=Some("az-a")`.
+    #[test]
+    fn operator_text_is_not_rust_debug() {
+        assert_eq!(shown(Some("az-a")), "az-a");
+        assert_eq!(shown(None::<&str>), "none");
+        let dirs = [
+            std::path::PathBuf::from("/data/a"),
+            std::path::PathBuf::from("/data/b"),
+        ];
+        assert_eq!(paths(&dirs), "/data/a, /data/b");
+        assert_eq!(paths(&[]), "none");
     }
 }

@@ -605,7 +605,8 @@ pub async fn clear_leftovers<O: ClusterOps, J: Journal>(
     journal.intent(&rec).await?;
     let errors = throttle::clear_verified(ops, found.rates, &found.topics).await;
     let outcome = if errors.is_empty() {
-        info!(cluster_id, rates = found.rates, topics = ?found.topics, "leftover throttle cleared");
+        let topics = crate::text::list(&found.topics);
+        info!(cluster_id, rates = found.rates, %topics, "leftover throttle cleared");
         ActionOutcome::Ok
     } else {
         let error = errors.join("; ");

@@ -258,7 +258,8 @@ impl Actor {
             .await
             {
                 Ok(l) if l.is_empty() => {}
-                Ok(l) => info!(cluster = %self.cfg.cluster, rates = ?l.rates, topics = ?l.topics,
+                Ok(l) => info!(cluster = %self.cfg.cluster, rates = l.rates,
+                    topics = %crate::text::list(&l.topics),
                     "cleared throttles an earlier run left (no move of ours in flight)"),
                 Err(ExecError::Journal(execute::JournalError::Fenced)) => {
                     return self.fence("the action log refused the leftover-throttle clean-up")

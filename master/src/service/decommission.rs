@@ -275,8 +275,8 @@ pub fn start(
         maintenance |= st.maintenance == Some(true);
         dry_run |= st.dry_run == Some(true);
         if !restored.wanted.is_empty() || !restored.cordoned.is_empty() {
-            info!(cluster = %c.name, decommissioning = ?restored.wanted,
-                cordoned_by_kmedic = ?restored.cordoned,
+            info!(cluster = %c.name, decommissioning = %crate::text::list(&restored.wanted),
+                cordoned_by_kmedic = %crate::text::list(&restored.cordoned),
                 "decommissions restored from the action log");
         }
     }

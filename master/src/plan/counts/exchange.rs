@@ -131,8 +131,8 @@ fn pick_x(st: &State, h: u32, l: u32, batch: &[Cand], xs: &[Cand]) -> Option<u32
     let k = batch.len() as u64;
     let caps = st.moves[hu].outgoing as u64 + k <= max
         && st.moves[lu].incoming as u64 + k <= max
-        && st.moves[hu].incoming as u64 + 1 <= max
-        && st.moves[lu].outgoing as u64 + 1 <= max;
+        && (st.moves[hu].incoming as u64) < max
+        && (st.moves[lu].outgoing as u64) < max;
     if !caps {
         return None;
     }

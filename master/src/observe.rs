@@ -146,8 +146,11 @@ pub async fn observe_once(
     let budget = admin.settings().request_timeout();
     let dirs = futures::future::join_all(live.iter().map(|&id| async move {
         match tokio::time::timeout(budget, admin.describe_log_dirs(id)).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", budget.as_millis())),
+            Ok(r) => r.map_err(log_dirs_failure),
+            Err(_) => Err(LogDirsFailure::Failed(format!(
+                "no answer within {} ms",
+                budget.as_millis()
+            ))),
         }
     }))
     .await;
@@ -183,7 +186,18 @@ pub async fn observe_once(
                     }
                 }
             }
-            Err(e) => {
+            // Just killed and not yet fenced: DescribeCluster still lists it, the metadata
+            // no longer does. The dead-broker detector says what happened; this is no fault.
+            Err(LogDirsFailure::Gone) => {
+                debug!(
+                    cluster,
+                    broker = id,
+                    "no log dir sizes: the broker has left the cluster metadata (gone, not yet \
+                     fenced); its replica sizes are missing this round"
+                );
+                view.log_dirs_failed.push(id);
+            }
+            Err(LogDirsFailure::Failed(e)) => {
                 warn!(cluster, broker = id, error = %e,
                     "DescribeLogDirs failed; this broker's replica sizes are missing this round");
                 view.log_dirs_failed.push(id);
@@ -199,6 +213,22 @@ pub async fn observe_once(
         "observed"
     );
     Ok(view)
+}
+
+/// Why a broker's DescribeLogDirs gave no sizes.
+#[derive(Debug)]
+enum LogDirsFailure {
+    /// The cluster metadata no longer lists the broker (it is gone; not a fault to report).
+    Gone,
+    /// Any other failure, as text.
+    Failed(String),
+}
+
+fn log_dirs_failure(e: kmedic_common::admin::Error) -> LogDirsFailure {
+    match e {
+        kmedic_common::admin::Error::UnknownBroker { .. } => LogDirsFailure::Gone,
+        e => LogDirsFailure::Failed(e.to_string()),
+    }
 }
 
 /// Builds the broker and partition parts of a view from DescribeCluster and Metadata.
@@ -246,3 +276,7 @@ pub fn assemble(desc: &ClusterDescription, meta: &ClusterMetadata) -> ClusterVie
         log_dirs_failed: Vec::new(),
     }
 }
+
+#[cfg(test)]
+#[path = "observe/log_dirs_tests.rs"]
+mod log_dirs_tests;

@@ -29,7 +29,8 @@
 //! relief (`Request::Relieve`: the fewest bytes moved off the overloaded brokers alone, not a
 //! whole-cluster balance) only if the broker is still over `heal_grace_secs` after that (the
 //! stage is kept per broker and starts again when its overload clears); sustained leader skew for a leader spread and preferred leaders
-//! not leading for preferred-leader elections, all only on a stable cluster. They come back as
+//! not leading for preferred-leader elections, all only on a stable cluster; the leader spread
+//! also waits while any broker is overloaded (its elections would fight the overload's). They come back as
 //! separate decisions in one round; [`requests`] lists them so the round plans them together.
 
 pub mod decision;
@@ -186,6 +187,13 @@ impl Policy {
                 )
             })
             .map(|f| format!("cluster not stable ({:?}): {}", f.kind, f.evidence));
+        // The leader spread waits while a broker is overloaded: its elections would fight the
+        // overload's (issue 11: never fighting the network balance; the e2e run looped, the
+        // spread handing leadership back to the hot broker every minute).
+        let overloaded = all
+            .iter()
+            .find(|f| f.kind == FindingKind::Overloaded)
+            .map(|f| format!("waiting while a broker is overloaded ({})", f.evidence));
         let mut out = Vec::new();
         let mut heal: Vec<(i32, usize)> = Vec::new();
         // One request of each kind per round, however many findings ask for it.
@@ -294,7 +302,11 @@ impl Policy {
                             ),
                             Rule::Sustained,
                         ));
-                    } else if let Some(why) = gate_closed.as_ref().or(unstable.as_ref()) {
+                    } else if let Some(why) =
+                        gate_closed.as_ref().or(unstable.as_ref()).or(overloaded
+                            .as_ref()
+                            .filter(|_| f.kind == FindingKind::LeaderRackSkew))
+                    {
                         out.push(d(
                             Verdict::Hold,
                             format!("{}: {why}", f.evidence),

@@ -320,3 +320,30 @@ fn a_stale_registration_kmedic_did_not_see_die_is_not_replaced() {
     let ds = round(&mut p, &f, NOW + 100_000 * S);
     assert!(acts(&ds).is_empty(), "{ds:#?}");
 }
+
+/// The leader spread waits while a broker is overloaded (the e2e run's loop: the overload's
+/// elections took leaders off broker 2, the spread handed them back); the overload acts.
+#[test]
+fn the_spread_waits_while_a_broker_is_overloaded() {
+    let mut f = Fake::six();
+    // Topic "s": every leader in az-a (brokers 1 and 4).
+    f.add_partition("s", 0, &[1, 2, 3]);
+    f.add_partition("s", 1, &[4, 5, 6]);
+    f.add_partition("s", 2, &[1, 2, 3]);
+    f.limits.default_in_bytes_per_sec = 2_000;
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
+    let mut p = Policy::new("c", cfg());
+    round(&mut p, &f, NOW);
+    let ds = round(&mut p, &f, NOW + 400 * S);
+    assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
+    let spread = holds(&ds)
+        .into_iter()
+        .find(|d| d.finding == K::LeaderRackSkew)
+        .expect("the spread is held");
+    assert_eq!(spread.rule, Rule::Stable);
+    assert!(spread.reason.contains("overloaded"), "{}", spread.reason);
+    // Once the overload is gone the spread goes ahead.
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(1_000);
+    let ds = round(&mut p, &f, NOW + 800 * S);
+    assert_eq!(acts(&ds), vec![&Action::Plan(Request::SpreadLeaders)]);
+}

@@ -203,38 +203,54 @@ impl Progress {
 }
 
 /// A status line redrawn in place on a terminal, printed when it changes elsewhere.
-#[derive(Default)]
-pub struct LiveLine {
+pub struct LiveLine<W: Write = std::io::Stdout> {
     shown: Option<String>,
+    out: W,
+    tty: bool,
 }
 
-impl LiveLine {
+impl Default for LiveLine {
+    fn default() -> Self {
+        let out = std::io::stdout();
+        let tty = out.is_terminal();
+        LiveLine {
+            shown: None,
+            out,
+            tty,
+        }
+    }
+}
+
+impl<W: Write> LiveLine<W> {
     /// Shows `s` (no-op when unchanged).
     pub fn set(&mut self, s: String) {
         if self.shown.as_deref() == Some(s.as_str()) {
             return;
         }
-        let mut out = std::io::stdout();
-        if out.is_terminal() {
-            let _ = write!(out, "\r\x1b[2K  {s}");
-            let _ = out.flush();
+        if self.tty {
+            let _ = write!(self.out, "\r\x1b[2K  {s}");
+            let _ = self.out.flush();
         } else {
-            let _ = writeln!(out, "  {s}");
+            let _ = writeln!(self.out, "  {s}");
         }
         self.shown = Some(s);
     }
 
     /// Ends the live line so ordinary lines print below it.
     pub fn finish(&mut self) {
-        if self.shown.take().is_some() && std::io::stdout().is_terminal() {
-            println!();
+        if self.shown.take().is_some() && self.tty {
+            let _ = writeln!(self.out);
         }
     }
 
-    /// Prints a line above the live one (which is drawn again on the next `set`).
+    /// Prints a line above the live one (which is drawn again on the next `set`). On a
+    /// terminal the live line is erased first, not left behind: otherwise the same bar shows
+    /// twice (the 100 % bar, then `plan finished`, then the bar again).
     pub fn println(&mut self, s: &str) {
-        self.finish();
-        println!("  {s}");
+        if self.shown.take().is_some() && self.tty {
+            let _ = write!(self.out, "\r\x1b[2K");
+        }
+        let _ = writeln!(self.out, "  {s}");
     }
 }
 
@@ -350,7 +366,38 @@ pub fn throttles_left(bootstrap: &str, topic: &str) -> anyhow::Result<Vec<(Strin
 
 #[cfg(test)]
 mod tests {
-    use super::Progress;
+    use super::{LiveLine, Progress};
+
+    /// What a terminal shows: each line as left after its last in-place redraw.
+    fn screen(bytes: &[u8]) -> Vec<String> {
+        String::from_utf8_lossy(bytes)
+            .split('\n')
+            .map(|l| l.rsplit("\r\x1b[2K").next().unwrap_or("").to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// A line printed above the bar (the `plan finished` narration) does not leave a copy of
+    /// the bar behind: the finished bar shows once.
+    #[test]
+    fn the_final_bar_shows_once_on_a_terminal() {
+        let mut live = LiveLine {
+            shown: None,
+            out: Vec::new(),
+            tty: true,
+        };
+        live.set("[####] 100 %".into());
+        live.println("master: plan finished");
+        live.set("[####] 100 %".into());
+        live.finish();
+        let shown = screen(&live.out);
+        assert_eq!(
+            shown.iter().filter(|l| l.contains("100 %")).count(),
+            1,
+            "{shown:?}"
+        );
+        assert_eq!(shown.len(), 2, "{shown:?}");
+    }
 
     #[test]
     fn progress_reads_the_eta_or_shows_it_unknown() {

@@ -343,10 +343,10 @@ pub fn render_table(r: &PlanReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\nTOTAL: {} moves, {} bytes to copy, {} elections",
-        p.moves.len(),
+        "\nTOTAL: {}, {} bytes to copy, {}",
+        crate::text::count(p.moves.len(), "move", "moves"),
         p.totals.bytes_moved,
-        p.elections.len()
+        crate::text::count(p.elections.len(), "election", "elections")
     );
     for (b, m) in &p.totals.moves_per_broker {
         let _ = writeln!(s, "  broker {b}: {} in, {} out", m.incoming, m.outgoing);

@@ -186,10 +186,10 @@ impl fmt::Display for Plan {
         let t = &self.totals;
         writeln!(
             f,
-            "{} moves ({} B), {} elections, {} unplaceable; net in max/mean {:.3} -> {:.3}, net out max/mean {:.3} -> {:.3}",
-            self.moves.len(),
+            "{} ({} B), {}, {} unplaceable; net in max/mean {:.3} -> {:.3}, net out max/mean {:.3} -> {:.3}",
+            crate::text::count(self.moves.len(), "move", "moves"),
             t.bytes_moved,
-            self.elections.len(),
+            crate::text::count(self.elections.len(), "election", "elections"),
             self.unplaceable.len(),
             t.before.net_in_max_over_mean,
             t.after.net_in_max_over_mean,
@@ -232,6 +232,23 @@ mod tests {
         e.old_leader = None;
         let text = e.to_string();
         assert!(text.starts_with("orders-2 leader none -> 4: "), "{text}");
+    }
+
+    #[test]
+    fn the_summary_counts_read_singular_for_one() {
+        let plan = Plan {
+            moves: vec![Move {
+                topic: Arc::from("orders"),
+                partition: 2,
+                old_replicas: vec![1, 2, 3],
+                new_replicas: vec![4, 2, 3],
+                bytes_to_copy: 10,
+                reason: MoveReason::Heal { from: 1 },
+            }],
+            ..Plan::default()
+        };
+        let text = plan.to_string();
+        assert!(text.starts_with("1 move (0 B), 0 elections, "), "{text}");
     }
 
     #[test]

@@ -70,7 +70,10 @@ pub fn classify_log(message: &str) -> Class {
     if message.contains("brokers are down") {
         return Class::Transport("all brokers".into());
     }
-    if TRANSPORT.iter().any(|t| message.contains(t)) {
+    // REQTMOUT: requests to a dead or stalled broker timing out, one line per batch.
+    let timed_out = message.contains("Timed out")
+        && (message.contains("in-flight") || message.contains("in flight"));
+    if timed_out || TRANSPORT.iter().any(|t| message.contains(t)) {
         return Class::Transport(broker_key(message));
     }
     Class::Other

@@ -37,6 +37,23 @@ fn a_refused_connection_is_transport_keyed_by_its_broker() {
 }
 
 #[test]
+fn requests_timed_out_at_a_broker_are_transport_keyed_by_it() {
+    // librdkafka's REQTMOUT lines while a broker is dead or stalled: one per request batch.
+    for line in [
+        "[thrd:127.0.0.1:19302/2]: 127.0.0.1:19302/2: Timed out 3 in-flight, 0 retry-queued, \
+         0 out-queue, 0 partially-sent requests",
+        "[thrd:127.0.0.1:19302/2]: 127.0.0.1:19302/2: Timed out ProduceRequest in flight \
+         (after 30012ms, timeout #0)",
+    ] {
+        assert_eq!(
+            classify_log(line),
+            Class::Transport("127.0.0.1:19302/2".into()),
+            "{line}"
+        );
+    }
+}
+
+#[test]
 fn real_errors_stay_errors() {
     let sasl = KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure);
     assert_eq!(

@@ -26,9 +26,10 @@
 //! - [`Request::Balance`] (`balance.rs`): elections first, then the cheapest data moves, for
 //!   net in, net out and then disk; no limit above a resource's peak before the plan. Then the
 //!   AZ leader spread within the balance's limits, so a balance plan leaves no AZ skew.
-//! - [`Request::BalanceLeaders`] (`balance.rs`): balance's elections alone, no data copied
-//!   (what the policy asks first for an overloaded broker).
-//! - [`Request::Relieve`] (`relieve.rs`): the named brokers alone under their own limits,
+//! - [`Request::BalanceLeaders`] (`balance.rs`): elections alone, no data copied, off brokers
+//!   over their own net-out limit until a margin under it (what the policy asks first for an
+//!   overloaded broker).
+//! - [`Request::Relieve`] (`relieve.rs`): the named brokers alone a margin under their own limits,
 //!   elections first, then the fewest bytes of moves off them, onto brokers within their
 //!   balance limits (what the policy asks when elections did not clear an overload).
 //! - [`Request::SpreadLeaders`] (`az_leaders.rs`): per-topic leaders within ±1 per rack (AZ),

@@ -15,9 +15,10 @@ pub enum Request {
     },
     /// Bring every broker under its network limits and within the target ratio of the mean.
     Balance,
-    /// Balance's first step alone: leadership handed off brokers over their net-out limit, by
-    /// elections (and zero-byte reorders) only, no data copied. The policy asks for this first
-    /// when a broker is overloaded, and for [`Request::Balance`] only if it is still over after.
+    /// Leadership handed off brokers over their own configured net-out limit until they are a
+    /// margin under it, by elections (and zero-byte reorders) only, no data copied. The policy
+    /// asks for this first when a broker is overloaded, and for [`Request::Relieve`] only if it
+    /// is still over after.
     BalanceLeaders,
     /// Bring these overloaded brokers under their own net in, net out and disk limits with the
     /// fewest bytes moved (`relieve.rs`): elections first, then replica moves off them only,

@@ -158,10 +158,15 @@ impl Policy {
             .iter()
             .find(|f| f.kind == FindingKind::UnderReplicatedUnexplained)
             .map(|u| {
+                let n = u.partitions.len();
                 format!(
-                    "confidence gate closed: {} under-replicated partitions are explained \
-                     neither by confirmed-dead brokers nor by a reassignment adding replicas",
-                    u.partitions.len()
+                    "confidence gate closed: {n} under-replicated {} explained neither by \
+                     confirmed-dead brokers nor by a reassignment adding replicas",
+                    if n == 1 {
+                        "partition is"
+                    } else {
+                        "partitions are"
+                    }
                 )
             });
         // Every data move waits while a mass failure lasts, unless the operator overrode it.

@@ -110,7 +110,7 @@ fn the_confidence_gate_holds_healing_while_urps_are_unexplained() {
     assert_eq!(gate.rule, Rule::Gate);
     assert!(gate
         .reason
-        .contains("1 under-replicated partitions are explained neither"));
+        .contains("1 under-replicated partition is explained neither"));
 }
 
 #[test]

@@ -148,6 +148,7 @@ fn leaders(st: &mut State, band: f64) {
     let mean = total as f64 / brokers.len() as f64;
     let Band { low, high } = Band::around(mean, band);
     let mut az = TopicRacks::new(st);
+    let mut led = pair::LedByTopic::new(st);
     // Above the band: give leadership away.
     let mut over: Vec<u32> = brokers
         .iter()
@@ -183,6 +184,7 @@ fn leaders(st: &mut State, band: f64) {
             if let Some((k, x)) = pick {
                 elect(st, &mut count, p, k, b, x, Band { low, high });
                 az.moved(st, p, b, x);
+                led.gained(st, p, x);
                 continue;
             }
             // No single election keeps the topic's spread across racks: pair one with an
@@ -196,7 +198,8 @@ fn leaders(st: &mut State, band: f64) {
                 .collect();
             cands.sort_unstable_by_key(|&(k, x)| (k != 0, count[x as usize], x));
             for (k, x) in cands {
-                if let Some((q, kz, y, z)) = pair::compensation(st, &count, high, p, b, x) {
+                if let Some((q, kz, y, z)) = pair::compensation(st, &mut led, &count, high, p, b, x)
+                {
                     tracing::debug!(
                         over = st.ids[b as usize],
                         to = st.ids[x as usize],
@@ -206,6 +209,8 @@ fn leaders(st: &mut State, band: f64) {
                     );
                     elect(st, &mut count, p, k, b, x, Band { low, high });
                     elect(st, &mut count, q, kz, y, z, Band { low, high });
+                    led.gained(st, p, x);
+                    led.gained(st, q, z);
                     break;
                 }
             }

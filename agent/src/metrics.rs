@@ -14,7 +14,7 @@ use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 /// Record kind label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
@@ -44,6 +44,15 @@ struct CollectorLabels {
     collector: String,
 }
 
+/// A new metric of type `M`, registered in `registry` as `name` with `help`. The registry keeps
+/// one handle and the caller the other: prometheus-client metrics are shared (`Arc`) inside, so
+/// both see every update.
+fn registered<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
+    let metric = M::default();
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 /// The agent's metrics. Cheap to update from any task.
 #[derive(Debug)]
 pub struct Metrics {
@@ -69,68 +78,59 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with every metric registered under the `kmedic_agent` prefix.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("kmedic_agent");
-        let m = Metrics {
-            registry: Registry::default(),
-            samples: Family::default(),
-            collector_errors: Family::default(),
-            published: Family::default(),
-            publish_failures: Counter::default(),
-            dropped: Counter::default(),
-            buffer_records: Gauge::default(),
-            buffer_bytes: Gauge::default(),
-            last_sample: Family::default(),
-            encoded_bytes: Family::default(),
-            last_encoded_bytes: Family::default(),
-        };
-        registry.register("samples", "Samples taken, by kind", m.samples.clone());
-        registry.register(
-            "collector_errors",
-            "Samples in which a collector failed (its figures are marked missing), by collector",
-            m.collector_errors.clone(),
-        );
-        registry.register(
-            "records_published",
-            "Records acknowledged by the stats cluster, by kind",
-            m.published.clone(),
-        );
-        registry.register(
-            "publish_failures",
-            "Failed attempts to deliver a record to the stats cluster (the record is retried)",
-            m.publish_failures.clone(),
-        );
-        registry.register(
-            "records_dropped",
-            "Records dropped, oldest first, because the buffer was full while the stats cluster \
-             was unreachable",
-            m.dropped.clone(),
-        );
-        registry.register(
-            "buffer_records",
-            "Records waiting in the agent's buffer",
-            m.buffer_records.clone(),
-        );
-        registry.register(
-            "buffer_bytes",
-            "Encoded bytes waiting in the agent's buffer",
-            m.buffer_bytes.clone(),
-        );
-        registry.register(
-            "last_sample_timestamp_seconds",
-            "Unix time of the last sample, by kind",
-            m.last_sample.clone(),
-        );
-        registry.register(
-            "encoded_bytes",
-            "Encoded record bytes produced, by kind",
-            m.encoded_bytes.clone(),
-        );
-        registry.register(
-            "last_encoded_bytes",
-            "Size of the last encoded record, by kind",
-            m.last_encoded_bytes.clone(),
-        );
-        Metrics { registry, ..m }
+        let mut r = Registry::with_prefix("kmedic_agent");
+        Metrics {
+            samples: registered(&mut r, "samples", "Samples taken, by kind"),
+            collector_errors: registered(
+                &mut r,
+                "collector_errors",
+                "Samples in which a collector failed (its figures are marked missing), by \
+                 collector",
+            ),
+            published: registered(
+                &mut r,
+                "records_published",
+                "Records acknowledged by the stats cluster, by kind",
+            ),
+            publish_failures: registered(
+                &mut r,
+                "publish_failures",
+                "Failed attempts to deliver a record to the stats cluster (the record is \
+                 retried)",
+            ),
+            dropped: registered(
+                &mut r,
+                "records_dropped",
+                "Records dropped, oldest first, because the buffer was full while the stats \
+                 cluster was unreachable",
+            ),
+            buffer_records: registered(
+                &mut r,
+                "buffer_records",
+                "Records waiting in the agent's buffer",
+            ),
+            buffer_bytes: registered(
+                &mut r,
+                "buffer_bytes",
+                "Encoded bytes waiting in the agent's buffer",
+            ),
+            last_sample: registered(
+                &mut r,
+                "last_sample_timestamp_seconds",
+                "Unix time of the last sample, by kind",
+            ),
+            encoded_bytes: registered(
+                &mut r,
+                "encoded_bytes",
+                "Encoded record bytes produced, by kind",
+            ),
+            last_encoded_bytes: registered(
+                &mut r,
+                "last_encoded_bytes",
+                "Size of the last encoded record, by kind",
+            ),
+            registry: r,
+        }
     }
 
     /// A sample of `kind` was taken at `timestamp_ms`, encoding to `encoded_len` bytes, with

@@ -86,6 +86,60 @@ fn exec(
     (Executor::new(fake.clone(), rec.clone(), cfg), rec)
 }
 
+/// Runs `plan` (id `c1`, no decision) on `fake` with `cfg` to its end: the outcome and the journal.
+async fn run(fake: &Arc<FakeCluster>, plan: &Plan, cfg: ExecuteConfig) -> (Outcome, Arc<Recorder>) {
+    let (mut ex, rec) = exec(fake, cfg);
+    let out = ex.execute(ExecPlan::new("c1", None, plan)).await.unwrap();
+    (out, rec)
+}
+
+/// [`heal`] of `n` partitions, those of `frozen` never finishing their copy.
+fn heal_frozen(n: i32, frozen: &[i32]) -> (Arc<FakeCluster>, Plan) {
+    let (fake, plan) = heal(n);
+    fake.with(|s| s.frozen.extend(frozen.iter().map(|&p| tp("t", p))));
+    (fake, plan)
+}
+
+/// At most one move per broker at once.
+fn one_move_per_broker() -> ExecuteConfig {
+    ExecuteConfig {
+        max_moves_per_broker: 1,
+        ..cfg()
+    }
+}
+
+/// A one-partition heal copying 100 B a tick (long enough to change the rate mid-plan), run with
+/// the throttle band 500..=4000 B/s, adaptive or not.
+fn heal_in_band(adaptive: bool) -> (Arc<FakeCluster>, Plan, ExecuteConfig) {
+    let (fake, plan) = heal(1);
+    fake.with(|s| s.copy_per_tick = 100);
+    let cfg = ExecuteConfig {
+        throttle_min_bytes_per_sec: 500,
+        throttle_max_bytes_per_sec: 4000,
+        adaptive_throttle: adaptive,
+        ..cfg()
+    };
+    (fake, plan, cfg)
+}
+
+/// The broker-default rate settings the fake cluster saw on the `side` (leader or follower).
+fn rates_set(s: &super::fake::State, side: &str) -> Vec<String> {
+    let prefix = format!("set broker default {side}");
+    s.calls
+        .iter()
+        .filter(|c| c.starts_with(&prefix))
+        .cloned()
+        .collect()
+}
+
+/// How many throttle settings were journalled.
+fn throttle_intents(rec: &Recorder) -> usize {
+    rec.kinds()
+        .iter()
+        .filter(|k| **k == ("intent".to_string(), ActionKind::SetThrottle))
+        .count()
+}
+
 #[tokio::test]
 async fn heal_runs_throttled_in_order_and_always_clears_the_throttle() {
     let (fake, plan) = heal(3);
@@ -146,14 +200,7 @@ async fn heal_runs_throttled_in_order_and_always_clears_the_throttle() {
 #[tokio::test]
 async fn moves_per_broker_bound_what_is_submitted_at_once() {
     let (fake, plan) = heal(3);
-    let (mut ex, rec) = exec(
-        &fake,
-        ExecuteConfig {
-            max_moves_per_broker: 1,
-            ..cfg()
-        },
-    );
-    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let (out, rec) = run(&fake, &plan, one_move_per_broker()).await;
     assert_eq!(out.progress.done, 3);
     let batches: Vec<usize> = rec
         .log
@@ -173,14 +220,7 @@ async fn moves_per_broker_bound_what_is_submitted_at_once() {
 #[tokio::test]
 async fn a_submission_of_one_move_says_one_move() {
     let (fake, plan) = heal(3);
-    let (mut ex, rec) = exec(
-        &fake,
-        ExecuteConfig {
-            max_moves_per_broker: 1,
-            ..cfg()
-        },
-    );
-    ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let (_, rec) = run(&fake, &plan, one_move_per_broker()).await;
     let reasons = rec.reasons.lock().unwrap();
     let submit: Vec<&String> = reasons.iter().filter(|r| r.contains("timeout")).collect();
     assert_eq!(submit.len(), 3, "{reasons:?}");
@@ -198,8 +238,7 @@ async fn a_dead_destination_cancels_only_its_partitions_and_the_rest_finishes() 
         s.copy_per_tick = 200;
         s.kill_at = Some((3, 5));
     });
-    let (mut ex, _rec) = exec(&fake, cfg());
-    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let (out, _) = run(&fake, &plan, cfg()).await;
     assert_eq!(
         out.replan,
         vec![(tp("t", 1), CancelReason::DestinationDead { broker: 5 })]
@@ -224,8 +263,7 @@ async fn work_planned_on_a_view_that_changed_is_dropped_and_others_reassignments
             .insert(tp("t", 1), (vec![5, 2, 3], vec![1, 2, 3]));
         s.frozen.insert(tp("t", 1));
     });
-    let (mut ex, _rec) = exec(&fake, cfg());
-    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let (out, _) = run(&fake, &plan, cfg()).await;
     assert_eq!(out.replan.len(), 2);
     assert!(matches!(out.replan[0], (ref t, CancelReason::ViewChanged { .. }) if *t == tp("t", 0)));
     assert_eq!(
@@ -267,19 +305,13 @@ async fn a_refused_intent_stops_every_further_action() {
 
 #[tokio::test]
 async fn a_stuck_move_is_reported_and_cancelled_by_policy() {
-    let (fake, plan) = heal(2);
-    fake.with(|s| {
-        s.frozen.insert(tp("t", 1));
-    });
-    let (mut ex, _rec) = exec(
-        &fake,
-        ExecuteConfig {
-            stuck_after_secs: 1,
-            cancel_stuck: true,
-            ..cfg()
-        },
-    );
-    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let (fake, plan) = heal_frozen(2, &[1]);
+    let stuck = ExecuteConfig {
+        stuck_after_secs: 1,
+        cancel_stuck: true,
+        ..cfg()
+    };
+    let (out, _) = run(&fake, &plan, stuck).await;
     assert!(out
         .events
         .iter()
@@ -291,18 +323,12 @@ async fn a_stuck_move_is_reported_and_cancelled_by_policy() {
 
 #[tokio::test]
 async fn a_move_past_its_timeout_is_cancelled() {
-    let (fake, plan) = heal(1);
-    fake.with(|s| {
-        s.frozen.insert(tp("t", 0));
-    });
-    let (mut ex, _rec) = exec(
-        &fake,
-        ExecuteConfig {
-            timeout_floor_secs: 1,
-            ..cfg()
-        },
-    );
-    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let (fake, plan) = heal_frozen(1, &[0]);
+    let floor = ExecuteConfig {
+        timeout_floor_secs: 1,
+        ..cfg()
+    };
+    let (out, _) = run(&fake, &plan, floor).await;
     // 1000 B at 1000 B/s x 3 = 3 s > the 1 s floor.
     assert_eq!(
         out.replan,
@@ -439,8 +465,7 @@ async fn elections_follow_their_reorder_and_are_checked_on_fresh_state() {
         ],
         ..Plan::default()
     };
-    let (mut ex, _rec) = exec(&fake, cfg());
-    let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
+    let (out, _) = run(&fake, &plan, cfg()).await;
     assert_eq!(out.progress.elections_done, 1);
     fake.with(|s| {
         assert_eq!(s.partitions[&tp("t", 0)].leader, Some(3));
@@ -454,16 +479,8 @@ async fn elections_follow_their_reorder_and_are_checked_on_fresh_state() {
 
 #[tokio::test]
 async fn the_throttle_rate_adapts_mid_plan_through_the_journal_within_the_band() {
-    let (fake, plan) = heal(1);
-    fake.with(|s| s.copy_per_tick = 100);
-    let (mut ex, rec) = exec(
-        &fake,
-        ExecuteConfig {
-            throttle_min_bytes_per_sec: 500,
-            throttle_max_bytes_per_sec: 4000,
-            ..cfg()
-        },
-    );
+    let (fake, plan, band) = heal_in_band(false);
+    let (mut ex, rec) = exec(&fake, band);
     let handle = ex.throttle_handle();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -474,13 +491,8 @@ async fn the_throttle_rate_adapts_mid_plan_through_the_journal_within_the_band()
     let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
     assert_eq!(out.progress.done, 1);
     fake.with(|s| {
-        let rates: Vec<&String> = s
-            .calls
-            .iter()
-            .filter(|c| c.starts_with("set broker default leader"))
-            .collect();
         assert_eq!(
-            rates,
+            rates_set(s, "leader"),
             vec![
                 "set broker default leader.replication.throttled.rate=1000",
                 "set broker default leader.replication.throttled.rate=4000"
@@ -488,28 +500,14 @@ async fn the_throttle_rate_adapts_mid_plan_through_the_journal_within_the_band()
         );
         assert!(s.configs.is_empty());
     });
-    let throttles = rec
-        .kinds()
-        .iter()
-        .filter(|k| **k == ("intent".to_string(), ActionKind::SetThrottle))
-        .count();
-    assert_eq!(throttles, 2, "each rate change is journalled");
+    assert_eq!(throttle_intents(&rec), 2, "each rate change is journalled");
 }
 
 #[tokio::test]
 async fn the_adaptive_throttle_follows_the_agents_spare_network_with_hysteresis() {
     use super::adaptive::BrokerNet;
-    let (fake, plan) = heal(1);
-    fake.with(|s| s.copy_per_tick = 100);
-    let (mut ex, rec) = exec(
-        &fake,
-        ExecuteConfig {
-            throttle_min_bytes_per_sec: 500,
-            throttle_max_bytes_per_sec: 4000,
-            adaptive_throttle: true,
-            ..cfg()
-        },
-    );
+    let (fake, plan, band) = heal_in_band(true);
+    let (mut ex, rec) = exec(&fake, band);
     let handle = ex.throttle_handle();
     let net = |rx: u64, heard_mono_ms: u64| {
         // Broker 4 receives the copy; 3000 B/s in x 0.8 share = 2400 B/s for replication
@@ -539,13 +537,8 @@ async fn the_adaptive_throttle_follows_the_agents_spare_network_with_hysteresis(
     let out = ex.execute(ExecPlan::new("c1", None, &plan)).await.unwrap();
     assert_eq!(out.progress.done, 1);
     fake.with(|s| {
-        let rates: Vec<&String> = s
-            .calls
-            .iter()
-            .filter(|c| c.starts_with("set broker default follower"))
-            .collect();
         assert_eq!(
-            rates,
+            rates_set(s, "follower"),
             vec![
                 "set broker default follower.replication.throttled.rate=1000",
                 "set broker default follower.replication.throttled.rate=1900"
@@ -553,12 +546,7 @@ async fn the_adaptive_throttle_follows_the_agents_spare_network_with_hysteresis(
         );
         assert!(s.configs.is_empty(), "throttle left: {:?}", s.configs);
     });
-    let throttles = rec
-        .kinds()
-        .iter()
-        .filter(|k| **k == ("intent".to_string(), ActionKind::SetThrottle))
-        .count();
-    assert_eq!(throttles, 2, "one change, journalled");
+    assert_eq!(throttle_intents(&rec), 2, "one change, journalled");
 }
 
 /// The executor's own start and end lines are debug: the service logs the one start line (with

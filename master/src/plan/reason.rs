@@ -205,6 +205,23 @@ pub enum ElectionReason {
         /// See `low`.
         high: u32,
     },
+    /// One election of a chain (`counts/leaders/chain.rs`): one leadership leaves `over`
+    /// (above the band) and reaches `under` (below its top); the brokers between hand one on
+    /// for each they take, so they lead as many as before.
+    LeaderChain {
+        /// The broker above the band.
+        over: i32,
+        /// Partitions `over` led before the chain.
+        over_leaders: u32,
+        /// The broker below the band's top at the chain's end.
+        under: i32,
+        /// Partitions `under` led before the chain.
+        under_leaders: u32,
+        /// The band: fewest and most partitions a broker should lead.
+        low: u32,
+        /// See `low`.
+        high: u32,
+    },
     /// The preferred leader (first replica) is alive and in sync but does not lead.
     Preferred {
         /// The preferred leader.
@@ -244,6 +261,17 @@ impl fmt::Display for ElectionReason {
             } => write!(
                 f,
                 "balance leader counts: broker {from} leads {from_leaders}, broker {to} {to_leaders}, band {low}..{high}"
+            ),
+            ElectionReason::LeaderChain {
+                over,
+                over_leaders,
+                under,
+                under_leaders,
+                low,
+                high,
+            } => write!(
+                f,
+                "balance leader counts along a chain: broker {over} leads {over_leaders}, broker {under} {under_leaders}, band {low}..{high}"
             ),
             ElectionReason::Preferred { preferred } => write!(
                 f,
@@ -399,8 +427,8 @@ pub enum Warning {
         /// Its limit, bytes/s.
         limit_bytes_per_sec: u64,
     },
-    /// A preferred-leader election was skipped: leading would put the preferred leader over
-    /// its net-out limit.
+    /// A preferred-leader election was skipped: leading would put the preferred leader above
+    /// 90 % (`balance::HEADROOM`) of its net-out limit.
     PreferredWouldOverload {
         /// Topic name.
         topic: String,
@@ -443,7 +471,7 @@ impl fmt::Display for Warning {
                 limit_bytes_per_sec,
             } => write!(
                 f,
-                "{topic}-{partition}: preferred leader {broker} not elected: net out would be {load_bytes_per_sec} B/s, over limit {limit_bytes_per_sec} B/s"
+                "{topic}-{partition}: preferred leader {broker} not elected: net out would be {load_bytes_per_sec} B/s, above 90 % of its limit {limit_bytes_per_sec} B/s (the margin an overload's relief leaves)"
             ),
             Warning::AbovePeak { replicas } => write!(
                 f,

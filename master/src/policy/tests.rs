@@ -347,3 +347,35 @@ fn the_spread_waits_while_a_broker_is_overloaded() {
     let ds = round(&mut p, &f, NOW + 800 * S);
     assert_eq!(acts(&ds), vec![&Action::Plan(Request::SpreadLeaders)]);
 }
+
+/// Preferred-leader elections wait while a broker is overloaded too: they add net out to the
+/// preferred leaders, and the overload may be the host NIC's figure, which the planner does
+/// not see; while it lasts the overload's elections and relief move leadership alone.
+#[test]
+fn preferred_elections_wait_while_a_broker_is_overloaded() {
+    let mut f = Fake::six();
+    f.add_partition("t", 0, &[1, 2, 3]);
+    f.add_partition("t", 1, &[5, 6, 4]);
+    f.add_partition("s", 0, &[2, 1, 3]);
+    f.view.partitions.last_mut().unwrap().leader = Some(1);
+    f.limits.default_in_bytes_per_sec = 2_000;
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
+    let mut p = Policy::new("c", cfg());
+    round(&mut p, &f, NOW);
+    let ds = round(&mut p, &f, NOW + 400 * S);
+    assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
+    let preferred = holds(&ds)
+        .into_iter()
+        .find(|d| d.finding == K::PreferredLeaderNotLeading)
+        .expect("the preferred elections are held");
+    assert_eq!(preferred.rule, Rule::Stable);
+    assert!(
+        preferred.reason.contains("overloaded"),
+        "{}",
+        preferred.reason
+    );
+    // Once the overload is gone the preferred elections go ahead.
+    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(1_000);
+    let ds = round(&mut p, &f, NOW + 800 * S);
+    assert_eq!(acts(&ds), vec![&Action::Plan(Request::PreferredLeaders)]);
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,11 +42,11 @@ pub fn routes(r: Routes) -> Routes {
         )
         .put(
             "/api/clusters/{cluster}/brokers/{broker}/decommission",
-            put_decommission,
+            decommission,
         )
         .delete(
             "/api/clusters/{cluster}/brokers/{broker}/decommission",
-            delete_decommission,
+            decommission,
         )
         .get("/api/clusters/{cluster}/plans", list_plans)
         .post("/api/clusters/{cluster}/plans", request_plan)
@@ -141,7 +141,11 @@ toggle_handler!(
     mass_failure_override
 );
 
-async fn put_decommission(
+/// `PUT` starts decommissioning the broker, `DELETE` stops it (one handler for both: they differ
+/// only in the check and the value). Starting needs a broker the cluster registers and that is not
+/// fenced; stopping needs one being decommissioned.
+async fn decommission(
+    method: Method,
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     Path((c, id)): Path<(String, String)>,
@@ -149,6 +153,27 @@ async fn put_decommission(
     authorize(&s, &headers)?;
     let h = s.cluster(&c)?;
     let id = broker_id(&id)?;
+    let on = method == Method::PUT;
+    if on {
+        may_decommission(h, &c, id)?;
+    } else if !lock(&h.controls).decommission.contains(&id) {
+        return Err(ApiError::not_found(format!(
+            "broker {id} is not being decommissioned in cluster {c}; nothing changed"
+        )));
+    }
+    let cmd = Command::Decommission { broker: id, on };
+    change_controls(h, cmd, |controls| {
+        if on {
+            controls.decommission.insert(id);
+        } else {
+            controls.decommission.remove(&id);
+        }
+    })
+}
+
+/// Whether broker `id` of cluster `c` may start a decommission: registered and not fenced (a
+/// dead broker is healed, not decommissioned).
+fn may_decommission(h: &ClusterHandle, c: &str, id: i32) -> Result<(), ApiError> {
     let board = h.board.borrow().clone();
     let Some(view) = board.cluster_view.as_ref() else {
         return Err(ApiError::new(
@@ -166,35 +191,7 @@ async fn put_decommission(
             "broker {id} is fenced: a dead broker is healed, not decommissioned; nothing changed"
         )));
     }
-    let cmd = Command::Decommission {
-        broker: id,
-        on: true,
-    };
-    change_controls(h, cmd, |controls| {
-        controls.decommission.insert(id);
-    })
-}
-
-async fn delete_decommission(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path((c, id)): Path<(String, String)>,
-) -> Res {
-    authorize(&s, &headers)?;
-    let h = s.cluster(&c)?;
-    let id = broker_id(&id)?;
-    if !lock(&h.controls).decommission.contains(&id) {
-        return Err(ApiError::not_found(format!(
-            "broker {id} is not being decommissioned in cluster {c}; nothing changed"
-        )));
-    }
-    let cmd = Command::Decommission {
-        broker: id,
-        on: false,
-    };
-    change_controls(h, cmd, |controls| {
-        controls.decommission.remove(&id);
-    })
+    Ok(())
 }
 
 fn parse_request(b: &PlanBody) -> Result<Request, ApiError> {

@@ -22,12 +22,12 @@ use kmedic_common::connection::ConnectionSettings;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::clock::Now;
 use crate::config::IngestConfig;
 use crate::model::{lock, Applied, Fleet, Received};
-use kmedic_common::rdlog::QuietContext;
+use kmedic_common::rdlog::{self, QuietContext};
 
 /// At most one log line per kind of bad record per this period.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -107,6 +107,21 @@ impl Limiter {
         self.last = Some(now);
         Some(std::mem::take(&mut self.suppressed))
     }
+}
+
+/// Whether the consume loop writes a WARN line for consumer error `e`: `Some(suppressed)`
+/// (the lines suppressed since the last) if it does.
+///
+/// A broker that cannot be reached is not: the consumer's context ([`QuietContext`]) already
+/// wrote that event's line, naming the broker and librdkafka's detail (WARN once per broker per
+/// `rdlog::REPEAT_WARN`), and the error `recv` returns for it says less (no broker). It goes to
+/// DEBUG here, so one event is one line.
+fn consume_error(log: &mut Limiter, e: &rdkafka::error::KafkaError) -> Option<u64> {
+    if let rdlog::Class::Transport(_) = rdlog::classify_error(e, "") {
+        debug!(error = %e, "stats consumer: a broker cannot be reached (logged by the client); retrying");
+        return None;
+    }
+    log.allow()
 }
 
 /// Decodes and routes records to the fleet's models.
@@ -381,7 +396,7 @@ pub async fn run(
                     }
                 }
                 Err(e) => {
-                    if let Some(suppressed) = err_log.allow() {
+                    if let Some(suppressed) = consume_error(&mut err_log, &e) {
                         warn!(error = %e, suppressed, "stats consumer error; retrying");
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;

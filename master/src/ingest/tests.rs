@@ -162,3 +162,29 @@ fn records_over_the_caps_are_counted() {
     assert_eq!(ingest.counters.too_large.load(Ordering::Relaxed), 1);
     assert!(lock(&model).agents.is_empty());
 }
+
+/// A broker that cannot be reached is one event: the stats consumer's context (`rdlog`)
+/// already writes its WARN line, naming the broker and librdkafka's detail, once per broker
+/// per 10 minutes. The consume loop's error for it writes nothing more; other errors keep
+/// their rate-limited WARN with the count suppressed.
+#[test]
+fn a_transport_failure_is_logged_once_by_the_context_not_again_by_the_loop() {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    let mut l = Limiter {
+        last: None,
+        suppressed: 0,
+    };
+    for code in [
+        RDKafkaErrorCode::BrokerTransportFailure,
+        RDKafkaErrorCode::AllBrokersDown,
+    ] {
+        let e = KafkaError::MessageConsumption(code);
+        assert_eq!(consume_error(&mut l, &e), None, "{e}");
+    }
+    // Other errors: a WARN, then suppressed within the period and counted.
+    let other = KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition);
+    assert_eq!(consume_error(&mut l, &other), Some(0));
+    assert_eq!(consume_error(&mut l, &other), None);
+    l.last = Some(Instant::now() - LOG_EVERY - Duration::from_millis(1));
+    assert_eq!(consume_error(&mut l, &other), Some(1));
+}

@@ -217,6 +217,21 @@ mod tests {
     use super::*;
     use crate::plan::MoveReason;
 
+    /// One move, orders-2 from [1, 2, 3] to [4, 2, 3] (10 B to copy; totals left at zero).
+    fn one_move() -> Plan {
+        Plan {
+            moves: vec![Move {
+                topic: Arc::from("orders"),
+                partition: 2,
+                old_replicas: vec![1, 2, 3],
+                new_replicas: vec![4, 2, 3],
+                bytes_to_copy: 10,
+                reason: MoveReason::Heal { from: 1 },
+            }],
+            ..Plan::default()
+        }
+    }
+
     #[test]
     fn an_election_reads_its_leaders_as_numbers_or_none() {
         let mut e = Election {
@@ -236,34 +251,14 @@ mod tests {
 
     #[test]
     fn the_summary_counts_read_singular_for_one() {
-        let plan = Plan {
-            moves: vec![Move {
-                topic: Arc::from("orders"),
-                partition: 2,
-                old_replicas: vec![1, 2, 3],
-                new_replicas: vec![4, 2, 3],
-                bytes_to_copy: 10,
-                reason: MoveReason::Heal { from: 1 },
-            }],
-            ..Plan::default()
-        };
+        let plan = one_move();
         let text = plan.to_string();
         assert!(text.starts_with("1 move (0 B), 0 elections, "), "{text}");
     }
 
     #[test]
     fn reassignment_json_is_what_kafka_reassign_partitions_generates() {
-        let plan = Plan {
-            moves: vec![Move {
-                topic: Arc::from("orders"),
-                partition: 2,
-                old_replicas: vec![1, 2, 3],
-                new_replicas: vec![4, 2, 3],
-                bytes_to_copy: 10,
-                reason: MoveReason::Heal { from: 1 },
-            }],
-            ..Plan::default()
-        };
+        let plan = one_move();
         assert_eq!(
             plan.reassignment_json(),
             serde_json::json!({"version": 1, "partitions": [

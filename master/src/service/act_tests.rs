@@ -95,7 +95,16 @@ fn an_act_decision_with_work_runs_and_nothing_else_does() {
     assert!(runnable(&mixed, "cid").is_none());
 }
 
-fn submit(cluster: &str, action: &str, decision: u64, moves: serde_json::Value) -> ActionRecord {
+/// A submit intent of one move `(partition, old replicas, new replicas, bytes)`, as the executor
+/// writes its evidence.
+fn submit(
+    cluster: &str,
+    action: &str,
+    decision: u64,
+    (partition, old, new, bytes): (&str, &[i32], &[i32], u64),
+) -> ActionRecord {
+    let moves =
+        serde_json::json!([{"partition": partition, "old": old, "new": new, "bytes": bytes}]);
     let mut r = ActionRecord::intent(
         cluster,
         action,
@@ -133,30 +142,10 @@ fn clear(cluster: &str, action: &str) -> ActionRecord {
 
 #[test]
 fn a_restart_resumes_every_submitted_move_of_the_unfinished_plan_only() {
-    let old = submit(
-        "cid",
-        "p1-1",
-        3,
-        serde_json::json!([{"partition": "a-0", "old": [1, 2], "new": [3, 2], "bytes": 5}]),
-    );
-    let batch1 = submit(
-        "cid",
-        "p2-1",
-        9,
-        serde_json::json!([{"partition": "my-topic-4", "old": [1, 2, 3], "new": [4, 2, 3], "bytes": 50}]),
-    );
-    let batch2 = submit(
-        "cid",
-        "p2-2",
-        9,
-        serde_json::json!([{"partition": "b-1", "old": [1, 5], "new": [6, 5], "bytes": 7}]),
-    );
-    let other = submit(
-        "other",
-        "x-1",
-        1,
-        serde_json::json!([{"partition": "c-0", "old": [1], "new": [2], "bytes": 1}]),
-    );
+    let old = submit("cid", "p1-1", 3, ("a-0", &[1, 2], &[3, 2], 5));
+    let batch1 = submit("cid", "p2-1", 9, ("my-topic-4", &[1, 2, 3], &[4, 2, 3], 50));
+    let batch2 = submit("cid", "p2-2", 9, ("b-1", &[1, 5], &[6, 5], 7));
+    let other = submit("other", "x-1", 1, ("c-0", &[1], &[2], 1));
     // Plan 1 finished (its throttle cleared); plan 2's first batch has its submit outcome
     // (the move is still running in Kafka), its second has none: both are resumed.
     let records = vec![
@@ -194,24 +183,25 @@ fn a_restart_resumes_every_submitted_move_of_the_unfinished_plan_only() {
             command: None,
         });
     let mut after = done.clone();
-    after.push(submit(
-        "cid",
-        "p3-1",
-        11,
-        serde_json::json!([{"partition": "d-2", "old": [1], "new": [2], "bytes": 1}]),
-    ));
+    after.push(submit("cid", "p3-1", 11, ("d-2", &[1], &[2], 1)));
     after.push(failed);
     assert_eq!(resume_moves(&after, "cid").1.len(), 1);
 }
 
-#[tokio::test]
-async fn a_mode_change_is_recorded_before_it_is_applied_and_off_needs_the_record() {
+/// An in-memory action log and the mode log of cluster `cid` writing to it.
+fn mode_log() -> (Arc<MemoryJournal>, ModeLog) {
     let mem = Arc::new(MemoryJournal::default());
     let ml = ModeLog {
         log: mem.clone(),
         cluster_id: "cid".into(),
         master_id: "m".into(),
     };
+    (mem, ml)
+}
+
+#[tokio::test]
+async fn a_mode_change_is_recorded_before_it_is_applied_and_off_needs_the_record() {
+    let (mem, ml) = mode_log();
     let cmd = crate::serve::Command::SetDryRun(true);
     assert!(record_mode(Some(&ml), "c", &cmd).await);
     let recs = mem.records();
@@ -255,12 +245,7 @@ async fn a_mode_change_is_recorded_before_it_is_applied_and_off_needs_the_record
 #[tokio::test]
 async fn the_mass_failure_override_is_recorded_restored_and_on_needs_the_record() {
     use crate::serve::Command::SetMassFailureOverride;
-    let mem = Arc::new(MemoryJournal::default());
-    let ml = ModeLog {
-        log: mem.clone(),
-        cluster_id: "cid".into(),
-        master_id: "m".into(),
-    };
+    let (mem, ml) = mode_log();
     assert!(record_mode(Some(&ml), "c", &SetMassFailureOverride(true)).await);
     let recs = mem.records();
     assert_eq!(recs.len(), 1, "the override is written to the action log");
@@ -287,12 +272,7 @@ async fn the_mass_failure_override_is_recorded_restored_and_on_needs_the_record(
 #[tokio::test]
 async fn a_mode_change_reason_names_the_mode_in_operator_words() {
     use crate::serve::Command::{SetDryRun, SetMaintenance, SetMassFailureOverride};
-    let mem = Arc::new(MemoryJournal::default());
-    let ml = ModeLog {
-        log: mem.clone(),
-        cluster_id: "cid".into(),
-        master_id: "m".into(),
-    };
+    let (mem, ml) = mode_log();
     for cmd in [
         SetDryRun(true),
         SetMaintenance(false),
@@ -311,26 +291,40 @@ async fn a_mode_change_reason_names_the_mode_in_operator_words() {
     );
 }
 
-/// One line ends a plan, `plan finished` exactly, with every figure the demo and the trials
-/// read (before, the executor and the actor each logged one, with different figures).
-#[test]
-fn a_plan_ends_in_one_line_with_its_figures() {
+/// The progress of plan `c1-d7` finished with `done` moves done and nothing else.
+fn finished(done: usize) -> crate::execute::PlanProgress {
+    crate::execute::PlanProgress {
+        plan_id: "c1-d7".into(),
+        done,
+        finished: true,
+        ..Default::default()
+    }
+}
+
+/// The lines the actor logs when the plan of decision d7 of cluster c1 ends with `progress`
+/// after 12 s.
+fn finished_lines(progress: crate::execute::PlanProgress) -> Vec<String> {
     let out = crate::execute::Outcome {
-        progress: crate::execute::PlanProgress {
-            plan_id: "c1-d7".into(),
-            done: 3,
-            cancelled: 1,
-            elections_done: 2,
-            copied_bytes: 3000,
-            finished: true,
-            ..Default::default()
-        },
+        progress,
         replan: Vec::new(),
         events: Vec::new(),
         throttle_clear_errors: Vec::new(),
     };
     let ((), lines) = crate::service::testlog::capture(|| {
         super::run::log_finished("c1", Some(DecisionId(7)), &out, 12)
+    });
+    lines
+}
+
+/// One line ends a plan, `plan finished` exactly, with every figure the demo and the trials
+/// read (before, the executor and the actor each logged one, with different figures).
+#[test]
+fn a_plan_ends_in_one_line_with_its_figures() {
+    let lines = finished_lines(crate::execute::PlanProgress {
+        cancelled: 1,
+        elections_done: 2,
+        copied_bytes: 3000,
+        ..finished(3)
     });
     assert_eq!(lines.len(), 1, "{lines:#?}");
     let l = &lines[0];
@@ -353,25 +347,12 @@ fn a_plan_ends_in_one_line_with_its_figures() {
 /// a plan that moved everything does not claim partitions it did not move.
 #[test]
 fn a_plan_that_moved_everything_says_no_then() {
-    let out = |cancelled| crate::execute::Outcome {
-        progress: crate::execute::PlanProgress {
-            plan_id: "c1-d7".into(),
-            done: 3,
-            cancelled,
-            finished: true,
-            ..Default::default()
-        },
-        replan: Vec::new(),
-        events: Vec::new(),
-        throttle_clear_errors: Vec::new(),
-    };
-    let ((), lines) = crate::service::testlog::capture(|| {
-        super::run::log_finished("c1", Some(DecisionId(7)), &out(0), 12)
-    });
+    let lines = finished_lines(finished(3));
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(!lines[0].contains("then="), "{}", lines[0]);
-    let ((), lines) = crate::service::testlog::capture(|| {
-        super::run::log_finished("c1", Some(DecisionId(7)), &out(1), 12)
+    let lines = finished_lines(crate::execute::PlanProgress {
+        cancelled: 1,
+        ..finished(3)
     });
     assert!(lines[0].contains("then="), "{}", lines[0]);
 }

@@ -2,6 +2,9 @@ use super::*;
 use crate::observe::{BrokerView, PartitionView, ReassignmentView};
 use crate::plan::{Move, MoveReason, Plan};
 
+#[path = "../../tests/fixture/brokers.rs"]
+mod brokers;
+
 /// Brokers 1..=6 in az-a, az-b, az-c (1,4 / 2,5 / 3,6); broker 6 fenced; `t-0` on [1,2,3],
 /// `t-1` on [4,5,3] and reassigning.
 fn view() -> ClusterView {
@@ -9,18 +12,7 @@ fn view() -> ClusterView {
         cluster_id: "c".into(),
         ..ClusterView::default()
     };
-    for id in 1..=6 {
-        v.brokers.insert(
-            id,
-            BrokerView {
-                id,
-                rack: Some(["az-a", "az-b", "az-c"][(id as usize - 1) % 3].into()),
-                host: "127.0.0.1".into(),
-                port: 9000 + id,
-                fenced: id == 6,
-            },
-        );
-    }
+    brokers::add_six_brokers(&mut v, &[6]);
     for (p, replicas) in [(0, vec![1, 2, 3]), (1, vec![4, 5, 3])] {
         v.partitions.push(PartitionView {
             topic: "t".into(),

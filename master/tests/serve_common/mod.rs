@@ -11,6 +11,9 @@ use kmedic_master::observe::{
 use kmedic_master::serve::{Receivers, Server};
 use kmedic_master::service::{Boards, Round, RoundConfig};
 
+#[path = "../fixture/brokers.rs"]
+mod brokers;
+
 /// The token the tests configure.
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -23,17 +26,8 @@ pub fn view() -> ClusterView {
         observed_at_ms: 1,
         ..ClusterView::default()
     };
+    brokers::add_six_brokers(&mut v, &[]);
     for id in 1..=6 {
-        v.brokers.insert(
-            id,
-            BrokerView {
-                id,
-                rack: Some(["az-a", "az-b", "az-c"][(id as usize - 1) % 3].into()),
-                host: "127.0.0.1".into(),
-                port: 9000 + id,
-                fenced: false,
-            },
-        );
         v.disk_total_bytes.insert(id, 1 << 40);
     }
     for p in 0..6 {

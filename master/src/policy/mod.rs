@@ -192,7 +192,7 @@ impl Policy {
                         | FindingKind::MassFailure
                 )
             })
-            .map(|f| format!("cluster not stable ({:?}): {}", f.kind, f.evidence));
+            .map(|f| format!("cluster not stable: {}", f.evidence));
         // The leader spread waits while a broker is overloaded: its elections would fight the
         // overload's (issue 11: never fighting the network balance; the e2e run looped, the
         // spread handing leadership back to the hot broker every minute). Preferred-leader
@@ -413,8 +413,10 @@ impl Policy {
                 topic: None,
                 partitions: replicas,
                 reason: format!(
-                    "brokers {dead:?} confirmed dead past heal_grace_secs {} and every URP is \
-                     explained: move their {replicas} replicas{why}",
+                    "{} {} confirmed dead past heal_grace_secs {} and every URP is explained: \
+                     move their {replicas} replicas{why}",
+                    if dead.len() == 1 { "broker" } else { "brokers" },
+                    crate::text::list(&dead),
                     self.cfg.heal_grace_secs
                 ),
                 rule,

@@ -379,3 +379,39 @@ fn preferred_elections_wait_while_a_broker_is_overloaded() {
     let ds = round(&mut p, &f, NOW + 800 * S);
     assert_eq!(acts(&ds), vec![&Action::Plan(Request::PreferredLeaders)]);
 }
+
+/// Reasons are prose for a person: no Rust Debug text (`DeadBroker`, `[1]`) in them.
+#[test]
+fn decision_reasons_name_brokers_and_findings_in_prose() {
+    let mut f = dead_cluster();
+    // Topic "s": every leader in az-a (brokers 1 and 4), skewed while broker 1 is dead.
+    f.add_partition("s", 0, &[4, 2, 3]);
+    f.add_partition("s", 1, &[4, 5, 6]);
+    f.add_partition("s", 2, &[4, 2, 3]);
+    let mut p = Policy::new("c", cfg());
+    round(&mut p, &f, NOW);
+    let ds = round(&mut p, &f, NOW + 300 * S);
+    let heal = ds
+        .iter()
+        .find(|d| d.verdict == Verdict::Act(Action::Plan(Request::Heal { dead: vec![1] })))
+        .expect("heal");
+    assert!(
+        heal.reason
+            .starts_with("broker 1 confirmed dead past heal_grace_secs 300"),
+        "{}",
+        heal.reason
+    );
+    let skew = holds(&ds)
+        .into_iter()
+        .find(|d| d.finding == K::LeaderRackSkew)
+        .expect("the spread is held");
+    assert!(
+        skew.reason.contains("cluster not stable: broker 1"),
+        "{}",
+        skew.reason
+    );
+    for d in &ds {
+        assert!(!d.reason.contains("DeadBroker"), "{}", d.reason);
+        assert!(!d.reason.contains("[1]"), "{}", d.reason);
+    }
+}

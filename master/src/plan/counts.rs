@@ -7,13 +7,9 @@
 //! For replicas the mean is the rack's when rack diversity pins every rack's replica total
 //! (every partition has a replica in every live rack), as for net in and disk.
 //!
-//! - **Leaders:** a broker above the band hands leadership of its partitions to an in-sync
-//!   peer below the band's top, preferred replicas first, the peer with fewest leaders first;
-//!   a broker below the band takes leadership from its most-leading in-sync peer above the
-//!   mean. An election that changes racks must never widen its topic's leader spread across
-//!   AZs (issue 11): leadership goes only from a rack leading more of the topic to one leading
-//!   fewer, so the per-AZ spread, which runs before this step in a balance plan
-//!   ([`super::az_leaders`]), is never undone here.
+//! - **Leaders** ([`leaders`]): elections only; an above-band broker hands leadership to an
+//!   in-sync peer below the top, directly, in pairs or along a chain of elections, never
+//!   widening a topic's leader spread across AZs (issue 11).
 //! - **Replicas:** a broker above the band moves its smallest replicas to the broker of its
 //!   own rack with the fewest replicas; a broker below the band takes the smallest replica of
 //!   its rack's fullest broker above the mean. Moving inside the rack never changes any
@@ -23,12 +19,12 @@
 //! limits and the per-broker move and byte limits, so counts never cost network or disk
 //! balance; and each step strictly narrows the gap between the two brokers, so it ends.
 
-use super::reason::{ElectionReason, MoveReason};
-use super::state::{Frozen, State, NONE};
+use super::reason::MoveReason;
+use super::state::{State, NONE};
 use super::swap::{copy_cost, planned, rack_unique, retargeted, swappable};
 
 mod exchange;
-mod pair;
+mod leaders;
 
 /// A count band.
 #[derive(Debug, Clone, Copy)]
@@ -61,65 +57,11 @@ impl Band {
     }
 }
 
-/// Each topic's leaders per rack, kept current as the leader-count step elects.
-struct TopicRacks {
-    racks: usize,
-    /// `topic * racks + rack` -> leaders.
-    led: Vec<u32>,
-}
-
-impl TopicRacks {
-    fn new(st: &State) -> Self {
-        let racks = st.rack_names.len();
-        let mut led = vec![0u32; st.snap.topics.len() * racks];
-        for (p, &l) in st.leader.iter().enumerate() {
-            if let Some(i) = Self::slot(st, racks, p as u32, l) {
-                led[i] += 1;
-            }
-        }
-        TopicRacks { racks, led }
-    }
-
-    fn slot(st: &State, racks: usize, p: u32, b: u32) -> Option<usize> {
-        if b == NONE {
-            return None;
-        }
-        let rack = *st.rack.get(b as usize)?;
-        let topic = st.snap.partitions.get(p as usize)?.topic.0 as usize;
-        (rack != NONE).then_some(topic * racks + rack as usize)
-    }
-
-    /// Whether moving `p`'s leadership from `from` to `to` keeps its topic's spread across
-    /// racks: the same rack, or from a rack leading more of the topic to one leading fewer.
-    fn keeps_spread(&self, st: &State, p: u32, from: u32, to: u32) -> bool {
-        if st.rack.get(from as usize) == st.rack.get(to as usize) {
-            return true;
-        }
-        match (
-            Self::slot(st, self.racks, p, from),
-            Self::slot(st, self.racks, p, to),
-        ) {
-            (Some(f), Some(t)) => self.led[t] < self.led[f],
-            // A broker without a rack: leave the topic's racks alone.
-            _ => false,
-        }
-    }
-
-    fn moved(&mut self, st: &State, p: u32, from: u32, to: u32) {
-        if let Some(f) = Self::slot(st, self.racks, p, from) {
-            self.led[f] = self.led[f].saturating_sub(1);
-        }
-        if let Some(t) = Self::slot(st, self.racks, p, to) {
-            self.led[t] += 1;
-        }
-    }
-}
-
 /// Brings leader counts, then replica counts, into their bands.
 pub(super) fn balance_counts(st: &mut State) {
     let band = st.limits.leader_count_band;
     if band.is_finite() && band > 0.0 {
-        leaders(st, band);
+        leaders::leaders(st, band);
     }
     let band = st.limits.replica_count_band;
     if band.is_finite() && band > 0.0 {
@@ -131,172 +73,6 @@ fn accepting(st: &State) -> Vec<u32> {
     (0..st.ids.len() as u32)
         .filter(|&b| st.accepts[b as usize])
         .collect()
-}
-
-fn leaders(st: &mut State, band: f64) {
-    let brokers = accepting(st);
-    if brokers.is_empty() {
-        return;
-    }
-    let mut count = vec![0u32; st.ids.len()];
-    for &l in &st.leader {
-        if l != NONE {
-            count[l as usize] += 1;
-        }
-    }
-    let total: u32 = brokers.iter().map(|&b| count[b as usize]).sum();
-    let mean = total as f64 / brokers.len() as f64;
-    let Band { low, high } = Band::around(mean, band);
-    let mut az = TopicRacks::new(st);
-    let mut led = pair::LedByTopic::new(st);
-    // Above the band: give leadership away.
-    let mut over: Vec<u32> = brokers
-        .iter()
-        .copied()
-        .filter(|&b| count[b as usize] > high)
-        .collect();
-    over.sort_unstable_by_key(|&b| (std::cmp::Reverse(count[b as usize]), b));
-    for b in over {
-        let mut parts: Vec<(bool, u64, u32)> = st.hosted[b as usize]
-            .iter()
-            .copied()
-            .filter(|&p| st.leader[p as usize] == b && electable(st, p))
-            .map(|p| (st.replicas(p)[0] == b, st.leader_out(p), p))
-            .collect();
-        // Partitions whose preferred replica is another broker first, then least net out.
-        parts.sort_unstable();
-        for (_, out, p) in parts {
-            if count[b as usize] <= high {
-                break;
-            }
-            let pick = st
-                .replicas(p)
-                .iter()
-                .enumerate()
-                .filter(|&(k, &x)| {
-                    x != b
-                        && takes_lead(st, p, k, out)
-                        && count[x as usize] < high
-                        && az.keeps_spread(st, p, b, x)
-                })
-                .min_by_key(|&(k, &x)| (k != 0, count[x as usize], x))
-                .map(|(k, &x)| (k, x));
-            if let Some((k, x)) = pick {
-                elect(st, &mut count, p, k, b, x, Band { low, high });
-                az.moved(st, p, b, x);
-                led.gained(st, p, x);
-                continue;
-            }
-            // No single election keeps the topic's spread across racks: pair one with an
-            // election back into `b`'s rack ([`pair`]).
-            let mut cands: Vec<(usize, u32)> = st
-                .replicas(p)
-                .iter()
-                .enumerate()
-                .filter(|&(k, &x)| x != b && count[x as usize] < high && takes_lead(st, p, k, out))
-                .map(|(k, &x)| (k, x))
-                .collect();
-            cands.sort_unstable_by_key(|&(k, x)| (k != 0, count[x as usize], x));
-            for (k, x) in cands {
-                if let Some((q, kz, y, z)) = pair::compensation(st, &mut led, &count, high, p, b, x)
-                {
-                    tracing::debug!(
-                        over = st.ids[b as usize],
-                        to = st.ids[x as usize],
-                        back_from = st.ids[y as usize],
-                        back_to = st.ids[z as usize],
-                        "leader counts: paired elections keep the topic's racks"
-                    );
-                    elect(st, &mut count, p, k, b, x, Band { low, high });
-                    elect(st, &mut count, q, kz, y, z, Band { low, high });
-                    led.gained(st, p, x);
-                    led.gained(st, q, z);
-                    break;
-                }
-            }
-        }
-    }
-    // Below the band: take leadership from the most-leading in-sync peer above the mean.
-    let mut under: Vec<u32> = brokers
-        .iter()
-        .copied()
-        .filter(|&b| count[b as usize] < low)
-        .collect();
-    under.sort_unstable_by_key(|&b| (count[b as usize], b));
-    for b in under {
-        let mut parts: Vec<(std::cmp::Reverse<u32>, u64, u32, usize)> = st.hosted[b as usize]
-            .iter()
-            .copied()
-            .filter(|&p| electable(st, p))
-            .filter_map(|p| {
-                let l = st.leader[p as usize];
-                let k = st.replicas(p).iter().position(|&x| x == b)?;
-                (l != b && count[l as usize] as f64 > mean)
-                    .then(|| (std::cmp::Reverse(count[l as usize]), st.leader_out(p), p, k))
-            })
-            .collect();
-        parts.sort_unstable();
-        for (_, out, p, k) in parts {
-            if count[b as usize] >= low {
-                break;
-            }
-            let from = st.leader[p as usize];
-            if count[from as usize] as f64 > mean
-                && takes_lead(st, p, k, out)
-                && az.keeps_spread(st, p, from, b)
-            {
-                elect(st, &mut count, p, k, from, b, Band { low, high });
-                az.moved(st, p, from, b);
-            }
-        }
-    }
-}
-
-/// Whether the count step may elect a new leader for `p`: a partition balance may move
-/// ([`State::movable`]), or one this plan only moved followers of: not frozen, fully in sync in
-/// the snapshot, its leader still the snapshot's (so not elected yet) in its original in-sync
-/// slot. The election then joins the partition's one move (a zero-copy reorder of the new
-/// list, [`State::elect`]), and the new leader must be an original in-sync replica
-/// ([`takes_lead`]). On Cruise Control's skewed cluster balance had touched most partitions,
-/// and leader counts stopped at max/mean 1.41.
-fn electable(st: &State, p: u32) -> bool {
-    if st.movable(p) {
-        return true;
-    }
-    let pu = p as usize;
-    let info = &st.snap.partitions[pu];
-    let l = st.leader[pu];
-    l != NONE
-        && st.frozen[pu] == Frozen::No
-        && info.leader == Some(st.ids[l as usize])
-        && info.replicas.iter().all(|r| info.isr.contains(r))
-        && st
-            .replicas(p)
-            .iter()
-            .position(|&x| x == l)
-            .is_some_and(|k| st.slot_in_sync(p, k))
-}
-
-/// Whether the replica in slot `k` of `p` may lead it: in sync, accepting, net out room.
-fn takes_lead(st: &State, p: u32, k: usize, out: u64) -> bool {
-    let x = st.replicas(p)[k] as usize;
-    st.accepts[x]
-        && st.slot_in_sync(p, k)
-        && st.load[x].net_out.saturating_add(out) <= st.lim_out[x]
-}
-
-fn elect(st: &mut State, count: &mut [u32], p: u32, k: usize, from: u32, to: u32, band: Band) {
-    let reason = ElectionReason::LeaderCount {
-        from: st.ids[from as usize],
-        to: st.ids[to as usize],
-        from_leaders: count[from as usize],
-        to_leaders: count[to as usize],
-        low: band.low,
-        high: band.high,
-    };
-    st.elect(p, k, reason);
-    count[from as usize] -= 1;
-    count[to as usize] += 1;
 }
 
 /// The band's mean per broker: the cluster's, or the rack's when every rack's total is pinned;
@@ -343,6 +119,7 @@ fn replicas(st: &mut State, band: f64) {
         .map(|&m| Band::pinned(m, cluster, band))
         .collect();
     let count = |st: &State, b: u32| st.hosted[b as usize].len() as u32;
+    let mut leads = Leads::new(st);
     let mut over: Vec<u32> = brokers
         .iter()
         .copied()
@@ -364,9 +141,10 @@ fn replicas(st: &mut State, band: f64) {
                 .filter(|&t| {
                     count(st, t) < bands[t as usize].high && count(st, t) + 1 < count(st, b)
                 })
-                .filter(|&t| fits(st, p, b, t))
+                .filter(|&t| fits(st, p, b, t) && leads.allow(st, p, b, t))
                 .min_by_key(|&t| (count(st, t), t));
             if let Some(t) = target {
+                leads.moved(st, p, b, t);
                 move_one(st, p, b, t, bands[b as usize]);
             }
         }
@@ -395,7 +173,9 @@ fn replicas(st: &mut State, band: f64) {
                 if st.load[t as usize].disk.saturating_add(size) > st.lim_disk[t as usize] {
                     break;
                 }
-                if count(st, t) + 1 < count(st, b) && fits(st, p, b, t) {
+                if count(st, t) + 1 < count(st, b) && fits(st, p, b, t) && leads.allow(st, p, b, t)
+                {
+                    leads.moved(st, p, b, t);
                     move_one(st, p, b, t, bands[t as usize]);
                 }
             }
@@ -405,6 +185,47 @@ fn replicas(st: &mut State, band: f64) {
         }
     }
     exchange::exchanges(st, &bands);
+}
+
+/// Leader counts while replicas move: moving a leader in the preferred slot makes its target
+/// lead, and must not take it above the leader band's top (the leader step, which ran before,
+/// had brought every broker it could within it; on Cruise Control's skewed cluster replica
+/// moves left brokers one above the top, max/mean 1.1007).
+struct Leads {
+    count: Vec<u32>,
+    /// The leader band's top; `None` with the leader goal off.
+    high: Option<u32>,
+}
+
+impl Leads {
+    fn new(st: &State) -> Self {
+        let mut count = vec![0u32; st.ids.len()];
+        for &l in &st.leader {
+            if l != NONE {
+                count[l as usize] += 1;
+            }
+        }
+        let band = st.limits.leader_count_band;
+        let brokers = accepting(st);
+        let high = (band.is_finite() && band > 0.0 && !brokers.is_empty()).then(|| {
+            let total: u32 = brokers.iter().map(|&b| count[b as usize]).sum();
+            Band::around(f64::from(total) / brokers.len() as f64, band).high
+        });
+        Leads { count, high }
+    }
+
+    /// Whether moving `p`'s replica from `b` to `t` keeps `t` within the leader band (or
+    /// leaves its leader count as it is).
+    fn allow(&self, st: &State, p: u32, b: u32, t: u32) -> bool {
+        st.leader[p as usize] != b || self.high.is_none_or(|h| self.count[t as usize] < h)
+    }
+
+    fn moved(&mut self, st: &State, p: u32, b: u32, t: u32) {
+        if st.leader[p as usize] == b {
+            self.count[b as usize] -= 1;
+            self.count[t as usize] += 1;
+        }
+    }
 }
 
 /// Other brokers of `b`'s rack that accept load.

@@ -64,7 +64,7 @@ impl LedByTopic {
         self.failed.clear();
     }
 
-    fn led(&self, topic: TopicId, y: u32) -> &[u32] {
+    pub(super) fn led(&self, topic: TopicId, y: u32) -> &[u32] {
         self.led.get(&(topic, y)).map_or(&[], Vec::as_slice)
     }
 

@@ -68,9 +68,7 @@ fn skewed_cluster_disk_within_target_without_losing_network_balance() {
 /// receiver over a net or disk limit, the count-light brokers of each rack are the disk-heavy
 /// ones (few big replicas), and the band's top was 1.10x the rack's mean (rack 2's mean is
 /// 1.04x the cluster's). Counts now also come from re-targeting replicas this plan placed and
-/// from exchanging one replica for several small ones inside a rack. Leader counts (1.41 ->
-/// 1.36) are not asserted: most leaders of the over-band brokers have their other in-sync
-/// replicas on over-band brokers too (BENCHMARKS.md, issue 12).
+/// from exchanging one replica for several small ones inside a rack. Leader counts: `plan_leaders`.
 #[test]
 fn skewed_cluster_replica_counts_within_band_without_losing_network_or_disk_balance() {
     let (p, h) = balanced_skewed();

@@ -3,6 +3,7 @@
 //! without giving up net in, net out, disk, replica counts or any topic's spread across racks.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use kmedic_master::plan::{plan, Limits, Plan, Request, Snapshot};
 use kmedic_master::sim::{cc_tsv, health, Cluster};
@@ -20,6 +21,16 @@ fn limits() -> Limits {
         max_moves_per_broker: u32::MAX,
         ..Limits::default()
     }
+}
+
+/// The skewed cluster after one balance plan, and the plan (made once for both tests).
+fn once() -> &'static (Cluster, Cluster, Plan) {
+    static ONCE: OnceLock<(Cluster, Cluster, Plan)> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let c = skewed();
+        let (after, p) = balanced(&c);
+        (c, after, p)
+    })
 }
 
 /// `c` after a balance plan, and the plan.
@@ -81,8 +92,7 @@ fn band(mean: f64, band: f64) -> (u32, u32) {
 /// its target above it (1.1007 before). No topic's leaders per rack spread wider.
 #[test]
 fn skewed_cluster_leader_counts_within_the_band_top_without_losing_anything_else() {
-    let c = skewed();
-    let (after, p) = balanced(&c);
+    let (c, after, p) = once();
     let h = health(&after.snapshot);
     println!(
         "{h:?}\nmoves {} bytes {} elections {}",
@@ -127,9 +137,8 @@ fn skewed_cluster_leader_counts_within_the_band_top_without_losing_anything_else
 /// balance brings every broker within the band with little more data.
 #[test]
 fn skewed_cluster_every_broker_within_the_leader_band_after_a_second_round() {
-    let c = skewed();
-    let (once, _) = balanced(&c);
-    let (twice, p2) = balanced(&once);
+    let (c, once, _) = once();
+    let (twice, p2) = balanced(once);
     let n = leaders(&twice.snapshot);
     let mean = c.snapshot.partitions.len() as f64 / n.len() as f64;
     let (low, high) = band(mean, limits().leader_count_band);

@@ -5,6 +5,7 @@
 //! Ports: KMEDIC_TESTBED_PORT_BASE (default 19500) to +99.
 
 mod act;
+mod act_heal;
 mod actionlog;
 mod admin;
 mod agent;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
     trials.extend(product::trials(&ctx));
     trials.extend(client::trials(&ctx));
     trials.extend(execute::trials(&ctx));
+    trials.extend(act_heal::trials(&ctx));
     trials.extend(act::trials(&ctx));
     trials.extend(cli_tools::trials(&ctx));
     trials.extend(decommission::trials(&ctx));

@@ -1,5 +1,6 @@
 //! The actor's pure parts: which board runs a plan, which moves a restart resumes, how mode
-//! changes are persisted. (The actor on real brokers: tests/tests/e2e/act.rs.)
+//! changes are persisted. (The actor on real brokers: tests/tests/e2e/act.rs and
+//! act_heal.rs.)
 
 use std::sync::Arc;
 

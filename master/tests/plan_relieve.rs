@@ -124,6 +124,51 @@ fn relief_moves_only_the_hot_brokers_partitions_and_fewer_bytes_than_balance() {
     );
 }
 
+/// Broker 2 follows four partitions (net in 6, 5, 4 and 10 MB/s; 1, 3, 10 and 15 GB) and is
+/// 10 MB/s over 90 % of its net-in limit; the other five brokers carry even bulk load with room
+/// for each. The cheapest relief is the 1 GB and 3 GB replicas (11 MB/s, 4 GB). Relief's cover
+/// before took the 1 GB one, then only replicas no bigger than the 4 MB/s left (the 10 GB one)
+/// and skipped the 3 GB one that clears it with room to spare: 11 GB (this test failed so).
+#[test]
+fn relief_takes_the_replica_just_over_a_small_excess_left() {
+    let mut c = Cluster::new();
+    let cap = Capacity {
+        net_in_bytes_per_sec: 200 * MB,
+        net_out_bytes_per_sec: 200 * MB,
+        disk_bytes: 10_000 * GB,
+    };
+    for id in 1..=6 {
+        c.add_broker_with(id, &rack_name((id as usize - 1) % 3), cap);
+    }
+    // Broker 2 the disk peak, so the targets' disk is not what limits them.
+    c.snapshot.brokers[1].capacity.disk_bytes = 100 * GB;
+    // 156 MB/s on each: the mean puts balance's own limit for broker 2 (14.5 MB/s) near the
+    // 15 MB/s margin, so no way of relief's reaches the cheap pair by another excess.
+    for pair in [[1, 3], [3, 4], [4, 5], [5, 6], [6, 1]] {
+        let i = c.add_partition("bulk", pair[0], &pair, 100 * GB);
+        c.set_rates(i, 78 * MB, 0);
+    }
+    for (name, leader, size, bytes_in) in [
+        ("a", 1, 1, 6),
+        ("f", 3, 3, 5),
+        ("d", 4, 10, 4),
+        ("e", 5, 15, 10),
+    ] {
+        let i = c.add_partition(name, leader, &[leader, 2], size * GB);
+        c.set_rates(i, bytes_in * MB, 0);
+    }
+    // 25 MB/s in; 90 % of 16.67 MB/s is 15 MB/s: 10 MB/s over.
+    set_cap(&mut c, 2, 16_666_667, 200 * MB);
+    let limits = Limits::default();
+    let p = plan(&c.snapshot, &limits, &Request::Relieve { brokers: vec![2] });
+    check_relief(&c, &limits, &[2], &p);
+    assert!(p.warnings.is_empty(), "{p}");
+    assert_eq!(p.totals.bytes_moved, 4 * GB, "{p}");
+    let mut topics: Vec<&str> = p.moves.iter().map(|m| &*m.topic).collect();
+    topics.sort_unstable();
+    assert_eq!(topics, ["a", "f"], "{p}");
+}
+
 #[test]
 fn relief_without_room_says_so_with_figures() {
     let mut c = hot_two();
@@ -404,18 +449,28 @@ proptest! {
         let p = plan(&c.snapshot, &limits, &Request::Relieve { brokers: hot.clone() });
         check_relief(&c, &limits, &hot, &p);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     /// Relief never copies more bytes than a balance of the same cluster that also brings the
-    /// hot broker under its own limits (net in, net out and disk).
+    /// hot broker under relief's own target: 90 % (`HEADROOM`) of its net in and net out
+    /// limits, and its disk limit.
     ///
-    /// KNOWN TO FAIL, so ignored (run with `--ignored`): relief's covers are greedy (see
-    /// `relieve.rs`, four ways tried, the cheapest kept), and on some random rack-aware
-    /// clusters balance's tighter limits lead its greedy to a cheaper set of moves, e.g.
-    /// relief 316 GB vs balance 261 GB (8 vs fewer moves, one hot broker over net in and net
-    /// out). The deterministic e2e-shaped case is asserted in
-    /// `relief_moves_only_the_hot_brokers_partitions_and_fewer_bytes_than_balance`.
+    /// Why the margin, not the limits themselves: relief stops at the margin (so the
+    /// detector's lagging rate does not re-fire), balance at its own limit; a balance that
+    /// leaves the broker between the two did less than relief must, and on the seed
+    /// 11134226931317142035 (kept in the regressions file) it copied 261 GB and left broker 5
+    /// at net in 101 MB/s over its 95 MB/s margin, while relief cleared it with 298 GB (386 GB
+    /// before its cover looked at targets), every cheaper replica of broker 5 having no
+    /// target: the other replica's rack rules out the brokers with room, and balance made room
+    /// on them by moving other brokers' replicas, which relief may not. On 4755219170413534920
+    /// the old cover copied 446 GB against balance's 257 GB; it now copies 257 GB.
+    ///
+    /// Balance seldom brings the hot broker that far (about 1 case in 100 here), hence the
+    /// case count.
     #[test]
-    #[ignore = "relief's greedy covers sometimes copy more than balance's (see the doc)"]
     fn relief_never_moves_more_than_balance(
         seed in any::<u64>(),
         brokers in 4usize..14,
@@ -433,8 +488,10 @@ proptest! {
         let balance = plan(&c.snapshot, &limits, &Request::Balance);
         let cap = c.snapshot.brokers.iter().find(|b| b.id == hot[0]).unwrap().capacity;
         let l = loads(&after(&c, &balance))[&hot[0]];
-        let relieved_by_balance = l[0] <= cap.net_in_bytes_per_sec
-            && l[1] <= cap.net_out_bytes_per_sec
+        // Relief's target, `balance::HEADROOM` of the limit.
+        let margin = |x: u64| (x as f64 * 0.9) as u64;
+        let relieved_by_balance = l[0] <= margin(cap.net_in_bytes_per_sec)
+            && l[1] <= margin(cap.net_out_bytes_per_sec)
             && l[2] as f64 <= cap.disk_bytes as f64 * limits.max_disk_utilization;
         if relieved_by_balance {
             prop_assert!(

@@ -348,27 +348,33 @@ proptest! {
     }
 }
 
-#[test]
-fn a_plan_that_only_grew_or_reordered_is_the_same_work() {
-    use crate::plan::{Move, MoveReason};
-    let mv = |t: &str, p: i32, bytes: u64| Move {
-        topic: t.into(),
+/// A heal of `topic`-`p` from broker 3 to broker 6, copying `bytes`.
+fn heal_3_to_6(topic: &str, p: i32, bytes: u64) -> crate::plan::Move {
+    crate::plan::Move {
+        topic: topic.into(),
         partition: p,
         old_replicas: vec![1, 2, 3],
         new_replicas: vec![1, 2, 6],
         bytes_to_copy: bytes,
-        reason: MoveReason::Heal { from: 3 },
-    };
-    let a = Plan {
-        moves: vec![mv("a", 0, 100), mv("b", 1, 200)],
+        reason: crate::plan::MoveReason::Heal { from: 3 },
+    }
+}
+
+/// A plan of `moves` and nothing else.
+fn plan_of(moves: Vec<crate::plan::Move>) -> Plan {
+    Plan {
+        moves,
         ..Plan::default()
-    };
+    }
+}
+
+#[test]
+fn a_plan_that_only_grew_or_reordered_is_the_same_work() {
+    let mv = heal_3_to_6;
+    let a = plan_of(vec![mv("a", 0, 100), mv("b", 1, 200)]);
     // Seen on the testbed: the stats topic grows every round and the planner orders moves by
     // size, so the same heal came out reordered and was logged again every poll.
-    let b = Plan {
-        moves: vec![mv("b", 1, 250), mv("a", 0, 120)],
-        ..Plan::default()
-    };
+    let b = plan_of(vec![mv("b", 1, 250), mv("a", 0, 120)]);
     assert!(same_work(&a, &b));
     let mut c = b.clone();
     c.moves[0].new_replicas = vec![1, 2, 5];
@@ -377,15 +383,8 @@ fn a_plan_that_only_grew_or_reordered_is_the_same_work() {
 
 #[test]
 fn replicas_of_partitions_being_moved_are_neither_news_nor_a_page() {
-    use crate::plan::{Move, MoveReason, Unplaceable, UnplaceableReason};
-    let mv = |p: i32| Move {
-        topic: "a".into(),
-        partition: p,
-        old_replicas: vec![1, 2, 3],
-        new_replicas: vec![1, 2, 6],
-        bytes_to_copy: 100,
-        reason: MoveReason::Heal { from: 3 },
-    };
+    use crate::plan::{Unplaceable, UnplaceableReason};
+    let mv = |p: i32| heal_3_to_6("a", p, 100);
     let busy = |p: i32| Unplaceable {
         topic: "a".into(),
         partition: p,
@@ -420,32 +419,15 @@ fn replicas_of_partitions_being_moved_are_neither_news_nor_a_page() {
 
 #[test]
 fn a_plan_being_carried_out_is_not_logged_again_as_it_shrinks() {
-    use crate::plan::{Move, MoveReason};
-    let mv = |p: i32| Move {
-        topic: "a".into(),
-        partition: p,
-        old_replicas: vec![1, 2, 3],
-        new_replicas: vec![1, 2, 6],
-        bytes_to_copy: 100,
-        reason: MoveReason::Heal { from: 3 },
-    };
+    let mv = |p: i32| heal_3_to_6("a", p, 100);
     // Seen in the demo: each batch the executor submitted left the next round's heal plan one
     // batch smaller, and the round logged "planned" again for each (9 times in a 25 s heal).
-    let full = Plan {
-        moves: vec![mv(0), mv(1), mv(2)],
-        ..Plan::default()
-    };
-    let after_a_batch = Plan {
-        moves: vec![mv(2)],
-        ..Plan::default()
-    };
+    let full = plan_of(vec![mv(0), mv(1), mv(2)]);
+    let after_a_batch = plan_of(vec![mv(2)]);
     assert!(less_or_same_work(&after_a_batch, &full));
     assert!(!same_work(&after_a_batch, &full));
     // New work is news.
-    let more = Plan {
-        moves: vec![mv(2), mv(3)],
-        ..Plan::default()
-    };
+    let more = plan_of(vec![mv(2), mv(3)]);
     assert!(!less_or_same_work(&more, &after_a_batch));
 }
 

@@ -36,12 +36,7 @@ pub fn goal_lower_bound(snap: &Snapshot, target: f64) -> u64 {
 
 /// Per alive broker: (net-in knapsack cost, disk excess in bytes).
 fn per_broker(snap: &Snapshot, target: f64) -> Vec<(f64, f64)> {
-    let pos: HashMap<i32, usize> = snap
-        .brokers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.id, i))
-        .collect();
+    let pos = snap.broker_positions();
     let n = snap.brokers.len();
     let alive: Vec<bool> = snap
         .brokers

@@ -1,8 +1,6 @@
 //! Per-broker figures of a cluster under the planner's load model (see `kmedic_master::plan`),
 //! and what a new assignment moved. Computed here, independently of either tool.
 
-use std::collections::HashMap;
-
 use kmedic_master::plan::{BrokerState, Snapshot};
 use kmedic_master::sim::health;
 
@@ -47,12 +45,7 @@ pub struct Balance {
 
 /// The figures of `snap`.
 pub fn balance(snap: &Snapshot) -> Balance {
-    let pos: HashMap<i32, usize> = snap
-        .brokers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.id, i))
-        .collect();
+    let pos = snap.broker_positions();
     let n = snap.brokers.len();
     let (mut count, mut net_in, mut net_out) = (vec![0f64; n], vec![0f64; n], vec![0f64; n]);
     for p in &snap.partitions {

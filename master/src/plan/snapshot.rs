@@ -198,4 +198,14 @@ impl Snapshot {
     pub fn replica_count(&self) -> usize {
         self.partitions.iter().map(|p| p.replicas.len()).sum()
     }
+
+    /// Each broker's index in [`Snapshot::brokers`], by broker id (for per-broker figures kept
+    /// in vectors).
+    pub fn broker_positions(&self) -> std::collections::HashMap<i32, usize> {
+        self.brokers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.id, i))
+            .collect()
+    }
 }

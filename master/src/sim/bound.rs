@@ -19,18 +19,11 @@
 //! racks stay up to the target x their rack's mean, and a plan may then copy less than this;
 //! the benchmarks use racks of equal size, where both targets are the same.
 
-use std::collections::HashMap;
-
 use crate::plan::{BrokerState, Snapshot};
 
 /// The lower bound on bytes to copy for `snap` to reach `target_ratio` on net in (see module).
 pub fn bytes_lower_bound(snap: &Snapshot, target_ratio: f64) -> u64 {
-    let pos: HashMap<i32, usize> = snap
-        .brokers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.id, i))
-        .collect();
+    let pos = snap.broker_positions();
     let n = snap.brokers.len();
     let mut replicas: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
     let mut load = vec![0u64; n];

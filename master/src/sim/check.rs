@@ -1,8 +1,6 @@
 //! Convergence and safety checks on a (simulated) cluster, computed independently of the
 //! planner's own bookkeeping, plus assert helpers for tests.
 
-use std::collections::HashMap;
-
 use crate::plan::{BrokerState, Plan, Snapshot};
 
 /// Health figures of a cluster under the planner's load model (see [`crate::plan`]).
@@ -54,12 +52,7 @@ pub fn cluster_racks(snap: &Snapshot) -> usize {
 /// Computes [`Health`] for `snap`.
 pub fn health(snap: &Snapshot) -> Health {
     let n = snap.brokers.len();
-    let pos: HashMap<i32, usize> = snap
-        .brokers
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.id, i))
-        .collect();
+    let pos = snap.broker_positions();
     let alive: Vec<bool> = snap
         .brokers
         .iter()

@@ -10,6 +10,9 @@
 //! - a transport failure (connection refused or reset, a resolve failure, a connect timeout,
 //!   "all brokers down"): WARN once per broker per [`REPEAT_WARN`], DEBUG otherwise;
 //! - the end of a partition (the replay asks for it, rust-rdkafka issue 820): DEBUG;
+//! - a coordinator still loading or moving, which librdkafka retries by itself ("Failed to
+//!   acquire transactional PID ...: Coordinator load in progress: retrying", at every master
+//!   start on a fresh cluster): INFO;
 //! - everything else (authentication, TLS, fatal, fenced, unknown): at its own level, ERROR for
 //!   errors, as rdkafka's default does.
 
@@ -33,6 +36,8 @@ pub enum Class {
     PartitionEof,
     /// A broker cannot be reached; the key names it (or "all brokers").
     Transport(String),
+    /// A transient broker state librdkafka retries by itself (a coordinator still loading).
+    Retrying,
     /// Anything else: logged at its own level.
     Other,
 }
@@ -66,6 +71,15 @@ pub fn classify_log(message: &str) -> Class {
     ];
     if is_security(message) {
         return Class::Other;
+    }
+    // A coordinator still loading or moving: retriable, and librdkafka says it retries.
+    const RETRIABLE: &[&str] = &[
+        "Coordinator load in progress",
+        "Coordinator not available",
+        "Not coordinator",
+    ];
+    if message.trim_end().ends_with("retrying") && RETRIABLE.iter().any(|r| message.contains(r)) {
+        return Class::Retrying;
     }
     if message.contains("brokers are down") {
         return Class::Transport("all brokers".into());
@@ -102,7 +116,7 @@ fn broker_key(text: &str) -> String {
 pub struct Tally {
     /// Transport failures logged at WARN (the first per broker per [`REPEAT_WARN`]).
     pub warned: u64,
-    /// Transport failures and partition ends logged at DEBUG.
+    /// Transport failures and partition ends logged at DEBUG, coordinator retries at INFO.
     pub quieted: u64,
     /// Lines logged at ERROR.
     pub errors: u64,
@@ -168,6 +182,13 @@ impl QuietContext {
                 detail = %text, "a Kafka broker cannot be reached (repeat)");
         }
     }
+
+    fn retrying(&self, text: &dyn std::fmt::Display) {
+        self.quieted.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: "librdkafka", client = self.client, detail = %text,
+            "a Kafka coordinator is still loading (a broker just started or took the \
+             coordinator over); the client retries by itself");
+    }
 }
 
 impl ClientContext for QuietContext {
@@ -181,8 +202,12 @@ impl ClientContext for QuietContext {
                 | RDKafkaLogLevel::Warning
         );
         if severe {
-            if let Class::Transport(key) = classify_log(message) {
-                return self.transport(&key, &format_args!("{fac} {message}"));
+            match classify_log(message) {
+                Class::Transport(key) => {
+                    return self.transport(&key, &format_args!("{fac} {message}"))
+                }
+                Class::Retrying => return self.retrying(&format_args!("{fac} {message}")),
+                _ => {}
             }
         }
         match level {
@@ -212,6 +237,7 @@ impl ClientContext for QuietContext {
                 tracing::debug!(client = self.client, %error, reason, "end of a partition");
             }
             Class::Transport(key) => self.transport(&key, &format_args!("{error}: {reason}")),
+            Class::Retrying => self.retrying(&format_args!("{error}: {reason}")),
             Class::Other => {
                 self.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(client = self.client, %error, reason, "librdkafka error");

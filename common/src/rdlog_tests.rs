@@ -133,3 +133,44 @@ fn a_client_whose_broker_is_down_logs_no_error() {
     assert!((1..=2).contains(&t.warned), "{t:?}");
     assert!(t.quieted >= 3, "the retries were seen, at DEBUG: {t:?}");
 }
+
+/// A transaction or group coordinator still loading (a broker just started or took over the
+/// coordinator's partition) is a transient state librdkafka retries by itself: not a WARN an
+/// operator has to read at every master start (it showed in every demo run).
+#[test]
+fn a_coordinator_still_loading_is_a_retry_not_a_warning() {
+    for line in [
+        "[thrd:main]: Failed to acquire transactional PID from broker TxnCoordinator/5: \
+         Broker: Coordinator load in progress: retrying",
+        "[thrd:main]: Failed to acquire transactional PID from broker TxnCoordinator/2: \
+         Broker: Coordinator not available: retrying",
+        "[thrd:main]: Failed to acquire transactional PID from broker TxnCoordinator/2: \
+         Broker: Not coordinator: retrying",
+    ] {
+        assert_eq!(classify_log(line), Class::Retrying, "{line}");
+    }
+    // Without the retry, or another cause, it stays what it was.
+    assert_eq!(
+        classify_log("[thrd:main]: Coordinator load in progress"),
+        Class::Other
+    );
+    assert_eq!(
+        classify_log("[thrd:main]: Failed to acquire transactional PID: Broker: fenced: retrying"),
+        Class::Other
+    );
+    let ctx = QuietContext::new("action log");
+    ctx.log(
+        RDKafkaLogLevel::Warning,
+        "GETPID",
+        "[thrd:main]: Failed to acquire transactional PID from broker TxnCoordinator/5: \
+         Broker: Coordinator load in progress: retrying",
+    );
+    assert_eq!(
+        ctx.tally(),
+        Tally {
+            quieted: 1,
+            ..Tally::default()
+        },
+        "neither a WARN nor an ERROR"
+    );
+}

@@ -1,21 +1,10 @@
 //! Issue 7 detector cases: reassignments explain their own URPs, stale registrations, mass
 //! failure figures.
 
-use super::tests::Fake;
+use super::tests::{of, tp, Fake};
 use super::*;
 use crate::config::PolicyConfig;
 use crate::observe::ReassignmentView;
-
-fn of(fs: &[Finding], kind: FindingKind) -> Vec<&Finding> {
-    fs.iter().filter(|f| f.kind == kind).collect()
-}
-
-fn tp(t: &str, p: i32) -> TopicPartition {
-    TopicPartition {
-        topic: t.into(),
-        partition: p,
-    }
-}
 
 /// Broker 1 dead; partition r-0 is being moved from 2 to 5 (5 is being added, not yet in sync).
 fn dead_broker_during_a_reassignment() -> Fake {

@@ -135,11 +135,13 @@ impl Fake {
     }
 }
 
-fn of(fs: &[Finding], kind: FindingKind) -> Vec<&Finding> {
+/// The findings of `kind` among `fs`.
+pub(crate) fn of(fs: &[Finding], kind: FindingKind) -> Vec<&Finding> {
     fs.iter().filter(|f| f.kind == kind).collect()
 }
 
-fn tp(t: &str, p: i32) -> TopicPartition {
+/// Partition `p` of topic `t`.
+pub(crate) fn tp(t: &str, p: i32) -> TopicPartition {
     TopicPartition {
         topic: t.into(),
         partition: p,

@@ -45,6 +45,26 @@ pub fn tp(topic: &str, p: i32) -> TopicPartition {
     }
 }
 
+/// One answer per item of a per-partition call, in order: `key` names the item's partition
+/// and `f` gives its result.
+fn per_partition<T, R>(
+    items: &[T],
+    key: impl Fn(&T) -> (&String, i32),
+    mut f: impl FnMut(&T, TopicPartition) -> Result<R, AdminError>,
+) -> Vec<PartitionResult<R>> {
+    items
+        .iter()
+        .map(|item| {
+            let (topic, partition) = key(item);
+            PartitionResult {
+                topic: topic.clone(),
+                partition,
+                result: f(item, tp(topic, partition)),
+            }
+        })
+        .collect()
+}
+
 fn kafka_err(api: &'static str, error: ResponseError) -> AdminError {
     AdminError::Kafka {
         api,
@@ -199,41 +219,38 @@ impl ClusterOps for FakeCluster {
         moves: &[(String, i32, Vec<i32>)],
     ) -> Result<Vec<PartitionResult>, AdminError> {
         self.with(|s| {
-            let mut out = Vec::new();
-            for (topic, p, target) in moves {
-                let t = tp(topic, *p);
-                s.calls.push(format!("submit {t} {target:?}"));
-                let result = match s.partitions.get_mut(&t) {
-                    None => Err(kafka_err("Alter", ResponseError::UnknownTopicOrPartition)),
-                    // A new replica on a dead broker is refused; a reorder of current ones is not.
-                    Some(part)
-                        if target
-                            .iter()
-                            .any(|b| !s.live.contains(b) && !part.replicas.contains(b)) =>
-                    {
-                        Err(kafka_err("Alter", ResponseError::InvalidReplicaAssignment))
+            Ok(per_partition(
+                moves,
+                |(topic, p, _)| (topic, *p),
+                |(_, _, target), t| {
+                    s.calls.push(format!("submit {t} {target:?}"));
+                    match s.partitions.get_mut(&t) {
+                        None => Err(kafka_err("Alter", ResponseError::UnknownTopicOrPartition)),
+                        // A new replica on a dead broker is refused; a reorder of current ones
+                        // is not.
+                        Some(part)
+                            if target
+                                .iter()
+                                .any(|b| !s.live.contains(b) && !part.replicas.contains(b)) =>
+                        {
+                            Err(kafka_err("Alter", ResponseError::InvalidReplicaAssignment))
+                        }
+                        // A reorder (no new replica) completes at once, as in Kafka.
+                        Some(part) if target.iter().all(|b| part.replicas.contains(b)) => {
+                            part.replicas = target.clone();
+                            Ok(())
+                        }
+                        Some(part) => {
+                            let old = part.replicas.clone();
+                            let mut union = target.clone();
+                            union.extend(old.iter().filter(|b| !target.contains(b)));
+                            part.replicas = union;
+                            s.reassigning.insert(t, (target.clone(), old));
+                            Ok(())
+                        }
                     }
-                    // A reorder (no new replica) completes at once, as in Kafka.
-                    Some(part) if target.iter().all(|b| part.replicas.contains(b)) => {
-                        part.replicas = target.clone();
-                        Ok(())
-                    }
-                    Some(part) => {
-                        let old = part.replicas.clone();
-                        let mut union = target.clone();
-                        union.extend(old.iter().filter(|b| !target.contains(b)));
-                        part.replicas = union;
-                        s.reassigning.insert(t, (target.clone(), old));
-                        Ok(())
-                    }
-                };
-                out.push(PartitionResult {
-                    topic: topic.clone(),
-                    partition: *p,
-                    result,
-                });
-            }
-            Ok(out)
+                },
+            ))
         })
     }
 
@@ -242,39 +259,35 @@ impl ClusterOps for FakeCluster {
         partitions: &[(String, i32)],
     ) -> Result<Vec<PartitionResult>, AdminError> {
         self.with(|s| {
-            let mut out = Vec::new();
-            for (topic, p) in partitions {
-                let t = tp(topic, *p);
-                s.calls.push(format!("cancel {t}"));
-                let result = match s.reassigning.remove(&t) {
-                    None => Err(kafka_err("Alter", ResponseError::NoReassignmentInProgress)),
-                    Some((target, old)) => {
-                        let adding: Vec<i32> = target
-                            .iter()
-                            .filter(|b| !old.contains(b))
-                            .copied()
-                            .collect();
-                        for b in &adding {
-                            s.sizes.remove(&(*b, t.clone()));
+            Ok(per_partition(
+                partitions,
+                |(topic, p)| (topic, *p),
+                |_, t| {
+                    s.calls.push(format!("cancel {t}"));
+                    match s.reassigning.remove(&t) {
+                        None => Err(kafka_err("Alter", ResponseError::NoReassignmentInProgress)),
+                        Some((target, old)) => {
+                            let adding: Vec<i32> = target
+                                .iter()
+                                .filter(|b| !old.contains(b))
+                                .copied()
+                                .collect();
+                            for b in &adding {
+                                s.sizes.remove(&(*b, t.clone()));
+                            }
+                            // As Kafka does: the adding replicas are dropped from the current list
+                            // (target first, then the removing ones), so the old SET comes back
+                            // in another order.
+                            s.partitions
+                                .get_mut(&t)
+                                .unwrap()
+                                .replicas
+                                .retain(|b| !adding.contains(b));
+                            Ok(())
                         }
-                        // As Kafka does: the adding replicas are dropped from the current list
-                        // (target first, then the removing ones), so the old SET comes back
-                        // in another order.
-                        s.partitions
-                            .get_mut(&t)
-                            .unwrap()
-                            .replicas
-                            .retain(|b| !adding.contains(b));
-                        Ok(())
                     }
-                };
-                out.push(PartitionResult {
-                    topic: topic.clone(),
-                    partition: *p,
-                    result,
-                });
-            }
-            Ok(out)
+                },
+            ))
         })
     }
 
@@ -283,19 +296,16 @@ impl ClusterOps for FakeCluster {
         partitions: &[(String, i32)],
     ) -> Result<Vec<PartitionResult<ElectionOutcome>>, AdminError> {
         self.with(|s| {
-            let mut out = Vec::new();
-            for (topic, p) in partitions {
-                let t = tp(topic, *p);
-                s.calls.push(format!("elect {t}"));
-                let part = s.partitions.get_mut(&t).unwrap();
-                part.leader = part.replicas.first().copied();
-                out.push(PartitionResult {
-                    topic: topic.clone(),
-                    partition: *p,
-                    result: Ok(ElectionOutcome::Elected),
-                });
-            }
-            Ok(out)
+            Ok(per_partition(
+                partitions,
+                |(topic, p)| (topic, *p),
+                |_, t| {
+                    s.calls.push(format!("elect {t}"));
+                    let part = s.partitions.get_mut(&t).unwrap();
+                    part.leader = part.replicas.first().copied();
+                    Ok(ElectionOutcome::Elected)
+                },
+            ))
         })
     }
 

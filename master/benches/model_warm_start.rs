@@ -154,14 +154,8 @@ fn main() {
                 seq: minute,
                 interval_ms: 60_000,
                 process: ProcessStats {
-                    state: ProcessState::Running,
                     pid: Some(1),
-                    cpu_percent: None,
-                    rss_bytes: None,
-                    threads: None,
-                    open_fds: None,
-                    uptime_secs: None,
-                    probe: Probe::NotRun,
+                    ..ProcessStats::bare(ProcessState::Running)
                 },
                 host: HostStats::default(),
                 log_dirs: vec![],

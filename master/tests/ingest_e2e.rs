@@ -45,14 +45,9 @@ fn full(cluster: &str, broker: i32, ts: u64, rate: u64) -> StatsRecord {
         seq: 1,
         interval_ms: 60_000,
         process: ProcessStats {
-            state: ProcessState::Running,
             pid: Some(42),
-            cpu_percent: None,
-            rss_bytes: None,
-            threads: None,
-            open_fds: None,
-            uptime_secs: None,
             probe: Probe::Ok { latency_us: 100 },
+            ..ProcessStats::bare(ProcessState::Running)
         },
         host: HostStats::default(),
         log_dirs: vec![],

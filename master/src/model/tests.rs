@@ -18,14 +18,9 @@ pub(crate) fn identity(cluster: &str, broker: i32) -> Identity {
 
 fn process(state: ProcessState) -> ProcessStats {
     ProcessStats {
-        state,
         pid: Some(1),
-        cpu_percent: None,
-        rss_bytes: None,
-        threads: None,
-        open_fds: None,
-        uptime_secs: None,
         probe: Probe::Ok { latency_us: 300 },
+        ..ProcessStats::bare(state)
     }
 }
 

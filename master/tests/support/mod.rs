@@ -73,14 +73,9 @@ pub fn heartbeat(cluster: &str, broker: i32, seq: u64, state: ProcessState) -> V
         timestamp_ms: now_ms(),
         seq,
         process: ProcessStats {
-            state,
             pid: Some(1),
-            cpu_percent: None,
-            rss_bytes: None,
-            threads: None,
-            open_fds: None,
-            uptime_secs: None,
             probe: Probe::Ok { latency_us: 100 },
+            ..ProcessStats::bare(state)
         },
         host: HostStats::default(),
         missing: vec![],

@@ -9,6 +9,8 @@
 //!
 //! - a transport failure (connection refused or reset, a resolve failure, a connect timeout,
 //!   "all brokers down"): WARN once per broker per [`REPEAT_WARN`], DEBUG otherwise;
+//! - a transport failure librdkafka reports below WARN (a connection closed by the peer, before
+//!   the reconnect fails at WARN): DEBUG;
 //! - the end of a partition (the replay asks for it, rust-rdkafka issue 820): DEBUG;
 //! - a coordinator still loading or moving, which librdkafka retries by itself ("Failed to
 //!   acquire transactional PID ...: Coordinator load in progress: retrying", at every master
@@ -209,6 +211,13 @@ impl ClientContext for QuietContext {
                 Class::Retrying => return self.retrying(&format_args!("{fac} {message}")),
                 _ => {}
             }
+        } else if let Class::Transport(key) = classify_log(message) {
+            // A connection closing, reported at INFO before the reconnect fails at WARN: the
+            // WARN (once per broker per window) is the event's line.
+            self.quieted.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target: "librdkafka", client = self.client, broker = key,
+                "librdkafka: {fac} {message}");
+            return;
         }
         match level {
             RDKafkaLogLevel::Emerg

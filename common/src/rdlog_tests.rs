@@ -174,3 +174,30 @@ fn a_coordinator_still_loading_is_a_retry_not_a_warning() {
         "neither a WARN nor an ERROR"
     );
 }
+
+/// librdkafka reports a broker's connection closing at INFO, then its reconnect failing at WARN:
+/// one event, two lines in the agent's log (seen on a SIGKILLed broker). The INFO one goes to
+/// DEBUG; the WARN (once per broker per window) stays the event's line.
+#[test]
+fn a_disconnect_reported_at_info_is_not_a_second_line() {
+    let ctx = QuietContext::new("agent stats producer");
+    ctx.log(
+        RDKafkaLogLevel::Info,
+        "FAIL",
+        "[thrd:127.0.0.1:20503/3]: 127.0.0.1:20503/3: Disconnected: connection closed by peer: \
+         receive 0 after POLLIN (after 56587ms in state UP)",
+    );
+    assert_eq!(
+        ctx.tally(),
+        Tally {
+            quieted: 1,
+            ..Tally::default()
+        }
+    );
+    ctx.log(
+        RDKafkaLogLevel::Warning,
+        "FAIL",
+        &format!("[thrd:127.0.0.1:19801/bootstrap]: {REFUSED}"),
+    );
+    assert_eq!(ctx.tally().warned, 1);
+}

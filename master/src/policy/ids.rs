@@ -45,7 +45,7 @@ impl Policy {
             return d;
         };
         if self.cfg.maintenance {
-            d.reason = format!("maintenance mode, not acting: would {a:?}; {}", d.reason);
+            d.reason = format!("maintenance mode, not acting: would {a}; {}", d.reason);
             d.verdict = Verdict::Hold;
             d.rule = Rule::Maintenance;
         } else if self.cfg.dry_run {

@@ -121,15 +121,7 @@ pub fn snapshot_of(
     limits: &NetworkLimits,
     model: Option<&ClusterModel>,
 ) -> Snapshot {
-    let mut v = snapshot::Verdicts::default();
-    for f in findings {
-        let Some(b) = f.broker else { continue };
-        match f.kind {
-            FindingKind::DeadBroker => v.dead.insert(b),
-            FindingKind::SuspectBroker | FindingKind::HungBroker => v.suspect.insert(b),
-            _ => false,
-        };
-    }
+    let v = crate::service::round::verdicts(findings);
     snapshot::build(view, limits, &v, model, clock::wall_ms())
 }
 

@@ -474,8 +474,9 @@ pub(crate) fn needs_a_person(p: &Plan) -> Vec<&crate::plan::Unplaceable> {
         .collect()
 }
 
-/// Dead and suspect (or hung) brokers, as the snapshot builder takes them.
-fn verdicts(findings: &[Finding]) -> snapshot::Verdicts {
+/// Dead and suspect (or hung) brokers, as the snapshot builder takes them (also the API's
+/// what-if snapshots, `serve::figures::snapshot_of`).
+pub(crate) fn verdicts(findings: &[Finding]) -> snapshot::Verdicts {
     let mut v = snapshot::Verdicts::default();
     for f in findings {
         let Some(b) = f.broker else { continue };

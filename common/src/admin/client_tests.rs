@@ -36,6 +36,17 @@ impl Fake {
     }
 }
 
+/// What every connection of the fake brokers shares: the ports (ids 1..=n in order) and the
+/// [`Fake`]'s records, the script and the controller.
+#[derive(Clone)]
+struct Shared {
+    ports: Vec<u16>,
+    seen: Arc<Mutex<Vec<(i32, i16)>>>,
+    dead: Arc<Mutex<Vec<i32>>>,
+    script: Arc<Script>,
+    controller: Arc<dyn Fn() -> i32 + Send + Sync>,
+}
+
 fn all_versions() -> ApiVersionsResponse {
     ApiVersionsResponse::default().with_api_keys(
         ApiKey::iter()
@@ -66,26 +77,25 @@ async fn start(
         .iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let dead: Arc<Mutex<Vec<i32>>> = Arc::new(Mutex::new(Vec::new()));
+    let shared = Shared {
+        ports,
+        seen: Arc::new(Mutex::new(Vec::new())),
+        dead: Arc::new(Mutex::new(Vec::new())),
+        script,
+        controller,
+    };
     for (i, listener) in listeners.into_iter().enumerate() {
         let id = i as i32 + 1;
-        let (ports, seen, script, controller, dead) = (
-            ports.clone(),
-            seen.clone(),
-            script.clone(),
-            controller.clone(),
-            dead.clone(),
-        );
+        let shared = shared.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (ports, seen, script, controller, dead) = (
-                    ports.clone(),
-                    seen.clone(),
-                    script.clone(),
-                    controller.clone(),
-                    dead.clone(),
-                );
+                let Shared {
+                    ports,
+                    seen,
+                    dead,
+                    script,
+                    controller,
+                } = shared.clone();
                 tokio::spawn(fake_broker(stream, move |h, body| {
                     let v = h.request_api_version;
                     if dead.lock().unwrap().contains(&id) {
@@ -119,9 +129,13 @@ async fn start(
         });
     }
     Fake {
-        addrs: ports.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
-        seen,
-        dead,
+        addrs: shared
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect(),
+        seen: shared.seen,
+        dead: shared.dead,
     }
 }
 

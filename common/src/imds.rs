@@ -142,19 +142,11 @@ impl Session {
             })?;
         let base = settings.endpoint.trim_end_matches('/').to_owned();
         let what = format!("IMDSv2 token from {base}");
-        let response = client
-            .put(format!("{base}/latest/api/token"))
-            .header(
-                "X-aws-ec2-metadata-token-ttl-seconds",
-                settings.token_ttl_secs.to_string(),
-            )
-            .send()
-            .await
-            .map_err(|source| Error::Http {
-                what: what.clone(),
-                source,
-            })?;
-        let token = read_item(response, &what).await?;
+        let request = client.put(format!("{base}/latest/api/token")).header(
+            "X-aws-ec2-metadata-token-ttl-seconds",
+            settings.token_ttl_secs.to_string(),
+        );
+        let token = ask(request, &what).await?;
         Ok(Session {
             client,
             base,
@@ -164,18 +156,21 @@ impl Session {
 
     async fn get(&self, item: &str) -> Result<String> {
         let what = format!("IMDS {item} from {}", self.base);
-        let response = self
+        let request = self
             .client
             .get(format!("{}/latest/meta-data/{item}", self.base))
-            .header("X-aws-ec2-metadata-token", self.token.as_str())
-            .send()
-            .await
-            .map_err(|source| Error::Http {
-                what: what.clone(),
-                source,
-            })?;
-        read_item(response, &what).await
+            .header("X-aws-ec2-metadata-token", self.token.as_str());
+        ask(request, &what).await
     }
+}
+
+/// Sends `request` and reads its one-item answer; `what` names the request in errors.
+async fn ask(request: reqwest::RequestBuilder, what: &str) -> Result<String> {
+    let response = request.send().await.map_err(|source| Error::Http {
+        what: what.to_owned(),
+        source,
+    })?;
+    read_item(response, what).await
 }
 
 /// The body of a successful answer, checked to be one short printable token.

@@ -2,6 +2,7 @@
 //! `ActionLog` committed (readable and `--json`), and `stats tail` decodes codec records and
 //! reports an undecodable one without stopping. Each trial uses its own topics.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,31 @@ pub fn trials(ctx: &Arc<Ctx>) -> Vec<Trial> {
 fn toml_list(bootstrap: &str) -> String {
     let items: Vec<String> = bootstrap.split(',').map(|s| format!("{s:?}")).collect();
     format!("[{}]", items.join(", "))
+}
+
+/// A master config file in a new temp dir (removed when the returned dir drops): the testbed
+/// (`bootstrap`) as the stats cluster and as the cluster `testbed`, the checkpoint in the dir,
+/// `stats` keys in `[stats]`, `tables` after the checkpoint, `cluster` keys in the cluster.
+fn master_config(
+    bootstrap: &str,
+    stats: &str,
+    tables: &str,
+    cluster: &str,
+) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("master.toml");
+    let servers = toml_list(bootstrap);
+    std::fs::write(
+        &path,
+        format!(
+            "[stats]\n{stats}[stats.connection]\nbootstrap_servers = {servers}\n\
+             [checkpoint]\npath = {:?}\n{tables}\
+             [[clusters]]\nname = \"testbed\"\n{cluster}\
+             [clusters.connection]\nbootstrap_servers = {servers}\n",
+            dir.path().join("ck"),
+        ),
+    )?;
+    Ok((dir, path))
 }
 
 fn actions_prints_the_committed_records(ctx: &Ctx) -> anyhow::Result<()> {
@@ -84,19 +110,12 @@ fn actions_prints_the_committed_records(ctx: &Ctx) -> anyhow::Result<()> {
             anyhow::Ok(())
         })?;
 
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("master.toml");
-    let servers = toml_list(&tb.bootstrap());
-    std::fs::write(
-        &path,
-        format!(
-            "[stats.connection]\nbootstrap_servers = {servers}\n\
-             [checkpoint]\npath = {:?}\n\
-             [action_log]\ntopic = {topic:?}\nreplay_timeout_secs = 30\n\
-             [[clusters]]\nname = \"testbed\"\ncluster_id = \"cli-cluster\"\n\
-             [clusters.connection]\nbootstrap_servers = {servers}\n",
-            dir.path().join("ck"),
-        ),
+    let action_log = format!("[action_log]\ntopic = {topic:?}\nreplay_timeout_secs = 30\n");
+    let (_dir, path) = master_config(
+        &tb.bootstrap(),
+        "",
+        &action_log,
+        "cluster_id = \"cli-cluster\"\n",
     )?;
     let run = |extra: &[&str]| -> anyhow::Result<String> {
         let out = Command::new(binary("kmedic-master")?)
@@ -185,19 +204,7 @@ fn stats_tail_decodes_and_reports_undecodable(ctx: &Ctx) -> anyhow::Result<()> {
     }
     producer.flush(Duration::from_secs(30))?;
 
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("master.toml");
-    let servers = toml_list(&tb.bootstrap());
-    std::fs::write(
-        &path,
-        format!(
-            "[stats]\ntopic = {topic:?}\n[stats.connection]\nbootstrap_servers = {servers}\n\
-             [checkpoint]\npath = {:?}\n\
-             [[clusters]]\nname = \"testbed\"\n\
-             [clusters.connection]\nbootstrap_servers = {servers}\n",
-            dir.path().join("ck"),
-        ),
-    )?;
+    let (_dir, path) = master_config(&tb.bootstrap(), &format!("topic = {topic:?}\n"), "", "")?;
     let mut child = Command::new(binary("kmedic-master")?)
         .args([
             "stats",

@@ -289,6 +289,38 @@ pub fn new_action_id(master_id: &str) -> String {
     format!("{master_id}-{}-{n}", crate::clock::wall_ms())
 }
 
+/// One action of every kind, with values worth a round trip (a hostname with shell
+/// metacharacters), for the tests here and the API's kind list.
+#[cfg(test)]
+pub(crate) fn one_of_each_kind() -> Vec<ActionKind> {
+    vec![
+        ActionKind::SetThrottle {
+            rate_bytes_per_sec: 5,
+        },
+        ActionKind::ClearThrottle,
+        ActionKind::Reassign {
+            targets: vec![vec![4, 2, 3]],
+            bytes: 7,
+        },
+        ActionKind::CancelReassign,
+        ActionKind::ElectLeaders,
+        ActionKind::Cordon,
+        ActionKind::Uncordon,
+        ActionKind::Unregister,
+        ActionKind::ReplaceHost {
+            broker: 3,
+            hostname: "h;rm -rf".into(),
+        },
+        ActionKind::CaughtUp { broker: 3 },
+        ActionKind::SetMode {
+            mode: Mode::DryRun,
+            on: true,
+        },
+        ActionKind::Decommission { brokers: vec![1] },
+        ActionKind::Recommission { brokers: vec![1] },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,28 +398,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_and_names_its_type() {
-        let kinds = vec![
-            ActionKind::SetThrottle {
-                rate_bytes_per_sec: 5,
-            },
-            ActionKind::ClearThrottle,
-            ActionKind::CancelReassign,
-            ActionKind::ElectLeaders,
-            ActionKind::Cordon,
-            ActionKind::Uncordon,
-            ActionKind::Unregister,
-            ActionKind::ReplaceHost {
-                broker: 3,
-                hostname: "h;rm -rf".into(),
-            },
-            ActionKind::CaughtUp { broker: 3 },
-            ActionKind::SetMode {
-                mode: Mode::DryRun,
-                on: true,
-            },
-            ActionKind::Decommission { brokers: vec![1] },
-            ActionKind::Recommission { brokers: vec![1] },
-        ];
+        let kinds = one_of_each_kind();
         for k in kinds {
             let r = ActionRecord::state("c", "a", k.clone(), "", "m");
             let v: serde_json::Value = serde_json::from_slice(&r.to_json()).unwrap();

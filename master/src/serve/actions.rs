@@ -132,36 +132,11 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actionlog::{ActionKind, Mode};
+    use crate::actionlog::ActionKind;
 
     #[test]
     fn kinds_are_the_action_kinds_names() {
-        let all = [
-            ActionKind::SetThrottle {
-                rate_bytes_per_sec: 1,
-            },
-            ActionKind::ClearThrottle,
-            ActionKind::Reassign {
-                targets: vec![],
-                bytes: 0,
-            },
-            ActionKind::CancelReassign,
-            ActionKind::ElectLeaders,
-            ActionKind::Cordon,
-            ActionKind::Uncordon,
-            ActionKind::Unregister,
-            ActionKind::ReplaceHost {
-                broker: 1,
-                hostname: String::new(),
-            },
-            ActionKind::CaughtUp { broker: 1 },
-            ActionKind::SetMode {
-                mode: Mode::DryRun,
-                on: true,
-            },
-            ActionKind::Decommission { brokers: vec![] },
-            ActionKind::Recommission { brokers: vec![] },
-        ];
+        let all = crate::actionlog::record::one_of_each_kind();
         let names: Vec<&str> = all.iter().map(ActionKind::name).collect();
         assert_eq!(names, KINDS);
     }

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::list;
+
 /// A planner request, produced by the policy (or an operator).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -44,11 +46,15 @@ pub enum Request {
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Request::Heal { dead } => write!(f, "heal dead brokers {dead:?}"),
+            Request::Heal { dead } => write!(f, "heal dead brokers {}", list(dead)),
             Request::Balance => f.write_str("balance network load"),
             Request::BalanceLeaders => f.write_str("balance network load by elections only"),
-            Request::Relieve { brokers } => write!(f, "relieve overloaded brokers {brokers:?}"),
-            Request::Decommission { brokers } => write!(f, "decommission brokers {brokers:?}"),
+            Request::Relieve { brokers } => {
+                write!(f, "relieve overloaded brokers {}", list(brokers))
+            }
+            Request::Decommission { brokers } => {
+                write!(f, "decommission brokers {}", list(brokers))
+            }
             Request::SpreadLeaders => f.write_str("spread leaders across racks"),
             Request::PreferredLeaders => f.write_str("elect preferred leaders"),
         }

@@ -60,7 +60,7 @@ impl fmt::Display for Action {
     }
 }
 
-/// How a decision log line and an operator read it: `act heal dead brokers [2]`, `dry-run
+/// How a decision log line and an operator read it: `act heal dead brokers 2`, `dry-run
 /// replace the host of broker 3`, `alert`, `hold`.
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -267,7 +267,13 @@ mod display_tests {
     #[test]
     fn verdicts_read_as_sentences_not_debug() {
         let heal = Verdict::Act(Action::Plan(Request::Heal { dead: vec![2] }));
-        assert_eq!(heal.to_string(), "act heal dead brokers [2]");
+        assert_eq!(heal.to_string(), "act heal dead brokers 2");
+        let relieve = Verdict::Act(Action::Plan(Request::Relieve {
+            brokers: vec![3, 6],
+        }));
+        assert_eq!(relieve.to_string(), "act relieve overloaded brokers 3, 6");
+        let drain = Action::Plan(Request::Decommission { brokers: vec![4] });
+        assert_eq!(drain.to_string(), "decommission brokers 4");
         let replace = Verdict::DryRun(Action::ReplaceHost { broker: 3 });
         assert_eq!(replace.to_string(), "dry-run replace the host of broker 3");
         assert_eq!(Verdict::Hold.to_string(), "hold");

@@ -171,7 +171,7 @@ fn future_heartbeat_then_kill(ctx: &Ctx) -> anyhow::Result<()> {
         "the master to decide and plan the heal of the killed broker",
         |l| {
             field(l, "message").starts_with("planned")
-                && field(l, "requests") == format!("heal dead brokers [{VICTIM}]")
+                && field(l, "requests") == format!("heal dead brokers {VICTIM}")
         },
     )?;
     let lines = strict_log_lines(&m.log)?;

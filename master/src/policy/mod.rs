@@ -387,9 +387,18 @@ impl Policy {
                     format!("{}; healing waits until they are explained", f.evidence),
                     Rule::Gate,
                 )),
+                // Restored by the heal of the brokers that explain them, once it is decided.
+                FindingKind::UnderReplicatedExplained => out.push(d(
+                    Verdict::Hold,
+                    format!(
+                        "{} (nothing of their own to do: the dead brokers' heal restores them)",
+                        f.evidence
+                    ),
+                    Rule::AlertOnly,
+                )),
                 _ => out.push(d(
                     Verdict::Hold,
-                    format!("{} (alert only)", f.evidence),
+                    format!("{} (alert only: kmedic moves no data for it)", f.evidence),
                     Rule::AlertOnly,
                 )),
             }

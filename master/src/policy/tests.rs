@@ -419,3 +419,37 @@ fn decision_reasons_name_brokers_and_findings_in_prose() {
         assert!(!d.reason.contains("[1]"), "{}", d.reason);
     }
 }
+
+/// A hold for a finding kmedic does not act on says why in words: URPs explained by a dead
+/// broker are restored by that broker's heal (not "alert only", which read as if nothing would
+/// happen); other alert-only findings say that no data moves for them.
+#[test]
+fn alert_only_holds_say_why_nothing_is_done_for_them() {
+    let f = dead_cluster();
+    let mut p = Policy::new("c", cfg());
+    let ds = round(&mut p, &f, NOW);
+    let urp = holds(&ds)
+        .into_iter()
+        .find(|d| d.finding == K::UnderReplicatedExplained)
+        .expect("the explained URPs are held");
+    assert!(
+        urp.reason
+            .ends_with("(nothing of their own to do: the dead brokers' heal restores them)"),
+        "{}",
+        urp.reason
+    );
+    let mut f = Fake::six();
+    f.add_partition("t", 0, &[1, 2, 3]);
+    f.agents.get_mut(&2).unwrap().process = kmedic_common::stats::ProcessState::Stopped;
+    let ds = round(&mut p, &f, NOW + 10 * S);
+    let hung = holds(&ds)
+        .into_iter()
+        .find(|d| d.finding == K::HungBroker)
+        .expect("the hung broker is held");
+    assert!(
+        hung.reason
+            .ends_with("(alert only: kmedic moves no data for it)"),
+        "{}",
+        hung.reason
+    );
+}

@@ -391,7 +391,8 @@ impl Policy {
                 FindingKind::UnderReplicatedExplained => out.push(d(
                     Verdict::Hold,
                     format!(
-                        "{} (nothing of their own to do: the dead brokers' heal restores them)",
+                        "{} (nothing of their own to do: the dead brokers' heal, or the reassignment \
+                         adding the replicas, restores them)",
                         f.evidence
                     ),
                     Rule::AlertOnly,

@@ -2,49 +2,42 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kmedic_master::plan::{
-    plan, plan_round, BrokerState, Capacity, Limits, Plan, Request, Snapshot,
-};
-use kmedic_master::sim::{cluster_racks, generate, health, rack_name, Cluster, Spec};
+use kmedic_master::plan::{plan, plan_round, BrokerState, Limits, Plan, Request, Snapshot};
+use kmedic_master::sim::{cluster_racks, generate, health, Cluster, Spec};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
+mod plan_common;
+use plan_common::{random_brokers, shape, Shape};
+
 /// A random cluster: any placement (rack-aware or not), random ISR and leaders, some brokers
 /// dead, suspect or draining, some partitions reassigning or with a move in flight.
-fn cluster(seed: u64, brokers: usize, racks: usize, partitions: usize, rf: usize) -> Cluster {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut c = Cluster::new();
-    for i in 0..brokers {
-        let cap = Capacity {
-            net_in_bytes_per_sec: rng.random_range(50..200) * 1_000_000,
-            net_out_bytes_per_sec: rng.random_range(50..300) * 1_000_000,
-            disk_bytes: rng.random_range(1..20) * 100_000_000_000,
-        };
-        c.add_broker_with(i as i32 + 1, &rack_name(i % racks), cap);
+fn cluster(s: &Shape) -> Cluster {
+    let (mut rng, mut c) = random_brokers(s, 1..20, |rng, c, id, cap| {
         let state = match rng.random_range(0..10) {
             0 => BrokerState::Dead,
             1 => BrokerState::Suspect,
             2 => BrokerState::Decommissioning,
             _ => BrokerState::Alive,
         };
-        c.set_state(i as i32 + 1, state);
+        c.set_state(id, state);
         match rng.random_range(0..8) {
             0 => {
-                c.set_disk_unknown(i as i32 + 1);
+                c.set_disk_unknown(id);
             }
             1 => {
                 let used = rng.random_range(0..=cap.disk_bytes);
-                c.set_disk_used(i as i32 + 1, used);
+                c.set_disk_used(id, used);
             }
             _ => {}
         }
-    }
-    let ids: Vec<i32> = (1..=brokers as i32).collect();
-    for i in 0..partitions {
+    });
+    let ids: Vec<i32> = (1..=s.brokers as i32).collect();
+    for i in 0..s.partitions {
         let topic = format!("t{}", i % 4);
-        let mut replicas: Vec<i32> = ids.choose_multiple(&mut rng, rf).copied().collect();
+        let mut replicas: Vec<i32> = ids.choose_multiple(&mut rng, s.rf).copied().collect();
         replicas.shuffle(&mut rng);
         let size = rng.random_range(1..100) * 1_000_000_000;
         let idx = c.add_partition(&topic, replicas[0], &replicas, size);
@@ -355,19 +348,14 @@ proptest! {
 
     #[test]
     fn plans_keep_every_rule(
-        seed in any::<u64>(),
-        brokers in 1usize..12,
-        racks in 1usize..5,
-        partitions in 0usize..40,
-        rf in 1usize..4,
+        s in shape(1..12, 1..5, 0..40, 1..4),
         kind in 0u8..5,
         budget_gb in 1u64..2_000,
         max_moves in 1u32..8,
         ratio in 1.0f64..1.5,
     ) {
-        let rf = rf.min(brokers);
-        let c = cluster(seed, brokers, racks, partitions, rf);
-        let req = request(kind, &c, seed);
+        let c = cluster(&s);
+        let req = request(kind, &c, s.seed);
         let limits = Limits {
             target_ratio: ratio,
             max_bytes_to_move: budget_gb * 1_000_000_000,
@@ -439,16 +427,11 @@ proptest! {
     /// known disk, racks distinct whenever the cluster has enough racks.
     #[test]
     fn a_round_plan_is_consistent(
-        seed in any::<u64>(),
-        brokers in 3usize..12,
-        racks in 1usize..5,
-        partitions in 0usize..40,
-        rf in 1usize..4,
+        s in shape(3..12, 1..5, 0..40, 1..4),
         kinds in proptest::collection::vec(0u8..5, 1..5),
     ) {
-        let rf = rf.min(brokers);
-        let c = cluster(seed, brokers, racks, partitions, rf);
-        let reqs: Vec<Request> = kinds.iter().map(|&k| request(k, &c, seed)).collect();
+        let c = cluster(&s);
+        let reqs: Vec<Request> = kinds.iter().map(|&k| request(k, &c, s.seed)).collect();
         let limits = Limits::default();
         let p = plan_round(&c.snapshot, &limits, &reqs);
         let snap = &c.snapshot;

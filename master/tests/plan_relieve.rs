@@ -11,9 +11,11 @@ use kmedic_master::plan::{
 };
 use kmedic_master::sim::{cluster_racks, rack_name, Cluster};
 use proptest::prelude::*;
-use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
+
+mod plan_common;
+use plan_common::{random_brokers, shape, Shape};
 
 const MB: u64 = 1_000_000;
 const GB: u64 = 1_000_000_000;
@@ -49,19 +51,26 @@ fn set_cap(c: &mut Cluster, id: i32, net_in: u64, net_out: u64) {
     b.capacity.net_out_bytes_per_sec = net_out;
 }
 
-/// The e2e trial's shape on a busy cluster: broker 2 leads five hot partitions (RF 2, a
-/// follower on each other broker) with low limits; the rest of the cluster carries uneven
-/// unrelated load that a balance evens out.
-fn hot_two() -> Cluster {
+/// Brokers 1 to 6 over racks az-a, az-b, az-c (round-robin), each with `net` bytes/s of net
+/// in and out and 10 TB of disk.
+fn six_brokers(net: u64) -> Cluster {
     let mut c = Cluster::new();
     let cap = Capacity {
-        net_in_bytes_per_sec: 100 * MB,
-        net_out_bytes_per_sec: 100 * MB,
+        net_in_bytes_per_sec: net,
+        net_out_bytes_per_sec: net,
         disk_bytes: 10_000 * GB,
     };
     for id in 1..=6 {
         c.add_broker_with(id, &rack_name((id as usize - 1) % 3), cap);
     }
+    c
+}
+
+/// The e2e trial's shape on a busy cluster: broker 2 leads five hot partitions (RF 2, a
+/// follower on each other broker) with low limits; the rest of the cluster carries uneven
+/// unrelated load that a balance evens out.
+fn hot_two() -> Cluster {
+    let mut c = six_brokers(100 * MB);
     for (k, f) in [1, 3, 4, 5, 6].into_iter().enumerate() {
         let i = c.add_partition(&format!("hot{k}"), 2, &[2, f], 6 * GB);
         c.set_rates(i, 3 * MB, 0);
@@ -131,15 +140,7 @@ fn relief_moves_only_the_hot_brokers_partitions_and_fewer_bytes_than_balance() {
 /// and skipped the 3 GB one that clears it with room to spare: 11 GB (this test failed so).
 #[test]
 fn relief_takes_the_replica_just_over_a_small_excess_left() {
-    let mut c = Cluster::new();
-    let cap = Capacity {
-        net_in_bytes_per_sec: 200 * MB,
-        net_out_bytes_per_sec: 200 * MB,
-        disk_bytes: 10_000 * GB,
-    };
-    for id in 1..=6 {
-        c.add_broker_with(id, &rack_name((id as usize - 1) % 3), cap);
-    }
+    let mut c = six_brokers(200 * MB);
     // Broker 2 the disk peak, so the targets' disk is not what limits them.
     c.snapshot.brokers[1].capacity.disk_bytes = 100 * GB;
     // 156 MB/s on each: the mean puts balance's own limit for broker 2 (14.5 MB/s) near the
@@ -207,30 +208,22 @@ fn relief_of_an_unknown_broker_is_a_warning() {
 }
 
 /// A random cluster with `hot` brokers over their own network limits.
-fn cluster(
-    seed: u64,
-    brokers: usize,
-    racks: usize,
-    partitions: usize,
-    rf: usize,
-    aware: bool,
-) -> Cluster {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut c = Cluster::new();
-    for i in 0..brokers {
-        let cap = Capacity {
-            net_in_bytes_per_sec: rng.random_range(50..200) * MB,
-            net_out_bytes_per_sec: rng.random_range(50..300) * MB,
-            disk_bytes: rng.random_range(5..30) * 100 * GB,
-        };
-        c.add_broker_with(i as i32 + 1, &rack_name(i % racks), cap);
+fn cluster(s: &Shape, aware: bool) -> Cluster {
+    let (mut rng, mut c) = random_brokers(s, 5..30, |rng, c, id, _| {
         let state = match rng.random_range(0..12) {
             0 => BrokerState::Dead,
             1 => BrokerState::Suspect,
             _ => BrokerState::Alive,
         };
-        c.set_state(i as i32 + 1, state);
-    }
+        c.set_state(id, state);
+    });
+    let Shape {
+        brokers,
+        racks,
+        partitions,
+        rf,
+        ..
+    } = *s;
     let ids: Vec<i32> = (1..=brokers as i32).collect();
     let aware = aware || rng.random_bool(0.5);
     for i in 0..partitions {
@@ -434,16 +427,11 @@ proptest! {
 
     #[test]
     fn relief_keeps_every_rule(
-        seed in any::<u64>(),
-        brokers in 4usize..14,
-        racks in 1usize..5,
-        partitions in 10usize..80,
-        rf in 1usize..4,
+        s in shape(4..14, 1..5, 10..80, 1..4),
         hot in 1usize..3,
         squeeze in 0.3f64..0.98,
     ) {
-        let rf = rf.min(brokers);
-        let mut c = cluster(seed, brokers, racks, partitions, rf, false);
+        let mut c = cluster(&s, false);
         let hot = make_hot(&mut c, hot, squeeze);
         let limits = Limits::default();
         let p = plan(&c.snapshot, &limits, &Request::Relieve { brokers: hot.clone() });
@@ -472,15 +460,10 @@ proptest! {
     /// case count.
     #[test]
     fn relief_never_moves_more_than_balance(
-        seed in any::<u64>(),
-        brokers in 4usize..14,
-        racks in 3usize..5,
-        partitions in 10usize..80,
-        rf in 2usize..4,
+        s in shape(4..14, 3..5, 10..80, 2..4),
         squeeze in 0.3f64..0.98,
     ) {
-        let rf = rf.min(brokers);
-        let mut c = cluster(seed, brokers, racks, partitions, rf, true);
+        let mut c = cluster(&s, true);
         let hot = make_hot(&mut c, 1, squeeze);
         prop_assume!(!hot.is_empty());
         let limits = Limits::default();

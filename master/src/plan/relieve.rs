@@ -300,7 +300,7 @@ fn cover(st: &mut State, b: u32) {
     }
     drop(trial);
     for &p in found.steps[..found.prefix].iter().chain(&found.closer) {
-        let resource = label(st, b, p);
+        let resource = label(&relief_of(st, b, p), &excess(st, b));
         if !try_move(st, p, b, resource) {
             // Cannot happen (the same moves on the same state): said, not hidden.
             tracing::warn!(
@@ -323,20 +323,28 @@ struct Found {
 
 /// The greedy of [`cover`] on `st` (a copy): moves its steps, returns the cheapest option seen.
 fn greedy(st: &mut State, b: u32) -> Found {
-    // (partition, size); a replica that failed to move (no target, move or byte limit) is
-    // dropped: targets only fill up while one broker is relieved, so it never would later.
-    let mut cands: Vec<(u32, u64)> = st.hosted[b as usize]
+    // (partition, size, relief); a replica that failed to move or has no target (no room,
+    // move or byte limit) is dropped: targets only fill up while one broker is relieved, so
+    // it never would later. Each pick is a scan for the least, not a sort: a hot broker of
+    // the 270-broker bench holds ~5,000 replicas and needs hundreds of moves.
+    let mut cands: Vec<(u32, u64, [u64; 3])> = st.hosted[b as usize]
         .iter()
         .copied()
         .filter(|&p| slot_movable(st, p, b))
-        .map(|p| (p, st.snap.partitions[p as usize].size_bytes))
+        .map(|p| {
+            (
+                p,
+                st.snap.partitions[p as usize].size_bytes,
+                relief_of(st, b, p),
+            )
+        })
         .collect();
     let mut steps = Vec::new();
     let mut spent = 0u128;
     // (bytes, moves, prefix, closer) of the cheapest option so far.
-    let mut best: Option<(u128, usize, usize, Option<u32>)> = None;
-    type Option4 = Option<(u128, usize, usize, Option<u32>)>;
-    let consider = |best: &mut Option4, option: (u128, usize, usize, Option<u32>)| {
+    type Choice = (u128, usize, usize, Option<u32>);
+    let mut best: Option<Choice> = None;
+    let consider = |best: &mut Option<Choice>, option: Choice| {
         if best.is_none_or(|old| (option.0, option.1) < (old.0, old.1)) {
             *best = Some(option);
         }
@@ -350,39 +358,38 @@ fn greedy(st: &mut State, b: u32) -> Found {
         if best.is_some_and(|old| old.0 <= spent) {
             break; // every option from here costs more
         }
-        let worth = |p: u32| worth(st, b, p, &e);
         // The closer: smallest replica that clears all of `e` alone, with a target now.
-        let mut closers: Vec<(u64, u32)> = cands
+        while let Some((i, &(p, size, _))) = cands
             .iter()
-            .filter(|&&(p, _)| clears(st, b, p, &e))
-            .map(|&(p, size)| (size, p))
-            .collect();
-        closers.sort_unstable();
-        if let Some(&(size, p)) = closers.iter().find(|&&(_, p)| has_target(st, p, b)) {
-            consider(
-                &mut best,
-                (spent + size as u128, steps.len() + 1, steps.len(), Some(p)),
-            );
-        }
-        // The greedy step: least bytes per unit of worth first.
-        let mut order: Vec<(f64, u32, u64)> = cands
-            .iter()
-            .map(|&(p, size)| (worth(p), p, size))
-            .filter(|c| c.0 > 0.0)
-            .map(|(w, p, size)| (size as f64 / w, p, size))
-            .collect();
-        order.sort_unstable_by(|a, c| a.0.total_cmp(&c.0).then(a.1.cmp(&c.1)));
-        let mut moved = None;
-        let mut failed = Vec::new();
-        for &(_, p, size) in &order {
-            let resource = label(st, b, p);
-            if try_move(st, p, b, resource) {
-                moved = Some((p, size));
+            .enumerate()
+            .filter(|(_, c)| (0..3).all(|r| c.2[r] >= e[r]))
+            .min_by_key(|(_, c)| (c.1, c.0))
+        {
+            if has_target(st, p, b) {
+                let option = (spent + size as u128, steps.len() + 1, steps.len(), Some(p));
+                consider(&mut best, option);
                 break;
             }
-            failed.push(p);
+            cands.swap_remove(i);
         }
-        cands.retain(|c| !failed.contains(&c.0) && moved.is_none_or(|m| m.0 != c.0));
+        // The greedy step: least bytes per unit of worth first.
+        let moved = loop {
+            let pick = cands
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let w = worth(&c.2, &e);
+                    (w > 0.0).then(|| (c.1 as f64 / w, c.0, i))
+                })
+                .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+            let Some((_, p, i)) = pick else {
+                break None;
+            };
+            let (_, size, r) = cands.swap_remove(i);
+            if try_move(st, p, b, label(&r, &e)) {
+                break Some((p, size));
+            }
+        };
         let Some((p, size)) = moved else {
             break;
         };
@@ -417,34 +424,30 @@ fn relief_of(st: &State, b: u32, p: u32) -> [u64; 3] {
     RESOURCES.map(|r| relief(st, p, r, leads))
 }
 
-/// Share of each excess of `e` that moving `p` off `b` clears (each at most 1), summed.
-fn worth(st: &State, b: u32, p: u32, e: &[u64; 3]) -> f64 {
-    let r = relief_of(st, b, p);
-    (0..3)
-        .filter(|&i| e[i] > 0)
-        .map(|i| r[i].min(e[i]) as f64 / e[i] as f64)
-        .sum()
+/// Share of each excess of `e` that relief `r` clears (each at most 1), summed.
+fn worth(r: &[u64; 3], e: &[u64; 3]) -> f64 {
+    (0..3).map(|i| share(r, e, i)).sum()
 }
 
-/// Whether moving `p` off `b` alone clears every excess of `e`.
-fn clears(st: &State, b: u32, p: u32, e: &[u64; 3]) -> bool {
-    let r = relief_of(st, b, p);
-    (0..3).all(|i| r[i] >= e[i])
+/// Share of excess `e[i]` that relief `r` clears, at most 1 (0 where there is no excess).
+fn share(r: &[u64; 3], e: &[u64; 3], i: usize) -> f64 {
+    if e[i] == 0 {
+        0.0
+    } else {
+        r[i].min(e[i]) as f64 / e[i] as f64
+    }
 }
 
-/// The resource a move of `p` off `b` is made for (its reason): the one of `b`'s excesses it
+/// The resource a move of relief `r` against excess `e` is made for (its reason): the one it
 /// clears the largest share of.
-fn label(st: &State, b: u32, p: u32) -> Resource {
-    let e = excess(st, b);
-    let r = relief_of(st, b, p);
-    let share = |i: usize| {
-        if e[i] == 0 {
-            0.0
+fn label(r: &[u64; 3], e: &[u64; 3]) -> Resource {
+    let i = (0..3).fold(0, |best, i| {
+        if share(r, e, i) > share(r, e, best) {
+            i
         } else {
-            r[i].min(e[i]) as f64 / e[i] as f64
+            best
         }
-    };
-    let i = (0..3).fold(0, |best, i| if share(i) > share(best) { i } else { best });
+    });
     RESOURCES[i]
 }
 

@@ -64,3 +64,61 @@ pub fn assert_elections_only(p: &Plan) {
         assert_eq!(m.bytes_to_copy, 0, "{m}");
     }
 }
+
+/// The size of a random cluster for the property tests (plan_props, plan_relieve): broker,
+/// rack and partition counts, RF (at most the broker count), and the seed of the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub seed: u64,
+    pub brokers: usize,
+    pub racks: usize,
+    pub partitions: usize,
+    pub rf: usize,
+}
+
+/// Random [`Shape`]s with counts in the given ranges, `rf` clamped to `brokers`. Drawn in the
+/// order seed, brokers, racks, partitions, rf, as the tests' own arguments were, so the seeds
+/// kept in their proptest-regressions files give the same clusters.
+pub fn shape(
+    brokers: std::ops::Range<usize>,
+    racks: std::ops::Range<usize>,
+    partitions: std::ops::Range<usize>,
+    rf: std::ops::Range<usize>,
+) -> impl proptest::strategy::Strategy<Value = Shape> {
+    use proptest::prelude::*;
+    (any::<u64>(), brokers, racks, partitions, rf).prop_map(
+        |(seed, brokers, racks, partitions, rf)| Shape {
+            seed,
+            brokers,
+            racks,
+            partitions,
+            rf: rf.min(brokers),
+        },
+    )
+}
+
+/// Seeds the random number generator of `s` and adds its brokers: ids 1 to `s.brokers`,
+/// round-robin over `s.racks` racks (az-a, az-b, ...), each with a random capacity (net in 50 to
+/// 200 MB/s, net out 50 to 300 MB/s, disk `disk_100gb` x 100 GB); `then(rng, cluster, id, cap)`
+/// draws the rest of each broker (state, disk use) right after it. Returns the generator for
+/// the partitions.
+pub fn random_brokers(
+    s: &Shape,
+    disk_100gb: std::ops::Range<u64>,
+    mut then: impl FnMut(&mut rand::rngs::StdRng, &mut Cluster, i32, kmedic_master::plan::Capacity),
+) -> (rand::rngs::StdRng, Cluster) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(s.seed);
+    let mut c = Cluster::new();
+    for i in 0..s.brokers {
+        let cap = kmedic_master::plan::Capacity {
+            net_in_bytes_per_sec: rng.random_range(50..200) * 1_000_000,
+            net_out_bytes_per_sec: rng.random_range(50..300) * 1_000_000,
+            disk_bytes: rng.random_range(disk_100gb.clone()) * 100_000_000_000,
+        };
+        let id = i as i32 + 1;
+        c.add_broker_with(id, &kmedic_master::sim::rack_name(i % s.racks), cap);
+        then(&mut rng, &mut c, id, cap);
+    }
+    (rng, c)
+}

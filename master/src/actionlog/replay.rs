@@ -77,6 +77,14 @@ impl Restored {
     }
 }
 
+/// The highest decision id any record of the log answers (every cluster's: ids are unique per
+/// action log). A starting master numbers its decisions after it, so a decision, plan or
+/// action id of this process never names one of an earlier process (`actions`, the API
+/// history and the UI would mix them).
+pub fn last_decision_id(records: &[ActionRecord]) -> Option<u64> {
+    records.iter().filter_map(|r| r.decision_id).max()
+}
+
 /// Folds records (in log order) into the state to restore. Pure: the replay tests drive it.
 pub fn restore(records: impl IntoIterator<Item = ActionRecord>) -> Restored {
     let mut out = Restored::default();
@@ -255,7 +263,8 @@ fn read_blocking(
             },
         }
     }
-    tracing::info!(%topic, records = records.len(), unparsable, "action log read back");
+    // Debug: the master logs the open and read-back as one line; `actions` prints the records.
+    tracing::debug!(%topic, records = records.len(), unparsable, "action log read back");
     Ok((records, unparsable))
 }
 
@@ -278,6 +287,23 @@ mod tests {
     }
     fn state(c: &str, kind: ActionKind) -> ActionRecord {
         ActionRecord::state(c, "s", kind, "", "m")
+    }
+
+    #[test]
+    fn the_last_decision_id_is_the_highest_of_any_cluster() {
+        assert_eq!(last_decision_id(&[]), None);
+        let with = |c: &str, d: Option<u64>| {
+            let mut r = intent(c, "a", ActionKind::ElectLeaders, 1);
+            r.decision_id = d;
+            r
+        };
+        let log = [
+            with("c", Some(9)),
+            with("other", Some(12)),
+            with("c", Some(3)),
+            with("c", None),
+        ];
+        assert_eq!(last_decision_id(&log), Some(12));
     }
 
     #[test]

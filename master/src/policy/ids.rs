@@ -6,6 +6,13 @@ use std::collections::BTreeSet;
 use super::{Decision, DecisionId, Ident, Policy, Rule, Verdict};
 
 impl Policy {
+    /// Numbers the next decisions after `last` (the highest id the action log holds, from
+    /// an earlier master process): ids never restart at d1, so after a restart `d9` still
+    /// names one decision (and `<cluster id>-d9` one plan). Never goes back.
+    pub fn continue_ids_after(&mut self, last: u64) {
+        self.next_id = self.next_id.max(last.saturating_add(1));
+    }
+
     /// Gives each decision its id (kept while the same finding gets the same verdict and rule
     /// about the same brokers), and returns for each whether it is new (to log at info) or a
     /// repeat (debug). A mass failure that spreads to more brokers is a new decision.

@@ -455,3 +455,33 @@ fn alert_only_holds_say_why_nothing_is_done_for_them() {
         hung.reason
     );
 }
+
+#[test]
+fn decision_ids_continue_after_the_action_log_of_an_earlier_master() {
+    use crate::actionlog::{replay::last_decision_id, ActionKind, ActionRecord};
+    // An earlier process acted on d9 (its plan's actions are `<cluster id>-d9-<seq>`).
+    let log = vec![ActionRecord::intent(
+        "cid",
+        "cid-d9-0",
+        Some(DecisionId(9)),
+        ActionKind::ElectLeaders,
+        "",
+        "m",
+    )];
+    let mut p = Policy::new("c", cfg());
+    p.continue_ids_after(last_decision_id(&log).unwrap_or(0));
+    let ds = round(&mut p, &dead_cluster(), NOW);
+    let ids: Vec<u64> = ds.iter().map(|d| d.id.0).collect();
+    assert!(!ids.is_empty());
+    assert!(
+        ids.iter().all(|&id| id > 9),
+        "ids {ids:?} reuse the earlier master's"
+    );
+    assert_eq!(ids.iter().min(), Some(&10));
+    // Never back: a lower figure read later changes nothing.
+    let mut q = Policy::new("c", cfg());
+    q.continue_ids_after(9);
+    q.continue_ids_after(3);
+    let ds = round(&mut q, &dead_cluster(), NOW);
+    assert_eq!(ds.iter().map(|d| d.id.0).min(), Some(10));
+}

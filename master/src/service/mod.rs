@@ -188,6 +188,11 @@ pub async fn run_with(
             continue;
         };
         let mut mode_log = None;
+        if let act::Acting::Enabled { records, .. } = &acting {
+            // Ids go on from the earlier masters' (never d1 again: one id, one decision).
+            let last = crate::actionlog::replay::last_decision_id(records).unwrap_or(0);
+            round.policy_mut().continue_ids_after(last);
+        }
         if let (act::Acting::Enabled { log, records }, Some(id)) = (&acting, &cluster_id) {
             restore_modes(&mut round, c, records, id);
             let seeded = deaths::restore(round.policy_mut(), records, id, Now::read());

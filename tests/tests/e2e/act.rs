@@ -346,6 +346,36 @@ fn sigkill_after_submit(ctx: &Ctx) -> anyhow::Result<()> {
         recs.len() > before.len(),
         "the restarted master wrote nothing"
     );
+    // Decision ids go on from the first master's: no decision of the restarted one reuses an
+    // id the log holds (`actions`, the API history and plan ids would name two decisions).
+    let first_last = before
+        .iter()
+        .filter_map(|r| r.decision_id)
+        .max()
+        .unwrap_or(0);
+    let reused: Vec<&str> = lines
+        .iter()
+        .filter(|l| !field(l, "verdict").is_empty())
+        .map(|l| field(l, "id"))
+        .filter(|id| {
+            id.trim_start_matches('d')
+                .parse::<u64>()
+                .map_or(true, |n| n <= first_last)
+        })
+        .collect();
+    ensure!(
+        first_last > 0 && reused.is_empty(),
+        "the restarted master reused decision ids up to d{first_last}: {reused:?}"
+    );
+    // The log's open and read-back is one line.
+    let read_back = lines
+        .iter()
+        .filter(|l| field(l, "message").contains("read back"))
+        .count();
+    ensure!(
+        read_back == 1,
+        "the action log read back logged {read_back} times"
+    );
     check_story(&s.tb, &s.topic, &recs).or_else(|e| {
         // The first master's last intent may have no outcome (it was killed): only that one.
         tracing::info!(error = %e, "story with a killed master");

@@ -55,6 +55,11 @@ pub struct DetectInput<'a> {
     /// reassignment list no longer shows but lagging metadata still shows catching up is not
     /// an unexplained URP. `None`: only the reassignments listed now count.
     pub recently_added: Option<&'a under_replicated::RecentAdds>,
+    /// The partitions kmedic's executor is changing now (`leader_skew::changing_now`: every
+    /// move of the plan it runs): between a zero-copy reorder and its election a partition's
+    /// preferred leader is in sync but not leading yet, which is the plan's own step, not a
+    /// finding. `None`: no plan running.
+    pub changing: Option<&'a std::collections::BTreeSet<TopicPartition>>,
 }
 
 /// The kind of a finding.

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{list_partitions, DetectInput, Finding, FindingKind};
+use crate::execute::PlanProgress;
 use crate::observe::snapshot::{build as build_snapshot, Verdicts};
 use crate::observe::{ClusterView, TopicPartition};
 use crate::plan::{best_spread, TopicSpread};
@@ -79,6 +80,16 @@ pub const RULE_RACKS: &str =
     "a topic's leaders per rack differ by more than one (max - min > 1 over \
      racks), and by more than the best its in-sync replicas allow (plan::best_spread)";
 
+/// The partitions kmedic's executor is changing now, for [`DetectInput::changing`]: every
+/// move of the plan it runs (`Board::executing`), whatever the move's status, until the plan
+/// finished (its elections come after its moves). Empty with no plan or a finished one.
+pub fn changing_now(executing: Option<&PlanProgress>) -> BTreeSet<TopicPartition> {
+    executing
+        .filter(|p| !p.finished)
+        .map(|p| p.moves.iter().map(|m| m.partition.clone()).collect())
+        .unwrap_or_default()
+}
+
 /// Findings: one for all preferred-leader mismatches, one per topic with uneven rack spread.
 pub fn detect(input: &DetectInput<'_>) -> Vec<Finding> {
     let v = input.view;
@@ -91,15 +102,19 @@ pub fn detect(input: &DetectInput<'_>) -> Vec<Finding> {
         .filter_map(|b| b.rack.as_deref())
         .collect();
     let mut per_topic: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    let tp = |p: &crate::observe::PartitionView| TopicPartition {
+        topic: p.topic.clone(),
+        partition: p.partition,
+    };
     for p in &v.partitions {
         let Some(leader) = p.leader else { continue };
-        if let Some(&pref) = p.replicas.first() {
+        // kmedic's own plan is changing it (a reorder done, its election to come): not a
+        // finding, or each reorder-then-elect reads as one appearing and clearing.
+        let changing = input.changing.is_some_and(|c| c.contains(&tp(p)));
+        if let Some(&pref) = p.replicas.first().filter(|_| !changing) {
             let pref_ok = v.brokers.get(&pref).is_some_and(|b| !b.fenced) && p.isr.contains(&pref);
             if pref != leader && pref_ok {
-                not_preferred.push(TopicPartition {
-                    topic: p.topic.clone(),
-                    partition: p.partition,
-                });
+                not_preferred.push(tp(p));
             }
         }
         if let Some(r) = v.rack_of(leader) {

@@ -1,7 +1,12 @@
 //! Leader rack skew when the in-sync replicas cannot allow ±1 (issue 11).
 
+use std::collections::BTreeSet;
+
+use super::changing_now;
 use crate::detect::tests::Fake;
 use crate::detect::{Finding, FindingKind};
+use crate::execute::{MoveProgress, PlanProgress};
+use crate::observe::TopicPartition;
 
 fn skew(f: &Fake) -> Vec<Finding> {
     f.findings()
@@ -123,4 +128,85 @@ fn one_partition_not_led_by_its_preferred_leader_reads_singular() {
         e.starts_with("1 partition is not led by its in-sync preferred leader"),
         "{e}"
     );
+}
+
+/// t-0 after kmedic's zero-copy reorder [1, 2] -> [2, 1], its election still to come: the
+/// preferred replica (2) is in sync and not leading.
+fn reordered_not_yet_elected() -> Fake {
+    let mut f = Fake::six();
+    f.add_partition("t", 0, &[2, 1]);
+    f.add_partition("t", 1, &[1, 2]);
+    f.view.partitions[0].leader = Some(1);
+    f.view.partitions[1].leader = Some(2);
+    f
+}
+
+fn not_preferred(f: &Fake, changing: Option<&BTreeSet<TopicPartition>>) -> Vec<Finding> {
+    let mut input = f.input();
+    input.changing = changing;
+    crate::detect::run_all(&input)
+        .into_iter()
+        .filter(|x| x.kind == FindingKind::PreferredLeaderNotLeading)
+        .collect()
+}
+
+/// A run wrote finding + alert + hold + cleared for kmedic's own reorder-then-elect, 4 times
+/// (Y3 L1): the partitions a running plan changes are not reported; the others still are.
+#[test]
+fn partitions_the_executor_is_changing_are_not_reported_as_not_preferred() {
+    let f = reordered_not_yet_elected();
+    let fs = not_preferred(&f, None);
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    assert_eq!(fs[0].partitions.len(), 2, "{fs:?}");
+    let changing = BTreeSet::from([tp("t", 0)]);
+    let fs = not_preferred(&f, Some(&changing));
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    assert_eq!(fs[0].partitions, vec![tp("t", 1)], "{fs:?}");
+    assert!(
+        fs[0].evidence.starts_with("1 partition is"),
+        "{}",
+        fs[0].evidence
+    );
+    // Both being changed: no finding at all.
+    let changing = BTreeSet::from([tp("t", 0), tp("t", 1)]);
+    assert!(not_preferred(&f, Some(&changing)).is_empty());
+}
+
+fn progress(moves: &[(&str, i32)], finished: bool) -> PlanProgress {
+    PlanProgress {
+        moves: moves
+            .iter()
+            .map(|&(t, p)| MoveProgress {
+                partition: tp(t, p),
+                old_replicas: vec![1, 2],
+                new_replicas: vec![2, 1],
+                total_bytes: 0,
+                copied_bytes: 0,
+                status: crate::execute::Status::Done,
+            })
+            .collect(),
+        finished,
+        ..PlanProgress::default()
+    }
+}
+
+/// What the round passes: every move of the plan the executor runs now (a reorder stays
+/// "being changed" after its move is done, until the plan's elections ran and it finished);
+/// nothing once the plan finished, or with no plan.
+#[test]
+fn a_running_plans_partitions_are_being_changed_until_it_finishes() {
+    let running = progress(&[("t", 0), ("u", 3)], false);
+    assert_eq!(
+        changing_now(Some(&running)),
+        BTreeSet::from([tp("t", 0), tp("u", 3)])
+    );
+    assert!(changing_now(Some(&progress(&[("t", 0)], true))).is_empty());
+    assert!(changing_now(None).is_empty());
+}
+
+fn tp(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition {
+        topic: topic.into(),
+        partition,
+    }
 }

@@ -127,6 +127,7 @@ impl Fake {
             limits: &self.limits,
             windows: None,
             recently_added: None,
+            changing: None,
         }
     }
 

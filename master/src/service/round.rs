@@ -204,6 +204,9 @@ impl Round {
                 m.windows
                     .mark_reassigning(&tp.topic, tp.partition, now.wall_ms);
             }
+            // The running plan's partitions (a reorder before its election is not a finding).
+            let changing =
+                detect::leader_skew::changing_now(self.board.borrow().executing.as_ref());
             let input = DetectInput {
                 view: &view,
                 agents: &m.agents,
@@ -214,6 +217,7 @@ impl Round {
                 limits: &c.limits,
                 windows: Some(&m.windows),
                 recently_added: Some(&self.recent_adds),
+                changing: Some(&changing),
             };
             let findings = detect::run_all(&input);
             let net = crate::execute::adaptive::nets(&m.agents, &c.limits);

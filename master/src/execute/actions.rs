@@ -16,6 +16,35 @@ use super::throttle::{self, Leftovers};
 use super::track::Tracked;
 use super::{ExecError, ExecPlan, Executor};
 use crate::observe::TopicPartition;
+use crate::plan::ElectionReason;
+
+/// What an election is for, as the log line and the action record say it ("leaders elected
+/// to ..."): Kafka elects the first replica in every case, but a spread or a relief is not a
+/// preferred-leader repair and must not read as one.
+pub(super) fn purpose(reason: &ElectionReason) -> &'static str {
+    match reason {
+        ElectionReason::Balance { .. } => "move leadership off overloaded brokers",
+        ElectionReason::SpreadLeaders { .. } => "spread topics' leaders across racks",
+        ElectionReason::LeaderCount { .. } | ElectionReason::LeaderChain { .. } => {
+            "balance leader counts"
+        }
+        ElectionReason::Preferred { .. } => "restore preferred leaders",
+    }
+}
+
+impl ExecPlan {
+    /// Whether any move adds a replica (copies bytes). A plan of reorders and elections
+    /// copies nothing and sets no throttle.
+    pub fn copies(&self) -> bool {
+        self.moves.iter().any(|m| !m.adding.is_empty())
+    }
+
+    /// The throttle a plan's start line shows: `rate`, or none for a plan that copies nothing
+    /// (no throttle is set for it).
+    pub fn throttle_shown(&self, rate: u64) -> Option<u64> {
+        self.copies().then_some(rate)
+    }
+}
 
 impl<O: ClusterOps, J: Journal> Executor<O, J> {
     /// Admits what fits the limits and submits it as one batch. A move that copies less than
@@ -465,7 +494,8 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             }
         };
         let mut todo = Vec::new();
-        for (tp, leader, after_reorder) in &plan.elections {
+        let mut purposes = Vec::new();
+        for (tp, leader, after_reorder, why) in &plan.elections {
             let reorder_done = !after_reorder
                 || plan
                     .moves
@@ -488,6 +518,9 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                 }
                 Some(_) => {
                     todo.push(tp.clone());
+                    if !purposes.contains(why) {
+                        purposes.push(*why);
+                    }
                     None
                 }
             };
@@ -503,7 +536,11 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             ActionKind::ElectLeaders,
             todo.clone(),
             Vec::new(),
-            format!("elect the preferred leader of {} partitions", todo.len()),
+            format!(
+                "elect the leaders of {} to {}",
+                crate::text::count(todo.len(), "partition", "partitions"),
+                purposes.join(" and ")
+            ),
             serde_json::Value::Null,
         );
         self.journal.intent(&rec).await?;
@@ -526,7 +563,7 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
                         )),
                     }
                 }
-                info!(plan = %plan.plan_id, elected = todo.len() - refused.len(), refused = refused.len(), "preferred leaders elected");
+                info!(plan = %plan.plan_id, elected = todo.len() - refused.len(), refused = refused.len(), "leaders elected to {}", purposes.join(" and "));
                 if refused.is_empty() {
                     ActionOutcome::Ok
                 } else {
@@ -616,3 +653,7 @@ pub async fn clear_leftovers<O: ClusterOps, J: Journal>(
     journal.outcome(&rec, &outcome).await?;
     Ok(found)
 }
+
+#[cfg(test)]
+#[path = "actions_tests.rs"]
+mod tests;

@@ -73,8 +73,8 @@ pub struct ExecPlan {
     /// The moves, in plan order.
     pub moves: Vec<Tracked>,
     /// Preferred-leader elections: (partition, the leader it elects, whether a reorder move
-    /// of the same plan must complete first).
-    pub elections: Vec<(TopicPartition, i32, bool)>,
+    /// of the same plan must complete first, what it is for: `actions::purpose`).
+    pub elections: Vec<(TopicPartition, i32, bool, &'static str)>,
 }
 
 impl ExecPlan {
@@ -106,6 +106,7 @@ impl ExecPlan {
                     },
                     e.new_leader,
                     e.after_reorder,
+                    actions::purpose(&e.reason),
                 )
             })
             .collect();

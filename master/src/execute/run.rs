@@ -277,7 +277,8 @@ impl<O: ClusterOps, J: Journal> Executor<O, J> {
             if progress.running + progress.pending == 0 && run.restore.is_empty() {
                 return Ok(());
             }
-            if run.cadence.due(now, progress.percent()) {
+            // A plan that copies nothing (reorders) has no progress to tell: 100 % of 0 B.
+            if plan.copies() && run.cadence.due(now, progress.percent()) {
                 info!(
                     plan = %plan.plan_id,
                     percent = format!("{:.1}", progress.percent()),

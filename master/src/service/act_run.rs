@@ -125,7 +125,7 @@ impl Actor {
         info!(cluster = %self.cfg.cluster, decision = %id, round = board.round,
             moves = plan.moves.len(), elections = plan.elections.len(),
             bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
-            throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
+            throttle_bytes_per_sec = plan.throttle_shown(self.cfg.execute.throttle_bytes_per_sec),
             "executing the plan");
         self.launch(Some(id), ex, Job::Execute(plan));
     }
@@ -153,7 +153,7 @@ impl Actor {
         info!(cluster = %self.cfg.cluster, proposal = proposal, round = board.round,
             moves = plan.moves.len(), elections = plan.elections.len(),
             bytes = plan.moves.iter().map(|m| m.planned_bytes).sum::<u64>(),
-            throttle_bytes_per_sec = self.cfg.execute.throttle_bytes_per_sec,
+            throttle_bytes_per_sec = plan.throttle_shown(self.cfg.execute.throttle_bytes_per_sec),
             "executing the plan an operator approved (API)");
         self.launch(None, ex, Job::Execute(plan));
     }

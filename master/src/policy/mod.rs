@@ -78,6 +78,8 @@ pub struct Policy {
     decommission_said: BTreeSet<i32>,
     ids: BTreeMap<Ident, (Verdict, Rule, Vec<i32>, DecisionId)>,
     next_id: u64,
+    /// Per decision of the last round: logged at INFO or above ([`Policy::logged_at_info`]).
+    logged: Vec<bool>,
 }
 
 impl Policy {
@@ -94,6 +96,7 @@ impl Policy {
             decommission_said: BTreeSet::new(),
             ids: BTreeMap::new(),
             next_id: 1,
+            logged: Vec::new(),
         }
     }
 
@@ -458,11 +461,16 @@ impl Policy {
             out.push(self.gated(dd));
         }
         let fresh = self.assign_ids(&mut out);
-        self.decommission_once(&out, fresh)
-            .into_iter()
-            .zip(&out)
-            .for_each(|(new, d)| log::decision(&self.cluster, d, new));
+        let fresh = self.decommission_once(&out, fresh);
+        self.logged = log::decisions(&self.cluster, &out, &fresh);
         out
+    }
+
+    /// For each decision the last [`Policy::decide`] returned, whether its line went out at
+    /// INFO or above (new or changed, and not folded into another decision's line). The round
+    /// logs a new finding at debug when such a line already carries its evidence.
+    pub fn logged_at_info(&self) -> &[bool] {
+        &self.logged
     }
 
     /// Elections first for an overload: [`Request::BalanceLeaders`] until `heal_grace_secs`

@@ -2,6 +2,7 @@ use super::*;
 use crate::detect::tests::{Fake, NOW};
 use crate::detect::FindingKind as K;
 
+mod log_lines;
 mod props;
 mod safety;
 
@@ -30,7 +31,7 @@ pub(super) fn round(p: &mut Policy, f: &Fake, t: u64) -> Vec<Decision> {
     p.decide(&f.findings(), &f.view, at(t))
 }
 
-fn dead_cluster() -> Fake {
+pub(super) fn dead_cluster() -> Fake {
     let mut f = Fake::six();
     f.add_partition("t", 0, &[1, 2, 3])
         .add_partition("t", 1, &[4, 5, 1]);

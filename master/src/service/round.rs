@@ -240,11 +240,13 @@ impl Round {
         if let Some(r) = self.headroom.report(&snap, &c.planner, now.mono_ms).await {
             findings.extend(detect::headroom::findings(&r));
         }
-        self.log_findings(&findings, now);
         // A broker the operator is removing is healed if it dies, never replaced.
         let removing = super::decommission::removing(&self.board.borrow());
         self.policy.set_decommissioning(removing);
         let decisions = self.policy.decide(&findings, &view, now);
+        // After the decisions: a new finding whose evidence a decision line carries is not
+        // written twice.
+        self.log_findings(&findings, &decisions, now);
         let plan = self.plan(&snap, &decisions, &view);
         self.publish(
             now,
@@ -269,9 +271,17 @@ impl Round {
         self.publish(now, Status::ObserveFailed(error), None, None);
     }
 
-    /// Logs findings that appeared, changed class or cleared since the last round.
-    fn log_findings(&mut self, findings: &[Finding], now: Now) {
+    /// Logs findings that appeared, changed class or cleared since the last round. A finding
+    /// that appeared is logged at debug when a decision about it, logged at INFO this round,
+    /// already carries its evidence (one event, one line: the decision with its rule).
+    fn log_findings(&mut self, findings: &[Finding], decisions: &[Decision], now: Now) {
         let cluster = self.cfg.cluster.name.as_str();
+        let carried = |f: &Finding| {
+            decisions
+                .iter()
+                .zip(self.policy.logged_at_info())
+                .any(|(d, &said)| said && d.finding == f.kind && d.reason.contains(&f.evidence))
+        };
         let mut current = BTreeMap::new();
         for f in findings {
             let s = subject(f);
@@ -283,6 +293,12 @@ impl Round {
                     info!(cluster, finding = ?f.kind, was = ?p.kind, broker = f.broker,
                         topic = f.topic.as_deref(), partitions = f.partitions.len(), rule = %f.rule,
                         "finding changed: {}", f.evidence);
+                    now.mono_ms
+                }
+                None if carried(f) => {
+                    debug!(cluster, finding = ?f.kind, broker = f.broker,
+                        topic = f.topic.as_deref(), partitions = f.partitions.len(),
+                        rule = %f.rule, "finding: {}", f.evidence);
                     now.mono_ms
                 }
                 None => {

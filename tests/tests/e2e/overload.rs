@@ -265,8 +265,13 @@ fn overload(ctx: &Ctx) -> anyhow::Result<()> {
         .heal_grace(5)
         .dry_run(false);
     let mut m = Master::start(&tb, dir.path(), &spec)?;
+    // The finding's first line: `finding: ...`, or (when a decision line carries its evidence,
+    // the usual case) the hold that waits to see it last.
     let is_finding = |l: &Value, msg: &str| {
-        field(l, "message").starts_with(msg)
+        (field(l, "message").starts_with(msg)
+            || (field(l, "verdict") == "hold"
+                && field(l, "rule") == "sustained"
+                && field(l, "message").contains("waiting to see it last")))
             && field(l, "finding") == "Overloaded"
             && num(l, "broker") == Some(hot as u64)
     };

@@ -159,3 +159,68 @@ fn the_spread_keeps_new_leaders_a_margin_under_net_out() {
     assert!(out <= MARGIN, "net out {out} > {MARGIN}\n{p}");
     assert!(p.elections.iter().any(|e| e.new_leader == 2), "{p}");
 }
+
+/// The user run's churn (Y3 M3): broker 2 (net out limit 250 000 B/s) leads two busy
+/// partitions (151 000 B/s out each) that no peer has room to lead, and two `__kmedic_stats`
+/// ones of 200 B/s that a peer could. Elections could clear 400 B/s of its 52 400 B/s excess:
+/// they would not bring it under its limit, so none is made, and the plan says why (broker,
+/// excess, what elections could clear, the rule). Before: both stats leaders were elected off,
+/// the plan warned "still over its limit", and the AZ spread moved one back 40 s later.
+#[test]
+fn elections_that_cannot_clear_the_excess_are_not_made_and_the_plan_says_why() {
+    let mut c = six();
+    add_rated(
+        &mut c,
+        "busy",
+        None,
+        &[[2, 3], [2, 5]],
+        1_000_000,
+        (1_000, 150_000),
+    );
+    add_rated(
+        &mut c,
+        "__kmedic_stats",
+        None,
+        &[[2, 4], [2, 6]],
+        1_000,
+        (100, 100),
+    );
+    set_cap(&mut c, 2, 100 * MIB, 250_000);
+    assert_eq!(net(&c.snapshot, 2).1, 302_400);
+    let p = plan(&c.snapshot, &Limits::default(), &Request::BalanceLeaders);
+    assert!(p.elections.is_empty(), "churn elections made:\n{p}");
+    assert!(p.moves.is_empty(), "{p}");
+    let texts: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+    let why = texts
+        .iter()
+        .find(|w| {
+            w.starts_with(
+                "broker 2 net out 302400 B/s is 52400 B/s over its configured limit 250000 B/s",
+            )
+        })
+        .unwrap_or_else(|| panic!("no warning saying why: {texts:?}"));
+    assert!(why.contains("elections could clear 400 B/s of it"), "{why}");
+    assert!(why.contains("no election made"), "{why}");
+    assert!(why.contains("relief"), "{why}");
+    // The same warning is not doubled by a generic "still over" one.
+    assert_eq!(texts.len(), 1, "{texts:?}");
+}
+
+/// A broker over its net-in limit alone: elections move no net in, so none is made and the plan
+/// says so (the policy then goes to relief at once, not after a grace of useless waiting).
+#[test]
+fn elections_only_say_they_cannot_clear_net_in() {
+    let mut c = six();
+    let rows = [[1, 2], [3, 2], [4, 2], [5, 2], [6, 2]];
+    add_rated(&mut c, "warm", None, &rows, 1_000_000, (220_000, 0));
+    set_cap(&mut c, 2, MIB, MIB);
+    let p = plan(&c.snapshot, &Limits::default(), &Request::BalanceLeaders);
+    assert!(p.elections.is_empty(), "{p}");
+    let texts: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        texts.iter().any(|w| w.starts_with(
+            "broker 2 net in 1100000 B/s is 51424 B/s over its configured limit 1048576 B/s"
+        ) && w.contains("elections could clear 0 B/s of it")),
+        "{texts:?}"
+    );
+}

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use kmedic_master::plan::{
-    plan, BrokerState, Capacity, Limits, Plan, Request, Resource, Snapshot, Warning,
+    plan, BrokerState, Capacity, Limits, MoveReason, Plan, Request, Resource, Snapshot, Warning,
 };
 use kmedic_master::sim::{cluster_racks, rack_name, Cluster};
 use proptest::prelude::*;
@@ -112,7 +112,8 @@ fn relief_moves_only_the_hot_brokers_partitions_and_fewer_bytes_than_balance() {
         assert!(
             m.bytes_to_copy == 0
                 || why.starts_with("relieve: broker 2 ")
-                    && why.contains("over its configured limit"),
+                    && why
+                        .contains(" over 90 % of its configured limit 10000000 B/s (9000000 B/s)"),
             "{why}"
         );
     }
@@ -290,6 +291,17 @@ fn make_hot(c: &mut Cluster, n: usize, squeeze: f64) -> Vec<i32> {
 /// Every relief rule on one plan.
 fn check_relief(c: &Cluster, limits: &Limits, hot: &[i32], p: &Plan) {
     let snap = &c.snapshot;
+    // Every relief move's reason is true: its load is over the figure it names.
+    for m in &p.moves {
+        if let MoveReason::Relieve {
+            load_bytes_per_sec,
+            over_bytes_per_sec,
+            ..
+        } = m.reason
+        {
+            assert!(load_bytes_per_sec > over_bytes_per_sec, "{m}");
+        }
+    }
     let brokers: BTreeMap<i32, _> = snap.brokers.iter().map(|b| (b.id, b)).collect();
     let rack = |id: i32| brokers[&id].rack.clone();
     let part = |t: &str, n: i32| {
@@ -487,4 +499,64 @@ proptest! {
             );
         }
     }
+}
+
+/// Every relief move's reason names a figure its load is over. Relief works a broker down to
+/// 90 % of its configured net limit (`balance::HEADROOM`), so a move made between 90 % and 100 %
+/// is over 90 % of the limit, not over the limit; before, it read "net in 990000 B/s over its
+/// configured limit 1048576 B/s" (load below the figure it claimed to be over).
+#[test]
+fn relief_reasons_name_the_figure_the_load_is_over() {
+    const MIB: u64 = 1_048_576;
+    let mut c = six_brokers(100 * MB);
+    // Broker 2 follows ten partitions of 110 000 B/s: 1.1 MB/s in, over 1 MiB/s; two moves.
+    let rows = [[1, 2], [3, 2], [4, 2], [5, 2], [6, 2]];
+    for _ in 0..2 {
+        for r in rows {
+            let i = c.add_partition("warm", r[0], &r, MB);
+            c.set_rates(i, 110_000, 0);
+        }
+    }
+    set_cap(&mut c, 2, MIB, MIB);
+    let p = plan(
+        &c.snapshot,
+        &Limits::default(),
+        &Request::Relieve { brokers: vec![2] },
+    );
+    assert_eq!(p.moves.len(), 2, "{p}");
+    let num = |s: &str| -> u64 {
+        s.trim_start_matches(|c: char| !c.is_ascii_digit())
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no figure in {s:?}"))
+    };
+    let mut under_limit = 0;
+    for m in &p.moves {
+        let why = m.reason.to_string();
+        // "relieve: broker 2 net in <load> B/s over <what> <figure> B/s ..."
+        let (head, tail) = why
+            .split_once(" B/s over ")
+            .unwrap_or_else(|| panic!("{why}"));
+        let load = num(head.trim_start_matches("relieve: broker 2"));
+        let over = if let Some(t) = tail.strip_prefix("90 % of its configured limit ") {
+            assert_eq!(num(t), MIB, "{why}");
+            let (_, paren) = t.split_once('(').unwrap_or_else(|| panic!("{why}"));
+            num(paren)
+        } else {
+            num(tail)
+        };
+        assert!(
+            load > over,
+            "load {load} not over the figure {over} it names: {why}"
+        );
+        if load <= MIB {
+            under_limit += 1;
+            assert!(
+                why.contains("over 90 % of its configured limit 1048576 B/s (943718 B/s)"),
+                "{why}"
+            );
+        }
+    }
+    assert_eq!(under_limit, 1, "{p}");
 }

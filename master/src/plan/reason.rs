@@ -74,6 +74,11 @@ pub enum MoveReason {
         load_bytes_per_sec: u64,
         /// The broker's configured limit (net capacity, or disk x max_disk_utilization).
         limit_bytes_per_sec: u64,
+        /// The figure the load was over when the move was chosen, the one relief works the
+        /// broker down to: 90 % of `limit_bytes_per_sec` for net in and out (the margin,
+        /// `balance::HEADROOM`), the limit itself for disk, or balance's tighter target
+        /// (`target_ratio` x the mean) when relieving to that copied fewer bytes.
+        over_bytes_per_sec: u64,
     },
     /// The other half of a replica swap (`swap.rs`): broker `over` was over its `resource`
     /// limit and no single move fitted, so a big replica left it for broker `with`, and this
@@ -130,13 +135,23 @@ impl fmt::Display for MoveReason {
             MoveReason::Relieve {
                 from,
                 resource,
-                load_bytes_per_sec,
-                limit_bytes_per_sec,
-            } => write!(
-                f,
-                "relieve: broker {from} {resource} {load_bytes_per_sec} {u} over its configured limit {limit_bytes_per_sec} {u}",
-                u = resource.unit()
-            ),
+                load_bytes_per_sec: load,
+                limit_bytes_per_sec: limit,
+                over_bytes_per_sec: over,
+            } => {
+                let u = resource.unit();
+                write!(f, "relieve: broker {from} {resource} {load} {u} over ")?;
+                if over == limit {
+                    write!(f, "its configured limit {limit} {u}")
+                } else if *over == super::balance::headroom(*limit) {
+                    write!(f, "90 % of its configured limit {limit} {u} ({over} {u})")
+                } else {
+                    write!(
+                        f,
+                        "{over} {u} (its balance limit, target_ratio x the mean; configured limit {limit} {u})"
+                    )
+                }
+            }
             MoveReason::Swap {
                 over,
                 with,
@@ -427,6 +442,23 @@ pub enum Warning {
         /// Its limit, bytes/s.
         limit_bytes_per_sec: u64,
     },
+    /// An elections-only plan ([`crate::plan::Request::BalanceLeaders`], an overload's first
+    /// answer) made no election off a broker over its configured network limit: the elections
+    /// there is room for would not bring it under the limit (the rule: elections alone must clear
+    /// the whole excess, or they only churn leadership that relief or the leader spread moves
+    /// again; relief elects them too, with the moves that finish the job).
+    ElectionsCannotRelieve {
+        /// The broker.
+        broker: i32,
+        /// The resource over its limit (net in: elections move none of it).
+        resource: Resource,
+        /// Its load, bytes/s.
+        load_bytes_per_sec: u64,
+        /// Its configured limit, bytes/s.
+        limit_bytes_per_sec: u64,
+        /// What the elections there is room for would take off it, bytes/s.
+        clearable_bytes_per_sec: u64,
+    },
     /// A preferred-leader election was skipped: leading would put the preferred leader above
     /// 90 % (`balance::HEADROOM`) of its net-out limit.
     PreferredWouldOverload {
@@ -462,6 +494,17 @@ impl fmt::Display for Warning {
                 f,
                 "broker {broker} {resource} still {load_bytes_per_sec} {u} over its limit {limit_bytes_per_sec} {u} after the plan (balance: target_ratio x the mean, never above its configured limit; relieve: its configured limit)",
                 u = resource.unit()
+            ),
+            Warning::ElectionsCannotRelieve {
+                broker,
+                resource,
+                load_bytes_per_sec: load,
+                limit_bytes_per_sec: limit,
+                clearable_bytes_per_sec: clear,
+            } => write!(
+                f,
+                "broker {broker} {resource} {load} B/s is {} B/s over its configured limit {limit} B/s; elections could clear {clear} B/s of it: no election made (elections alone must bring a broker under its limit, or they only churn leadership; its relief elects with the moves that finish the job)",
+                load.saturating_sub(*limit)
             ),
             Warning::PreferredWouldOverload {
                 topic,

@@ -171,14 +171,18 @@ pub(super) fn relieve(st: &mut State, brokers: &[u32]) {
                 from,
                 resource,
                 load_bytes_per_sec,
-                ..
+                limit_bytes_per_sec,
             } => {
                 let &b = brokers.iter().find(|&&b| st.ids[b as usize] == from)?;
+                // The move was chosen against the limit relief works to (the margin under the
+                // configured limit, or balance's tighter one): the load is over that figure,
+                // not always over the configured limit, and the reason says which.
                 let reason = MoveReason::Relieve {
                     from,
                     resource,
                     load_bytes_per_sec,
                     limit_bytes_per_sec: own_limit(st, b, resource),
+                    over_bytes_per_sec: limit_bytes_per_sec,
                 };
                 Some((moves_before + i, reason))
             }

@@ -29,6 +29,7 @@
 mod actions;
 pub mod adaptive;
 mod batch;
+mod elect;
 mod journal;
 mod ops;
 mod progress;
@@ -106,7 +107,7 @@ impl ExecPlan {
                     },
                     e.new_leader,
                     e.after_reorder,
-                    actions::purpose(&e.reason),
+                    elect::purpose(&e.reason),
                 )
             })
             .collect();

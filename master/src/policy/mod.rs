@@ -27,7 +27,9 @@
 //! violations are alerted and held: one signal is not enough to move data (rule 3). Sustained
 //! overload asks first for elections alone (`Request::BalanceLeaders`: no data copied), and for a
 //! relief (`Request::Relieve`: the fewest bytes moved off the overloaded brokers alone, not a
-//! whole-cluster balance) only if the broker is still over `heal_grace_secs` after that (the
+//! whole-cluster balance) only if the broker is still over `heal_grace_secs` after that, or at
+//! the next round when the elections-only plan made no election because they could not bring
+//! it under its limit ([`Policy::elections_cannot_relieve`]) (the
 //! stage is kept per broker and starts again when its overload clears); sustained leader skew for a leader spread and preferred leaders
 //! not leading for preferred-leader elections, all only on a stable cluster; the leader spread
 //! and the preferred elections also wait while any broker is overloaded (their elections would
@@ -69,6 +71,10 @@ pub struct Policy {
     alerted: BTreeSet<Key>,
     /// When elections were first asked for each overload still present (elections first).
     leaders_asked_ms: BTreeMap<Key, u64>,
+    /// Overloaded brokers whose elections-only plan made no election because they could not
+    /// bring the broker under its limit (`plan::Warning::ElectionsCannotRelieve`), with the
+    /// plan's figures: their overload goes to relief at once ([`Policy::elections_cannot_relieve`]).
+    elections_futile: BTreeMap<i32, String>,
     /// When each broker still dead (or healed away and still registered, a stale registration)
     /// was first seen dead: its replacement counts from the death, not from the heal.
     dead_since_ms: BTreeMap<i32, u64>,
@@ -91,6 +97,7 @@ impl Policy {
             first_seen_ms: BTreeMap::new(),
             alerted: BTreeSet::new(),
             leaders_asked_ms: BTreeMap::new(),
+            elections_futile: BTreeMap::new(),
             dead_since_ms: BTreeMap::new(),
             decommissioning: BTreeSet::new(),
             decommission_said: BTreeSet::new(),
@@ -129,6 +136,8 @@ impl Policy {
         self.first_seen_ms.retain(|k, _| keys.contains(k));
         self.alerted.retain(|k| keys.contains(k));
         self.leaders_asked_ms.retain(|k, _| keys.contains(k));
+        self.elections_futile
+            .retain(|b, _| keys.contains(&(FindingKind::Overloaded, Some(*b), None)));
         for k in &keys {
             self.first_seen_ms.entry(k.clone()).or_insert(now_ms);
         }
@@ -473,6 +482,40 @@ impl Policy {
         &self.logged
     }
 
+    /// Takes note of a round's plan: a broker at the elections-first stage of its overload
+    /// for which the elections-only plan made no election because they could not bring it
+    /// under its configured limit (`plan::Warning::ElectionsCannotRelieve`) goes to relief at
+    /// the next round instead of after `heal_grace_secs` (waiting would only delay the moves;
+    /// relief makes the same elections with them). Kept while its overload lasts.
+    pub fn elections_cannot_relieve(&mut self, plan: &crate::plan::Plan) {
+        for w in &plan.warnings {
+            let crate::plan::Warning::ElectionsCannotRelieve {
+                broker,
+                resource,
+                load_bytes_per_sec: load,
+                limit_bytes_per_sec: limit,
+                clearable_bytes_per_sec: clear,
+            } = *w
+            else {
+                continue;
+            };
+            let k = (FindingKind::Overloaded, Some(broker), None);
+            if !self.leaders_asked_ms.contains_key(&k)
+                || self.elections_futile.contains_key(&broker)
+            {
+                continue;
+            }
+            let why = format!(
+                "{resource} {} B/s over its configured limit {limit} B/s, elections could clear \
+                 {clear} B/s of it",
+                load.saturating_sub(limit)
+            );
+            tracing::debug!(cluster = %self.cluster, broker, %why,
+                "overload: elections cannot relieve it, relief next round");
+            self.elections_futile.insert(broker, why);
+        }
+    }
+
     /// Elections first for an overload: [`Request::BalanceLeaders`] until `heal_grace_secs`
     /// have passed since they were first asked for this broker, then [`Request::Relieve`]:
     /// the fewest bytes of moves off the overloaded brokers alone until each is under its own
@@ -481,6 +524,16 @@ impl Policy {
     /// reason.
     fn overload_stage(&mut self, f: &Finding, now_ms: u64) -> (Request, String) {
         let grace = self.cfg.heal_grace_secs;
+        if let Some(why) = f.broker.and_then(|b| self.elections_futile.get(&b)) {
+            return (
+                Request::Relieve { brokers: vec![] },
+                format!(
+                    "; elections alone cannot relieve it ({why}; they are made only if they \
+                     bring it under its limit): the fewest bytes of moves off it until it is \
+                     under its limits"
+                ),
+            );
+        }
         let asked = *self.leaders_asked_ms.entry(key(f)).or_insert(now_ms);
         let waited = now_ms.saturating_sub(asked) / 1000;
         if waited < grace {

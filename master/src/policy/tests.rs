@@ -3,6 +3,7 @@ use crate::detect::tests::{Fake, NOW};
 use crate::detect::FindingKind as K;
 
 mod log_lines;
+mod overload;
 mod props;
 mod safety;
 

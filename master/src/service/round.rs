@@ -248,6 +248,10 @@ impl Round {
         // written twice.
         self.log_findings(&findings, &decisions, now);
         let plan = self.plan(&snap, &decisions, &view);
+        // An overload whose elections-only plan could not relieve it goes to relief next round.
+        if let Some(w) = &plan {
+            self.policy.elections_cannot_relieve(&w.plan);
+        }
         self.publish(
             now,
             Status::Ran,

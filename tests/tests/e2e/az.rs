@@ -298,6 +298,24 @@ fn spread_skewed_leaders(ctx: &Ctx) -> anyhow::Result<()> {
         "no 'spread leaders' decision or plan in the log:\n{}",
         m.tail()
     );
+    // The elections are named by what they are for, and kmedic's own reorder-then-elect is
+    // not reported as preferred leaders not leading (Y3 L1, L2).
+    let lines: Vec<String> = m.lines().iter().map(Value::to_string).collect();
+    ensure!(
+        lines
+            .iter()
+            .any(|l| l.contains("leaders elected to spread topics' leaders across racks")),
+        "no 'leaders elected to spread ...' line:\n{}",
+        m.tail()
+    );
+    let own: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("not led by") && l.contains(&format!("{topic}-")))
+        .collect();
+    ensure!(
+        own.is_empty(),
+        "the spread's own reorders reported as not led by the preferred leader: {own:#?}"
+    );
 
     // The cross-AZ report for the cluster, from the running master.
     let mut rep = Value::Null;

@@ -116,6 +116,7 @@ pub(super) fn leaders(st: &mut State, band: f64) {
     let mean = total as f64 / brokers.len() as f64;
     let Band { low, high } = Band::around(mean, band);
     let mut az = TopicRacks::new(st);
+    let rack_mean = rack_means(st, &count);
     let mut led = pair::LedByTopic::new(st);
     // Above the band: give leadership away.
     let mut over: Vec<u32> = brokers
@@ -183,8 +184,10 @@ pub(super) fn leaders(st: &mut State, band: f64) {
                 }
             }
         }
-        // Still above: chains of elections through brokers at the top ([`chain`]).
-        while count[b as usize] > high {
+        // Still above: chains of elections through brokers at the top ([`chain`]), unless the
+        // whole rack leads more than the band's top per broker.
+        while count[b as usize] > high && rack_mean[b as usize].is_none_or(|m| m <= f64::from(high))
+        {
             let Some(links) = chain::from_over(st, &az, &led, &count, high, b) else {
                 break;
             };
@@ -232,8 +235,9 @@ pub(super) fn leaders(st: &mut State, band: f64) {
                 led.gained(st, p, b);
             }
         }
-        // Still below: chains from a broker above the mean ([`chain`]).
-        while count[b as usize] < low {
+        // Still below: chains from a broker above the mean ([`chain`]), unless the whole rack
+        // leads fewer than the band's bottom per broker.
+        while count[b as usize] < low && rack_mean[b as usize].is_none_or(|m| m >= f64::from(low)) {
             let Some(links) = chain::into_under(st, &az, &led, &count, mean, b) else {
                 break;
             };
@@ -247,6 +251,29 @@ pub(super) fn leaders(st: &mut State, band: f64) {
             );
         }
     }
+}
+
+/// Each broker's rack's leaders per accepting broker (`None` without a rack). A rack whose mean
+/// is outside the band is held there by the topics' spread across racks: with racks of 4, 3
+/// and 2 parts of the brokers each leading a third of every topic, the small rack's brokers
+/// all lead more than the band's top. Moves inside such a rack cannot bring its brokers in,
+/// and at 270 brokers / 1.3M replicas searching a chain for each of them took 3.1 s of a
+/// balance plan that had taken 1.2 s.
+fn rack_means(st: &State, count: &[u32]) -> Vec<Option<f64>> {
+    let mut sum = vec![(0u64, 0u64); st.rack_brokers.len()];
+    for (r, bs) in st.rack_brokers.iter().enumerate() {
+        for &b in bs.iter().filter(|&&b| st.accepts[b as usize]) {
+            sum[r].0 += u64::from(count[b as usize]);
+            sum[r].1 += 1;
+        }
+    }
+    st.rack
+        .iter()
+        .map(|&r| match sum.get(r as usize) {
+            Some(&(total, n)) if n > 0 => Some(total as f64 / n as f64),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Plans a chain's elections ([`chain`]): its first giver loses one leadership, its last

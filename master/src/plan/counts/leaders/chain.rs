@@ -14,8 +14,9 @@
 //!   one leadership moves inside `b`'s rack through a broker of another (with RF = rack count
 //!   no election stays inside a rack).
 //!
-//! The search is breadth-first over brokers from `h`, at most [`MAX_DEPTH`] links deep; at the
-//! first depth that reaches brokers below the top, they are tried fewest leaders first. A chain
+//! The search is breadth-first over brokers from `h`, at most [`MAX_DEPTH`] steps deep and
+//! [`MAX_WORK`] partitions looked at; at the first depth that reaches brokers below the top,
+//! they are tried fewest leaders first. A chain
 //! is checked as a whole before any election: each partition once, every broker's net out
 //! within its limit after all the chain's elections, and each touched topic's leaders per rack
 //! with a maximum no higher and a minimum no lower than before. Zero bytes: every new leader is
@@ -39,6 +40,12 @@ pub(super) struct Link {
 
 /// Deepest chain searched, in steps (a round trip is one step of two elections).
 const MAX_DEPTH: usize = 4;
+
+/// Most partitions one search looks at before it gives up. Cruise Control's skewed cluster
+/// (16,700 partitions) fits whole; at 270 brokers / 1.3M replicas with racks of 4/3/2 (the
+/// small rack's brokers pinned above the band by the AZ spread) searches over every broker,
+/// one per leadership, took minutes.
+const MAX_WORK: usize = 50_000;
 
 /// A chain moving one leadership from `h` to a broker leading fewer than `high` (and at least
 /// two fewer than `h`), its elections in order; `None` when there is none within reach.
@@ -87,17 +94,18 @@ pub(super) fn into_under(
     Some(steps.concat())
 }
 
-/// Breadth-first from `root`, at most [`MAX_DEPTH`] steps: `step(b, flow, seen, found)` reports
-/// the brokers one step from `b` (`flow`: the net out `b` gains, or hands on, through the step
-/// that reached it); at the first depth where some reached brokers are ends (`end` gives a rank),
-/// those are tried lowest rank first and the first valid chain returned: its steps from the
-/// root, each step's links in election order.
+/// Breadth-first from `root`, at most [`MAX_DEPTH`] steps and [`MAX_WORK`] partitions:
+/// `step(b, flow, seen, found)` reports the brokers one step from `b` (`flow`: the net out `b`
+/// gains, or hands on, through the step that reached it) and returns the partitions it looked
+/// at; at the first depth where some reached brokers are ends (`end` gives a rank), those are
+/// tried lowest rank first and the first valid chain returned: its steps from the root, each
+/// step's links in election order.
 fn search(
     st: &State,
     az: &TopicRacks,
     root: u32,
     end: impl Fn(u32, u64) -> Option<i64>,
-    mut step: impl FnMut(u32, u64, &mut [bool], &mut dyn FnMut(u32, Vec<Link>)),
+    mut step: impl FnMut(u32, u64, &mut [bool], &mut dyn FnMut(u32, Vec<Link>)) -> usize,
 ) -> Option<Vec<Vec<Link>>> {
     let n = st.ids.len();
     let mut seen = vec![false; n];
@@ -107,14 +115,18 @@ fn search(
     let mut flow = vec![0u64; n];
     seen[root as usize] = true;
     let mut frontier = vec![root];
+    let mut work = 0usize;
     for _ in 0..MAX_DEPTH {
         let mut next = Vec::new();
         for &b in &frontier {
-            step(b, flow[b as usize], &mut seen, &mut |to, links| {
+            work += step(b, flow[b as usize], &mut seen, &mut |to, links| {
                 flow[to as usize] = link_flow(st, to, &links);
                 parent[to as usize] = Some((b, links));
                 next.push(to);
             });
+            if work > MAX_WORK {
+                break;
+            }
         }
         let mut ends: Vec<(i64, u32)> = next
             .iter()
@@ -127,7 +139,7 @@ fn search(
                 return Some(steps);
             }
         }
-        if next.is_empty() {
+        if next.is_empty() || work > MAX_WORK {
             break;
         }
         frontier = next;
@@ -169,9 +181,10 @@ fn steps_from(
     gain: u64,
     seen: &mut [bool],
     found: &mut dyn FnMut(u32, Vec<Link>),
-) {
+) -> usize {
     let bu = b as usize;
     let mut scanned: HashSet<(TopicId, u32)> = HashSet::new();
+    let mut work = st.hosted[bu].len();
     for &p in &st.hosted[bu] {
         if st.leader[p as usize] != b || !electable(st, p) {
             continue;
@@ -202,6 +215,7 @@ fn steps_from(
             if st.rack[xu] == st.rack[bu] || !scanned.insert((topic, x)) {
                 continue;
             }
+            work += led.led(topic, x).len();
             for &q in led.led(topic, x) {
                 if q == p || st.leader[q as usize] != x || !electable(st, q) {
                     continue;
@@ -242,6 +256,7 @@ fn steps_from(
             }
         }
     }
+    work
 }
 
 /// Calls `found(from, links)` for each broker not yet `seen` that may give `c` a leadership in
@@ -255,12 +270,13 @@ fn steps_into(
     loss: u64,
     seen: &mut [bool],
     found: &mut dyn FnMut(u32, Vec<Link>),
-) {
+) -> usize {
     let cu = c as usize;
     if !st.accepts[cu] {
-        return;
+        return 0;
     }
     let mut scanned: HashSet<(TopicId, u32)> = HashSet::new();
+    let mut work = st.hosted[cu].len();
     for &q in &st.hosted[cu] {
         let x = st.leader[q as usize];
         if x == NONE || x == c || !electable(st, q) {
@@ -297,6 +313,7 @@ fn steps_into(
             if b == c || seen[b as usize] {
                 continue;
             }
+            work += led.led(topic, b).len();
             let back = led.led(topic, b).iter().find_map(|&p| {
                 if p == q || st.leader[p as usize] != b || !electable(st, p) {
                     return None;
@@ -329,6 +346,7 @@ fn steps_into(
             }
         }
     }
+    work
 }
 
 /// Whether `chain`'s elections may all be planned: each partition once, every broker's net out

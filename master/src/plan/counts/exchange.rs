@@ -32,7 +32,8 @@ fn count(st: &State, b: u32) -> u32 {
     st.hosted[b as usize].len() as u32
 }
 
-/// Exchanges replicas off brokers still above their band (per-broker `bands`).
+/// Exchanges replicas off brokers still above their band, then onto brokers still below it
+/// (per-broker `bands`).
 pub(super) fn exchanges(st: &mut State, bands: &[Band]) {
     let mut over: Vec<u32> = (0..st.ids.len() as u32)
         .filter(|&b| {
@@ -59,6 +60,41 @@ pub(super) fn exchanges(st: &mut State, bands: &[Band]) {
                 }
             }
             if count(st, h) <= high {
+                break;
+            }
+        }
+    }
+    // Below the band: the same exchange from the fullest rack peers. The brokers left under it
+    // on Cruise Control's skewed cluster (776 to 853 replicas, band from 885) sat at their
+    // net-in limit with disk to spare: few replicas, each with much traffic.
+    let mut under: Vec<u32> = (0..st.ids.len() as u32)
+        .filter(|&l| {
+            st.accepts[l as usize]
+                && st.disk_known[l as usize]
+                && count(st, l) < bands[l as usize].low
+        })
+        .collect();
+    under.sort_unstable_by_key(|&l| (count(st, l), l));
+    for l in under {
+        let low = bands[l as usize].low;
+        let mut donors: Vec<u32> = peers(st, l)
+            .into_iter()
+            .filter(|&h| count(st, h) > bands[h as usize].low.max(count(st, l) + 1))
+            .collect();
+        donors.sort_unstable_by_key(|&h| (Reverse(count(st, h)), h));
+        for h in donors.into_iter().take(MAX_RECEIVERS) {
+            loop {
+                // `l` up to its band, `h` not below its own nor below `l`.
+                let (ch, cl) = (count(st, h), count(st, l));
+                let d = low
+                    .saturating_sub(cl)
+                    .min(ch.saturating_sub(cl) / 2)
+                    .min(ch.saturating_sub(bands[h as usize].low)) as usize;
+                if d == 0 || !exchange(st, h, l, d, bands) {
+                    break;
+                }
+            }
+            if count(st, l) >= low {
                 break;
             }
         }

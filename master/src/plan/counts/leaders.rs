@@ -129,7 +129,7 @@ pub(super) fn leaders(st: &mut State, band: f64) {
         let mut parts: Vec<(bool, u64, u32)> = st.hosted[b as usize]
             .iter()
             .copied()
-            .filter(|&p| st.leader[p as usize] == b && electable(st, p))
+            .filter(|&p| st.leader[p as usize] == b && led.electable(p))
             .map(|p| (st.replicas(p)[0] == b, st.leader_out(p), p))
             .collect();
         // Partitions whose preferred replica is another broker first, then least net out.
@@ -212,7 +212,7 @@ pub(super) fn leaders(st: &mut State, band: f64) {
         let mut parts: Vec<(std::cmp::Reverse<u32>, u64, u32, usize)> = st.hosted[b as usize]
             .iter()
             .copied()
-            .filter(|&p| electable(st, p))
+            .filter(|&p| led.electable(p))
             .filter_map(|p| {
                 let l = st.leader[p as usize];
                 let k = st.replicas(p).iter().position(|&x| x == b)?;

@@ -20,12 +20,12 @@
 //! is checked as a whole before any election: each partition once, every broker's net out
 //! within its limit after all the chain's elections, and each touched topic's leaders per rack
 //! with a maximum no higher and a minimum no lower than before. Zero bytes: every new leader is
-//! an original in-sync replica of an [`electable`] partition.
+//! an original in-sync replica of an [`electable`](super::electable) partition.
 
 use std::collections::{HashMap, HashSet};
 
 use super::pair::LedByTopic;
-use super::{electable, TopicRacks};
+use super::TopicRacks;
 use crate::plan::snapshot::TopicId;
 use crate::plan::state::{State, NONE};
 
@@ -186,7 +186,7 @@ fn steps_from(
     let mut scanned: HashSet<(TopicId, u32)> = HashSet::new();
     let mut work = st.hosted[bu].len();
     for &p in &st.hosted[bu] {
-        if st.leader[p as usize] != b || !electable(st, p) {
+        if st.leader[p as usize] != b || !led.electable(p) {
             continue;
         }
         let op = st.leader_out(p);
@@ -217,7 +217,7 @@ fn steps_from(
             }
             work += led.led(topic, x).len();
             for &q in led.led(topic, x) {
-                if q == p || st.leader[q as usize] != x || !electable(st, q) {
+                if q == p || st.leader[q as usize] != x || !led.electable(q) {
                     continue;
                 }
                 let oq = st.leader_out(q);
@@ -279,7 +279,7 @@ fn steps_into(
     let mut work = st.hosted[cu].len();
     for &q in &st.hosted[cu] {
         let x = st.leader[q as usize];
-        if x == NONE || x == c || !electable(st, q) {
+        if x == NONE || x == c || !led.electable(q) {
             continue;
         }
         let Some(j) = st.replicas(q).iter().position(|&r| r == c) else {
@@ -315,7 +315,7 @@ fn steps_into(
             }
             work += led.led(topic, b).len();
             let back = led.led(topic, b).iter().find_map(|&p| {
-                if p == q || st.leader[p as usize] != b || !electable(st, p) {
+                if p == q || st.leader[p as usize] != b || !led.electable(p) {
                     return None;
                 }
                 let k = st.replicas(p).iter().position(|&r| r == x)?;

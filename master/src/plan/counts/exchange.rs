@@ -9,9 +9,13 @@
 //! while disk and net in move by the difference only. `X` is the cheapest to copy (a replica
 //! this plan placed on `l` copies nothing more,
 //! [`planned`](crate::plan::swap::planned)), then the smallest, that keeps both brokers
-//! within their disk and net-in limits (both receive a replica). When no `X` fits, `k` halves. Followers only, so no leadership and no net out moves; inside one rack, so no
-//! partition's racks change. Each exchange leaves `h` at or above its band's top and `l` at
-//! or below it, so the gap narrows and the step ends.
+//! within their disk and net-in limits (both receive a replica). When no `X` fits, `k` halves.
+//! A broker still below its band afterwards is the `l` of exchanges with its fullest rack
+//! peers (it sits at its net-in limit with few replicas, each with much traffic). Followers
+//! only, so no leadership and no net out moves; inside one rack, so no partition's racks
+//! change. Each exchange narrows the gap between the two brokers without crossing it (`h` at
+//! or above its band's top, or at least `l`'s count and its own band's bottom, `l` at most
+//! its band's top or bottom), so the step ends.
 
 use std::cmp::Reverse;
 

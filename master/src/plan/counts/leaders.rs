@@ -186,18 +186,17 @@ pub(super) fn leaders(st: &mut State, band: f64) {
         }
         // Still above: chains of elections through brokers at the top ([`chain`]), unless the
         // whole rack leads more than the band's top per broker.
-        while count[b as usize] > high && rack_mean[b as usize].is_none_or(|m| m <= f64::from(high))
-        {
-            let Some(links) = chain::from_over(st, &az, &led, &count, high, b) else {
-                break;
+        if rack_mean[b as usize].is_none_or(|m| m <= f64::from(high)) {
+            let mut step = Step {
+                count: &mut count,
+                az: &mut az,
+                led: &mut led,
+                band: Band { low, high },
             };
-            apply_chain(
+            step.chains(
                 st,
-                &mut count,
-                &mut az,
-                &mut led,
-                &links,
-                Band { low, high },
+                |c| c[b as usize] > high,
+                |st, az, led, c| chain::from_over(st, az, led, c, high, b),
             );
         }
     }
@@ -237,17 +236,17 @@ pub(super) fn leaders(st: &mut State, band: f64) {
         }
         // Still below: chains from a broker above the mean ([`chain`]), unless the whole rack
         // leads fewer than the band's bottom per broker.
-        while count[b as usize] < low && rack_mean[b as usize].is_none_or(|m| m >= f64::from(low)) {
-            let Some(links) = chain::into_under(st, &az, &led, &count, mean, b) else {
-                break;
+        if rack_mean[b as usize].is_none_or(|m| m >= f64::from(low)) {
+            let mut step = Step {
+                count: &mut count,
+                az: &mut az,
+                led: &mut led,
+                band: Band { low, high },
             };
-            apply_chain(
+            step.chains(
                 st,
-                &mut count,
-                &mut az,
-                &mut led,
-                &links,
-                Band { low, high },
+                |c| c[b as usize] < low,
+                |st, az, led, c| chain::into_under(st, az, led, c, mean, b),
             );
         }
     }
@@ -276,33 +275,51 @@ fn rack_means(st: &State, count: &[u32]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Plans a chain's elections ([`chain`]): its first giver loses one leadership, its last
-/// receiver gains one, the brokers between lead as many as before.
-fn apply_chain(
-    st: &mut State,
-    count: &mut [u32],
-    az: &mut TopicRacks,
-    led: &mut pair::LedByTopic,
-    links: &[chain::Link],
+/// What the chain searches read and their elections change.
+struct Step<'a> {
+    count: &'a mut [u32],
+    az: &'a mut TopicRacks,
+    led: &'a mut pair::LedByTopic,
     band: Band,
-) {
-    let (Some(first), Some(last)) = (links.first(), links.last()) else {
-        return;
-    };
-    let reason = ElectionReason::LeaderChain {
-        over: st.ids[first.from as usize],
-        over_leaders: count[first.from as usize],
-        under: st.ids[last.to as usize],
-        under_leaders: count[last.to as usize],
-        low: band.low,
-        high: band.high,
-    };
-    for l in links {
-        st.elect(l.p, l.k, reason.clone());
-        count[l.from as usize] -= 1;
-        count[l.to as usize] += 1;
-        az.moved(st, l.p, l.from, l.to);
-        led.gained(st, l.p, l.to);
+}
+
+impl Step<'_> {
+    /// Plans the chains `find` returns while `more(leader counts)` holds.
+    fn chains(
+        &mut self,
+        st: &mut State,
+        more: impl Fn(&[u32]) -> bool,
+        find: impl Fn(&State, &TopicRacks, &pair::LedByTopic, &[u32]) -> Option<Vec<chain::Link>>,
+    ) {
+        while more(self.count) {
+            let Some(links) = find(st, self.az, self.led, self.count) else {
+                break;
+            };
+            self.apply(st, &links);
+        }
+    }
+
+    /// Plans a chain's elections ([`chain`]): its first giver loses one leadership, its last
+    /// receiver gains one, the brokers between lead as many as before.
+    fn apply(&mut self, st: &mut State, links: &[chain::Link]) {
+        let (Some(first), Some(last)) = (links.first(), links.last()) else {
+            return;
+        };
+        let reason = ElectionReason::LeaderChain {
+            over: st.ids[first.from as usize],
+            over_leaders: self.count[first.from as usize],
+            under: st.ids[last.to as usize],
+            under_leaders: self.count[last.to as usize],
+            low: self.band.low,
+            high: self.band.high,
+        };
+        for l in links {
+            st.elect(l.p, l.k, reason.clone());
+            self.count[l.from as usize] -= 1;
+            self.count[l.to as usize] += 1;
+            self.az.moved(st, l.p, l.from, l.to);
+            self.led.gained(st, l.p, l.to);
+        }
     }
 }
 

@@ -233,24 +233,7 @@ fn steps_from(
                         && st.slot_in_sync(q, j)
                     {
                         seen[cu] = true;
-                        let there = Link {
-                            p,
-                            k,
-                            from: b,
-                            to: x,
-                        };
-                        found(
-                            c,
-                            vec![
-                                there,
-                                Link {
-                                    p: q,
-                                    k: j,
-                                    from: x,
-                                    to: c,
-                                },
-                            ],
-                        );
+                        found(c, round_trip((p, k), b, x, (q, j), c));
                     }
                 }
             }
@@ -325,28 +308,30 @@ fn steps_into(
             });
             if let Some((p, k)) = back {
                 seen[b as usize] = true;
-                let there = Link {
-                    p,
-                    k,
-                    from: b,
-                    to: x,
-                };
-                found(
-                    b,
-                    vec![
-                        there,
-                        Link {
-                            p: q,
-                            k: j,
-                            from: x,
-                            to: c,
-                        },
-                    ],
-                );
+                found(b, round_trip((p, k), b, x, (q, j), c));
             }
         }
     }
     work
+}
+
+/// A round trip's two links: `p` (slot `k`) from `b` to `x`, then `q` (slot `j`) from `x` to `c`.
+fn round_trip((p, k): (u32, usize), b: u32, x: u32, (q, j): (u32, usize), c: u32) -> Vec<Link> {
+    let there = Link {
+        p,
+        k,
+        from: b,
+        to: x,
+    };
+    vec![
+        there,
+        Link {
+            p: q,
+            k: j,
+            from: x,
+            to: c,
+        },
+    ]
 }
 
 /// Whether `chain`'s elections may all be planned: each partition once, every broker's net out

@@ -27,6 +27,18 @@ fn election(p: i32, old: i32, new: i32, after_reorder: bool, reason: ElectionRea
     }
 }
 
+/// Moves t-0 from [1, 2, 3] to `new`, copying `bytes`.
+fn t0_move(new: &[i32], bytes: u64, reason: MoveReason) -> Move {
+    Move {
+        topic: "t".into(),
+        partition: 0,
+        old_replicas: vec![1, 2, 3],
+        new_replicas: new.to_vec(),
+        bytes_to_copy: bytes,
+        reason,
+    }
+}
+
 fn spread() -> ElectionReason {
     ElectionReason::SpreadLeaders {
         from_rack: "az-a".into(),
@@ -52,12 +64,8 @@ fn run_logged(fake: &Arc<FakeCluster>, plan: &Plan) -> Vec<String> {
     lines
 }
 
-/// Elections-only spread plan: t-0 and t-1 are led by their second replica, whose first
-/// replica sits in the rack that leads too few. Before, the line read `preferred leaders
-/// elected` and the record `elect the preferred leader of 2 partitions`, as if the finding
-/// were PreferredLeaderNotLeading.
-#[test]
-fn an_elections_only_spread_plan_names_its_elections_by_their_reason() {
+/// Brokers 1-3; t-0 ([3, 1]) and t-1 ([3, 2]) are led by their second replica (1 and 2).
+fn led_by_their_second_replica() -> Arc<FakeCluster> {
     let fake = Arc::new(FakeCluster::new(&[1, 2, 3], 100));
     fake.partition("t", 0, &[3, 1], 10);
     fake.partition("t", 1, &[3, 2], 10);
@@ -65,6 +73,16 @@ fn an_elections_only_spread_plan_names_its_elections_by_their_reason() {
         s.partitions.get_mut(&tp("t", 0)).expect("added").leader = Some(1);
         s.partitions.get_mut(&tp("t", 1)).expect("added").leader = Some(2);
     });
+    fake
+}
+
+/// Elections-only spread plan: t-0 and t-1 are led by their second replica, whose first
+/// replica sits in the rack that leads too few. Before, the line read `preferred leaders
+/// elected` and the record `elect the preferred leader of 2 partitions`, as if the finding
+/// were PreferredLeaderNotLeading.
+#[test]
+fn an_elections_only_spread_plan_names_its_elections_by_their_reason() {
+    let fake = led_by_their_second_replica();
     let plan = Plan {
         elections: vec![
             election(0, 1, 3, false, spread()),
@@ -91,13 +109,7 @@ fn an_elections_only_spread_plan_names_its_elections_by_their_reason() {
 /// A plan of two purposes says both, each once.
 #[test]
 fn a_plan_of_two_purposes_names_both() {
-    let fake = Arc::new(FakeCluster::new(&[1, 2, 3], 100));
-    fake.partition("t", 0, &[3, 1], 10);
-    fake.partition("t", 1, &[3, 2], 10);
-    fake.with(|s| {
-        s.partitions.get_mut(&tp("t", 0)).expect("added").leader = Some(1);
-        s.partitions.get_mut(&tp("t", 1)).expect("added").leader = Some(2);
-    });
+    let fake = led_by_their_second_replica();
     let plan = Plan {
         elections: vec![
             election(0, 1, 3, false, spread()),
@@ -124,14 +136,7 @@ fn a_plan_that_copies_nothing_shows_no_throttle_and_no_progress() {
     let fake = Arc::new(FakeCluster::new(&[1, 2, 3], 100));
     fake.partition("t", 0, &[1, 2, 3], 10);
     let plan = Plan {
-        moves: vec![Move {
-            topic: "t".into(),
-            partition: 0,
-            old_replicas: vec![1, 2, 3],
-            new_replicas: vec![3, 2, 1],
-            bytes_to_copy: 0,
-            reason: MoveReason::Reorder { preferred: 3 },
-        }],
+        moves: vec![t0_move(&[3, 2, 1], 0, MoveReason::Reorder { preferred: 3 })],
         elections: vec![election(0, 1, 3, true, spread())],
         ..Plan::default()
     };
@@ -146,14 +151,7 @@ fn a_plan_that_copies_nothing_shows_no_throttle_and_no_progress() {
     let fake = Arc::new(FakeCluster::new(&[2, 3, 4], 400));
     fake.partition("t", 0, &[1, 2, 3], 1000);
     let heal = Plan {
-        moves: vec![Move {
-            topic: "t".into(),
-            partition: 0,
-            old_replicas: vec![1, 2, 3],
-            new_replicas: vec![4, 2, 3],
-            bytes_to_copy: 1000,
-            reason: MoveReason::Heal { from: 1 },
-        }],
+        moves: vec![t0_move(&[4, 2, 3], 1000, MoveReason::Heal { from: 1 })],
         ..Plan::default()
     };
     assert_eq!(

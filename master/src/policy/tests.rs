@@ -53,6 +53,31 @@ pub(super) fn holds(ds: &[Decision]) -> Vec<&Decision> {
     ds.iter().filter(|d| d.verdict == Verdict::Hold).collect()
 }
 
+/// The acting decisions are broker 3's relief and broker 4's elections (the overload's stages
+/// are per broker), each naming its one broker.
+#[track_caller]
+pub(super) fn assert_relief_for_3_and_elections_for_4(ds: &[Decision]) {
+    let mut got: Vec<(&Action, Vec<i32>)> = ds
+        .iter()
+        .filter_map(|d| match &d.verdict {
+            Verdict::Act(a) => Some((a, d.brokers.clone())),
+            _ => None,
+        })
+        .collect();
+    got.sort_by_key(|g| g.1.clone());
+    assert_eq!(
+        got,
+        vec![
+            (
+                &Action::Plan(Request::Relieve { brokers: vec![3] }),
+                vec![3]
+            ),
+            (&Action::Plan(Request::BalanceLeaders), vec![4]),
+        ],
+        "{ds:#?}"
+    );
+}
+
 #[test]
 fn dead_broker_alerts_at_once_heals_after_grace_and_replaces_later() {
     let f = dead_cluster();
@@ -203,24 +228,7 @@ fn overload_stages_are_per_broker_and_restart_after_it_clears() {
     f.agents.get_mut(&4).unwrap().net_rx_bytes_per_sec = Some(9_000);
     round(&mut p, &f, NOW + 400 * S);
     let ds = round(&mut p, &f, NOW + 700 * S);
-    let mut got: Vec<(&Action, Vec<i32>)> = ds
-        .iter()
-        .filter_map(|d| match &d.verdict {
-            Verdict::Act(a) => Some((a, d.brokers.clone())),
-            _ => None,
-        })
-        .collect();
-    got.sort_by_key(|g| g.1.clone());
-    assert_eq!(
-        got,
-        vec![
-            (
-                &Action::Plan(Request::Relieve { brokers: vec![3] }),
-                vec![3]
-            ),
-            (&Action::Plan(Request::BalanceLeaders), vec![4]),
-        ]
-    );
+    assert_relief_for_3_and_elections_for_4(&ds);
     // Broker 3 recovers for a round: its next overload starts at elections again.
     f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(1_000);
     round(&mut p, &f, NOW + 701 * S);
@@ -336,22 +344,8 @@ fn the_spread_waits_while_a_broker_is_overloaded() {
     f.add_partition("s", 0, &[1, 2, 3]);
     f.add_partition("s", 1, &[4, 5, 6]);
     f.add_partition("s", 2, &[1, 2, 3]);
-    f.limits.default_in_bytes_per_sec = 2_000;
-    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
-    let mut p = Policy::new("c", cfg());
-    round(&mut p, &f, NOW);
-    let ds = round(&mut p, &f, NOW + 400 * S);
-    assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
-    let spread = holds(&ds)
-        .into_iter()
-        .find(|d| d.finding == K::LeaderRackSkew)
-        .expect("the spread is held");
-    assert_eq!(spread.rule, Rule::Stable);
-    assert!(spread.reason.contains("overloaded"), "{}", spread.reason);
-    // Once the overload is gone the spread goes ahead.
-    f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(1_000);
-    let ds = round(&mut p, &f, NOW + 800 * S);
-    assert_eq!(acts(&ds), vec![&Action::Plan(Request::SpreadLeaders)]);
+    // The spread is held while broker 3 is overloaded, and goes ahead once it is not.
+    waits_while_broker_3_is_overloaded(f, K::LeaderRackSkew, Request::SpreadLeaders);
 }
 
 /// Preferred-leader elections wait while a broker is overloaded too: they add net out to the
@@ -364,26 +358,30 @@ fn preferred_elections_wait_while_a_broker_is_overloaded() {
     f.add_partition("t", 1, &[5, 6, 4]);
     f.add_partition("s", 0, &[2, 1, 3]);
     f.view.partitions.last_mut().unwrap().leader = Some(1);
+    // The preferred elections are held while broker 3 is overloaded, and go ahead once it is not.
+    waits_while_broker_3_is_overloaded(f, K::PreferredLeaderNotLeading, Request::PreferredLeaders);
+}
+
+/// With broker 3 overloaded (net in 9000 B/s over 2000 B/s), at 400 s the overload's elections
+/// act alone and the `held` finding is held (rule Stable, the reason says `overloaded`); once the
+/// overload is gone the next round acts on it with `then`, alone.
+#[track_caller]
+fn waits_while_broker_3_is_overloaded(mut f: Fake, held: K, then: Request) {
     f.limits.default_in_bytes_per_sec = 2_000;
     f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(9_000);
     let mut p = Policy::new("c", cfg());
     round(&mut p, &f, NOW);
     let ds = round(&mut p, &f, NOW + 400 * S);
     assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
-    let preferred = holds(&ds)
+    let waiting = holds(&ds)
         .into_iter()
-        .find(|d| d.finding == K::PreferredLeaderNotLeading)
-        .expect("the preferred elections are held");
-    assert_eq!(preferred.rule, Rule::Stable);
-    assert!(
-        preferred.reason.contains("overloaded"),
-        "{}",
-        preferred.reason
-    );
-    // Once the overload is gone the preferred elections go ahead.
+        .find(|d| d.finding == held)
+        .unwrap_or_else(|| panic!("{held:?} is held: {ds:#?}"));
+    assert_eq!(waiting.rule, Rule::Stable);
+    assert!(waiting.reason.contains("overloaded"), "{}", waiting.reason);
     f.agents.get_mut(&3).unwrap().net_rx_bytes_per_sec = Some(1_000);
     let ds = round(&mut p, &f, NOW + 800 * S);
-    assert_eq!(acts(&ds), vec![&Action::Plan(Request::PreferredLeaders)]);
+    assert_eq!(acts(&ds), vec![&Action::Plan(then)]);
 }
 
 /// Reasons are prose for a person: no Rust Debug text (`DeadBroker`, `[1]`) in them.

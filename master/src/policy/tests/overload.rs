@@ -40,24 +40,7 @@ fn elections_that_cannot_relieve_go_to_relief_at_the_next_round() {
     assert_eq!(acts(&ds), vec![&Action::Plan(Request::BalanceLeaders)]);
     p.elections_cannot_relieve(&cannot(3));
     let ds = round(&mut p, &f, NOW + 305 * S);
-    let mut got: Vec<(&Action, Vec<i32>)> = ds
-        .iter()
-        .filter_map(|d| match &d.verdict {
-            Verdict::Act(a) => Some((a, d.brokers.clone())),
-            _ => None,
-        })
-        .collect();
-    got.sort_by_key(|g| g.1.clone());
-    assert_eq!(
-        got,
-        vec![
-            (
-                &Action::Plan(Request::Relieve { brokers: vec![3] }),
-                vec![3]
-            ),
-            (&Action::Plan(Request::BalanceLeaders), vec![4]),
-        ]
-    );
+    assert_relief_for_3_and_elections_for_4(&ds);
     let relief = ds
         .iter()
         .find(|d| d.brokers == vec![3] && matches!(d.verdict, Verdict::Act(_)))

@@ -1,30 +1,15 @@
 //! Planner quality on clusters made by Cruise Control's generator (`../shared/clusters`, issue
 //! 12): 50 brokers in 3 racks, about 50,000 replicas, loads we did not shape.
 
-use kmedic_master::plan::{plan, Limits, Plan, Request};
-use kmedic_master::sim::{cc_tsv, health, Cluster, Health};
+mod cc_common;
 
-fn load(name: &str) -> Cluster {
-    let path = format!(
-        "{}/../../shared/clusters/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    cc_tsv::load(&path).expect("shared cluster file loads")
-}
-
-/// A full balance as Cruise Control runs it: target 1.10, no per-plan move cap.
-fn full_balance() -> Limits {
-    Limits {
-        max_moves_per_broker: u32::MAX,
-        ..Limits::default()
-    }
-}
+use cc_common::{applied, full_balance, load};
+use kmedic_master::plan::{Limits, Plan, Request};
+use kmedic_master::sim::{health, Cluster, Health};
 
 fn run(c: &Cluster, limits: &Limits, req: &Request) -> (Plan, Health, Health) {
     let before = health(&c.snapshot);
-    let p = plan(&c.snapshot, limits, req);
-    let mut after = c.clone();
-    after.apply(&p);
+    let (after, p) = applied(c, limits, req);
     let h = health(&after.snapshot);
     println!(
         "before {before:?}\nafter {h:?}\nmoves {} bytes {} elections {} unplaceable {}",

@@ -3,16 +3,11 @@
 
 use std::sync::OnceLock;
 
-use kmedic_master::plan::{plan, Limits, Plan, Request};
-use kmedic_master::sim::{cc_tsv, health, Cluster, Health};
+use cc_common::{applied, full_balance, load};
+use kmedic_master::plan::{Plan, Request};
+use kmedic_master::sim::{health, Health};
 
-fn load(name: &str) -> Cluster {
-    let path = format!(
-        "{}/../../shared/clusters/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    cc_tsv::load(&path).expect("shared cluster file loads")
-}
+mod cc_common;
 
 /// The skewed cluster's Balance plan with no per-broker move cap, and the cluster's health
 /// after it. Planned once for every test here (the same input gives the same plan).
@@ -20,13 +15,7 @@ fn balanced_skewed() -> &'static (Plan, Health) {
     static ONCE: OnceLock<(Plan, Health)> = OnceLock::new();
     ONCE.get_or_init(|| {
         let c = load("cc-b50-r50k-skewed.tsv.gz");
-        let limits = Limits {
-            max_moves_per_broker: u32::MAX,
-            ..Limits::default()
-        };
-        let p = plan(&c.snapshot, &limits, &Request::Balance);
-        let mut after = c.clone();
-        after.apply(&p);
+        let (after, p) = applied(&c, &full_balance(), &Request::Balance);
         let h = health(&after.snapshot);
         println!(
             "{h:?}\nmoves {} bytes {} elections {}",

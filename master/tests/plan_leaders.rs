@@ -5,40 +5,25 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use kmedic_master::plan::{plan, Limits, Plan, Request, Snapshot};
-use kmedic_master::sim::{cc_tsv, health, Cluster};
+use cc_common::{applied, full_balance, load};
+use kmedic_master::plan::{Limits, Plan, Request, Snapshot};
+use kmedic_master::sim::{health, Cluster};
 
-fn skewed() -> Cluster {
-    let path = format!(
-        "{}/../../shared/clusters/cc-b50-r50k-skewed.tsv.gz",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    cc_tsv::load(&path).expect("shared cluster file loads")
-}
-
-fn limits() -> Limits {
-    Limits {
-        max_moves_per_broker: u32::MAX,
-        ..Limits::default()
-    }
-}
+mod cc_common;
 
 /// The skewed cluster after one balance plan, and the plan (made once for both tests).
 fn once() -> &'static (Cluster, Cluster, Plan) {
     static ONCE: OnceLock<(Cluster, Cluster, Plan)> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let c = skewed();
+        let c = load("cc-b50-r50k-skewed.tsv.gz");
         let (after, p) = balanced(&c);
         (c, after, p)
     })
 }
 
-/// `c` after a balance plan, and the plan.
+/// `c` after a full balance plan, and the plan.
 fn balanced(c: &Cluster) -> (Cluster, Plan) {
-    let p = plan(&c.snapshot, &limits(), &Request::Balance);
-    let mut after = c.clone();
-    after.apply(&p);
-    (after, p)
+    applied(c, &full_balance(), &Request::Balance)
 }
 
 fn leaders(snap: &Snapshot) -> BTreeMap<i32, u32> {
@@ -117,10 +102,9 @@ fn skewed_cluster_leader_counts_within_the_band_top_without_losing_anything_else
     // leader goal (within one where the replicas allow it: the AZ spread runs first).
     let off = Limits {
         leader_count_band: 0.0,
-        ..limits()
+        ..full_balance()
     };
-    let mut without = c.clone();
-    without.apply(&plan(&c.snapshot, &off, &Request::Balance));
+    let (without, _) = applied(c, &off, &Request::Balance);
     let before = spreads(&without.snapshot);
     for (topic, s) in spreads(&after.snapshot) {
         let b = before[&topic];
@@ -141,7 +125,7 @@ fn skewed_cluster_every_broker_within_the_leader_band_after_a_second_round() {
     let (twice, p2) = balanced(once);
     let n = leaders(&twice.snapshot);
     let mean = c.snapshot.partitions.len() as f64 / n.len() as f64;
-    let (low, high) = band(mean, limits().leader_count_band);
+    let (low, high) = band(mean, full_balance().leader_count_band);
     println!(
         "round 2: moves {} bytes {} elections {}; band {low}..{high}; leaders {:?}",
         p2.moves.len(),
@@ -179,7 +163,7 @@ fn skewed_cluster_every_broker_within_the_replica_band() {
     // One RF 2 topic: not every partition is in every rack, so the band is the cluster's.
     let (low, high) = band(
         f64::from(total) / n.len() as f64,
-        limits().replica_count_band,
+        full_balance().replica_count_band,
     );
     for (b, &k) in &n {
         assert!(

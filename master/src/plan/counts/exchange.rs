@@ -157,12 +157,6 @@ fn exchange(st: &mut State, h: u32, l: u32, want: usize, bands: &[Band]) -> bool
     false
 }
 
-/// `new` within `limit`: both brokers receive a replica, so both must end within every limit
-/// (a receiver over its limit before may not stay there; `now` is unused for that reason).
-fn within(_now: u64, new: u64, limit: u64) -> bool {
-    new <= limit
-}
-
 /// The replica of `l` to send to `h` for `batch`: the cheapest, then smallest, that keeps both
 /// brokers within their disk and net-in limits, the move caps and the byte budget.
 fn pick_x(st: &State, h: u32, l: u32, batch: &[Cand], xs: &[Cand]) -> Option<u32> {
@@ -187,27 +181,18 @@ fn pick_x(st: &State, h: u32, l: u32, batch: &[Cand], xs: &[Cand]) -> Option<u32
     xs.iter()
         .find(|&&(cx, sx, p)| {
             let xin = info(p).bytes_in_per_sec;
+            // Both brokers receive a replica, so both must end within every limit (a receiver
+            // over a limit before may not stay there): (load, what comes in, what goes, limit).
+            let ends = [
+                (ll.disk, size, sx, st.lim_disk[lu]),
+                (lh.disk, sx, size, st.lim_disk[hu]),
+                (ll.net_in, bin, xin, st.lim_in[lu]),
+                (lh.net_in, xin, bin, st.lim_in[hu]),
+            ];
             cost + cx <= st.bytes_left
-                && within(
-                    ll.disk,
-                    (ll.disk + size).saturating_sub(sx),
-                    st.lim_disk[lu],
-                )
-                && within(
-                    lh.disk,
-                    (lh.disk + sx).saturating_sub(size),
-                    st.lim_disk[hu],
-                )
-                && within(
-                    ll.net_in,
-                    (ll.net_in + bin).saturating_sub(xin),
-                    st.lim_in[lu],
-                )
-                && within(
-                    lh.net_in,
-                    (lh.net_in + xin).saturating_sub(bin),
-                    st.lim_in[hu],
-                )
+                && ends
+                    .iter()
+                    .all(|&(now, gain, loss, limit)| (now + gain).saturating_sub(loss) <= limit)
         })
         .map(|&(_, _, p)| p)
 }

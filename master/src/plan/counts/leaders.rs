@@ -187,15 +187,10 @@ pub(super) fn leaders(st: &mut State, band: f64) {
         // Still above: chains of elections through brokers at the top ([`chain`]), unless the
         // whole rack leads more than the band's top per broker.
         if rack_mean[b as usize].is_none_or(|m| m <= f64::from(high)) {
-            let mut step = Step {
-                count: &mut count,
-                az: &mut az,
-                led: &mut led,
-                band: Band { low, high },
-            };
-            step.chains(
+            let over = |c: &[u32]| c[b as usize] > high;
+            Step::new(&mut count, &mut az, &mut led, Band { low, high }).chains(
                 st,
-                |c| c[b as usize] > high,
+                over,
                 |st, az, led, c| chain::from_over(st, az, led, c, high, b),
             );
         }
@@ -237,15 +232,10 @@ pub(super) fn leaders(st: &mut State, band: f64) {
         // Still below: chains from a broker above the mean ([`chain`]), unless the whole rack
         // leads fewer than the band's bottom per broker.
         if rack_mean[b as usize].is_none_or(|m| m >= f64::from(low)) {
-            let mut step = Step {
-                count: &mut count,
-                az: &mut az,
-                led: &mut led,
-                band: Band { low, high },
-            };
-            step.chains(
+            let under = |c: &[u32]| c[b as usize] < low;
+            Step::new(&mut count, &mut az, &mut led, Band { low, high }).chains(
                 st,
-                |c| c[b as usize] < low,
+                under,
                 |st, az, led, c| chain::into_under(st, az, led, c, mean, b),
             );
         }
@@ -283,7 +273,21 @@ struct Step<'a> {
     band: Band,
 }
 
-impl Step<'_> {
+impl<'a> Step<'a> {
+    fn new(
+        count: &'a mut [u32],
+        az: &'a mut TopicRacks,
+        led: &'a mut pair::LedByTopic,
+        band: Band,
+    ) -> Self {
+        Step {
+            count,
+            az,
+            led,
+            band,
+        }
+    }
+
     /// Plans the chains `find` returns while `more(leader counts)` holds.
     fn chains(
         &mut self,

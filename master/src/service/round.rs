@@ -248,10 +248,10 @@ impl Round {
         // written twice.
         self.log_findings(&findings, &decisions, now);
         let plan = self.plan(&snap, &decisions, &view);
-        // An overload whose elections-only plan could not relieve it goes to relief next round.
-        if let Some(w) = &plan {
-            self.policy.elections_cannot_relieve(&w.plan);
-        }
+        // Not fed `Policy::elections_cannot_relieve` (relief at the next round when elections
+        // cannot relieve a broker): with it, the e2e overload trial failed once in the whole
+        // suite (the hot broker over its net-out limit again 10 s after its relief); relief
+        // waits `heal_grace_secs` after the elections as before until that is understood.
         self.publish(
             now,
             Status::Ran,

@@ -302,9 +302,11 @@ fn spread_skewed_leaders(ctx: &Ctx) -> anyhow::Result<()> {
     // not reported as preferred leaders not leading (Y3 L1, L2).
     let lines: Vec<String> = m.lines().iter().map(Value::to_string).collect();
     ensure!(
-        lines
-            .iter()
-            .any(|l| l.contains("leaders elected to spread topics' leaders across racks")),
+        lines.iter().any(|l| {
+            // One plan may answer other findings too ("... to restore preferred leaders
+            // and spread topics' leaders across racks"): the spread must be named.
+            l.contains("leaders elected to") && l.contains("spread topics' leaders across racks")
+        }),
         "no 'leaders elected to spread ...' line:\n{}",
         m.tail()
     );

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use cc_common::{applied, full_balance, load};
+use cc_common::{applied, full_balance, load, print_result};
 use kmedic_master::plan::{Plan, Request};
 use kmedic_master::sim::{health, Health};
 
@@ -17,12 +17,7 @@ fn balanced_skewed() -> &'static (Plan, Health) {
         let c = load("cc-b50-r50k-skewed.tsv.gz");
         let (after, p) = applied(&c, &full_balance(), &Request::Balance);
         let h = health(&after.snapshot);
-        println!(
-            "{h:?}\nmoves {} bytes {} elections {}",
-            p.moves.len(),
-            p.totals.bytes_moved,
-            p.elections.len()
-        );
+        print_result(&h, &p);
         (p, h)
     })
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use cc_common::{applied, full_balance, load};
+use cc_common::{applied, full_balance, load, print_result};
 use kmedic_master::plan::{Limits, Plan, Request, Snapshot};
 use kmedic_master::sim::{health, Cluster};
 
@@ -79,12 +79,7 @@ fn band(mean: f64, band: f64) -> (u32, u32) {
 fn skewed_cluster_leader_counts_within_the_band_top_without_losing_anything_else() {
     let (c, after, p) = once();
     let h = health(&after.snapshot);
-    println!(
-        "{h:?}\nmoves {} bytes {} elections {}",
-        p.moves.len(),
-        p.totals.bytes_moved,
-        p.elections.len()
-    );
+    print_result(&h, p);
     assert!(h.leaders_max_over_mean <= 1.10 + 1e-6, "{h:?}");
     assert_eq!(h.rack_violations, 0);
     assert_eq!(h.duplicate_replicas, 0);

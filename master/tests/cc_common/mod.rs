@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use kmedic_master::plan::{plan, Limits, Plan, Request};
-use kmedic_master::sim::{cc_tsv, Cluster};
+use kmedic_master::sim::{cc_tsv, Cluster, Health};
 
 /// A cluster file of `../shared/clusters`.
 pub fn load(name: &str) -> Cluster {
@@ -28,4 +28,14 @@ pub fn applied(c: &Cluster, limits: &Limits, req: &Request) -> (Cluster, Plan) {
     let mut after = c.clone();
     after.apply(&p);
     (after, p)
+}
+
+/// Prints a balance's result: the cluster's health after it and what it moves.
+pub fn print_result(h: &Health, p: &Plan) {
+    println!(
+        "{h:?}\nmoves {} bytes {} elections {}",
+        p.moves.len(),
+        p.totals.bytes_moved,
+        p.elections.len()
+    );
 }
